@@ -1,0 +1,92 @@
+"""Composition root and command line: `codeblue run | sync [--guild ID] | backup PATH`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+import discord
+
+from bot.config import ConfigError, configure_logging, load_environment, parse_settings
+from bot.errors import DatabaseError
+
+log = logging.getLogger("codeblue")
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"codeblue: {message}\n")
+    return 2
+
+
+async def _run(settings) -> None:
+    from bot.runner import run_bot
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_bot(settings, stop=stop)
+
+
+async def _sync(settings, guild_id: int | None) -> None:
+    from bot.client import CodeBlueBot
+    from bot.runner import new_http_session
+
+    async with new_http_session() as session:
+        bot = CodeBlueBot(settings, session=session, sync_on_start=False, start_scheduler=False)
+        async with bot:
+            await bot.login(settings.token or "")
+            await bot.sync_commands(guild_id=guild_id)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codeblue", description="Code Blue, a Discord bot for drama fan communities.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="connect to Discord and serve (the default)")
+    sync = sub.add_parser("sync", help="sync the slash commands now")
+    sync.add_argument("--guild", type=int, help="sync to this server only (instant; for testing)")
+    backup = sub.add_parser("backup", help="write a consistent copy of the database, also while the bot runs")
+    backup.add_argument("path", help="the file to write (must not exist)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = parse_settings(load_environment(), require_token=command in ("run", "sync"))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    configure_logging(settings.log_level)
+
+    if command == "backup":
+        from db.database import backup_database
+
+        try:
+            backup_database(settings.db_path, args.path)
+        except DatabaseError as exc:
+            return _fail(str(exc))
+        log.info("backup written to %s", args.path)
+        return 0
+
+    try:
+        if command == "sync":
+            asyncio.run(_sync(settings, args.guild))
+        else:
+            asyncio.run(_run(settings))
+    except (DatabaseError, ConfigError) as exc:
+        return _fail(str(exc))
+    except discord.LoginFailure:
+        return _fail("Discord refused DISCORD_TOKEN: reset the token on the Developer Portal's Bot page and set it again")
+    except discord.PrivilegedIntentsRequired:
+        return _fail("Discord refused a privileged intent: this bot needs none; check for a modified build")
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""The Bot subclass: what happens at start-up and shutdown, in which order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import aiohttp
+import discord
+import yarl
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.i18n import Catalog, CatalogTranslator
+from bot.services.settings import SettingsService
+from bot.tree import CodeBlueTree
+from db.database import Database
+from db.guilds import BotStateRepository
+from db.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXTENSIONS = ("cogs.config", "cogs.help")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bot_intents() -> discord.Intents:
+    """Only what the bot needs: guild, channel, thread and role events. No privileged intent."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+def use_api_base(api_base: str) -> None:
+    """Point discord.py's REST client (a process-wide class attribute) at `api_base`."""
+    discord.http.Route.BASE = api_base
+
+
+def use_gateway(url: str) -> None:
+    """Make discord.py connect to `url` (it otherwise always uses its built-in gateway address)."""
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+
+class CodeBlueBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: aiohttp.ClientSession,
+        extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+        clock: Clock = utc_now,
+        sync_on_start: bool = True,
+        start_scheduler: bool = True,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            tree_cls=CodeBlueTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.http_session = session
+        self.clock = clock
+        self.db = Database(settings.db_path)
+        self.settings_service = SettingsService(self.db)
+        self.catalog = Catalog.load()
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": 300, "coalesce": True})
+        self.initial_extensions = tuple(extensions)
+        self._sync_on_start = sync_on_start
+        self._start_scheduler = start_scheduler
+
+    async def login(self, token: str) -> None:
+        use_api_base(self.settings.api_base)
+        await super().login(token)
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        await self._configure_gateway()
+        await super().connect(reconnect=reconnect)
+
+    async def _configure_gateway(self) -> None:
+        if self.settings.gateway_url:
+            use_gateway(self.settings.gateway_url)
+        elif self.settings.api_base_is_custom:
+            _, url, _ = await self.http.get_bot_gateway()
+            use_gateway(url)
+
+    async def setup_hook(self) -> None:
+        await self.db.connect()
+        await migrate(self.db)
+        await self.tree.set_translator(CatalogTranslator(self.catalog))
+        if self._start_scheduler:
+            self.scheduler.start()
+        for extension in self.initial_extensions:
+            await self.load_extension(extension)
+        if self._sync_on_start:
+            await self.sync_commands(only_if_changed=True)
+
+    async def command_payload(self, guild: discord.abc.Snowflake | None) -> list[dict]:
+        translator = self.tree.translator
+        commands_ = self.tree.get_commands(guild=guild)
+        if translator is None:
+            return [command.to_dict(self.tree) for command in commands_]
+        return [await command.get_translated_payload(self.tree, translator) for command in commands_]
+
+    async def sync_commands(self, *, guild_id: int | None = None, only_if_changed: bool = False) -> bool:
+        """Sync the command tree (to the dev guild when one is set); return whether it was sent.
+
+        With `only_if_changed`, the payload's hash is compared with the last one synced to the same target,
+        kept in the database, so a restart with unchanged commands costs no API call.
+        """
+        guild_id = guild_id if guild_id is not None else self.settings.dev_guild
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = await self.command_payload(guild)
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        state = BotStateRepository(self.db)
+        key = f"command_tree_hash:{guild_id or 'global'}"
+        if only_if_changed and await state.get(key) == digest:
+            log.info("application commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await state.set(key, digest)
+        log.info("synced %d application commands to %s", len(synced), f"guild {guild_id}" if guild_id else "global")
+        return True
+
+    async def close(self) -> None:
+        """Scheduler first (no new jobs start), then Discord, then the database once writes in flight finish."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await super().close()
+        await self.db.close()

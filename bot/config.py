@@ -1,0 +1,117 @@
+"""Typed settings from the environment and an optional `.env` file.
+
+`parse_settings` is a pure function of a mapping, so every rule is unit-tested without touching the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_DB_PATH = "./codeblue.db"
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Bot tokens are three base64url parts separated by dots.
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    token: str | None
+    db_path: Path
+    api_base: str
+    gateway_url: str | None
+    log_level: str
+    dev_guild: int | None
+    allow_private_feeds: bool
+
+    @property
+    def api_base_is_custom(self) -> bool:
+        return self.api_base != DEFAULT_API_BASE
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    value = value.strip().rstrip("/")
+    if not re.match(rf"^({'|'.join(schemes)})://[^\s/]+", value):
+        raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0, got {value!r}")
+
+
+def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Settings:
+    """Read settings from `env`; raise ConfigError with one line saying what to set."""
+    token = (env.get("DISCORD_TOKEN") or "").strip() or None
+    if require_token:
+        if token is None:
+            raise ConfigError("DISCORD_TOKEN is not set: put your bot token in the environment or in .env")
+        if not _TOKEN_RE.match(token):
+            raise ConfigError(
+                "DISCORD_TOKEN does not look like a bot token (three dot-separated parts): "
+                "copy it again from the Developer Portal's Bot page"
+            )
+
+    db_path = Path((env.get("CODEBLUE_DB") or DEFAULT_DB_PATH).strip())
+
+    api_base = DEFAULT_API_BASE
+    if env.get("DISCORD_API_BASE", "").strip():
+        api_base = _url("DISCORD_API_BASE", env["DISCORD_API_BASE"], ("http", "https"))
+
+    gateway_url = None
+    if env.get("DISCORD_GATEWAY_URL", "").strip():
+        gateway_url = _url("DISCORD_GATEWAY_URL", env["DISCORD_GATEWAY_URL"], ("ws", "wss"))
+
+    log_level = (env.get("CODEBLUE_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError(f"CODEBLUE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
+
+    dev_guild = None
+    raw_guild = (env.get("CODEBLUE_DEV_GUILD") or "").strip()
+    if raw_guild:
+        if not raw_guild.isdigit() or not 15 <= len(raw_guild) <= 21:
+            raise ConfigError(f"CODEBLUE_DEV_GUILD must be a server id (a number like 123456789012345678), got {raw_guild!r}")
+        dev_guild = int(raw_guild)
+
+    allow_private = _bool("CODEBLUE_ALLOW_PRIVATE_FEEDS", env.get("CODEBLUE_ALLOW_PRIVATE_FEEDS", "0"))
+
+    return Settings(
+        token=token,
+        db_path=db_path,
+        api_base=api_base,
+        gateway_url=gateway_url,
+        log_level=log_level,
+        dev_guild=dev_guild,
+        allow_private_feeds=allow_private,
+    )
+
+
+def load_environment(dotenv_path: str | os.PathLike[str] = ".env") -> dict[str, str]:
+    """The process environment over the values of `.env` (the environment wins)."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-8s %(name)s: %(message)s",
+    )
+    logging.getLogger("discord.http").setLevel(max(logging.getLogger().level, logging.INFO))

@@ -1,0 +1,51 @@
+"""Running the bot until asked to stop: shared by `codeblue run` and the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import aiohttp
+
+from bot.client import CodeBlueBot
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+USER_AGENT = "CodeBlue (https://github.com/codeblue-bot/codeblue, 0.1) discord-fan-bot"
+
+
+def new_http_session() -> aiohttp.ClientSession:
+    """The one HTTP session for feeds and other outside calls (discord.py keeps its own)."""
+    return aiohttp.ClientSession(
+        headers={"User-Agent": USER_AGENT},
+        timeout=aiohttp.ClientTimeout(total=30, connect=10),
+    )
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    on_created: Callable[[CodeBlueBot], None] | None = None,
+    **bot_options: object,
+) -> None:
+    """Run until `stop` is set or the connection ends for good; errors from start-up propagate."""
+    async with new_http_session() as session:
+        bot = CodeBlueBot(settings, session=session, **bot_options)  # type: ignore[arg-type]
+        if on_created is not None:
+            on_created(bot)
+        async with bot:
+            runner = asyncio.create_task(bot.start(settings.token or ""), name="codeblue-bot")
+            stopper = asyncio.create_task(stop.wait(), name="codeblue-stop")
+            try:
+                await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                if not runner.done():
+                    log.info("stopping")
+                    await bot.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await stopper
+            await runner

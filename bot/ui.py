@@ -1,0 +1,55 @@
+"""Small helpers every cog uses: replies in the member's language, safe mentions, permission checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+# What the bot needs in a channel of each configured kind, by channel type.
+_TEXT_BASE = ("view_channel", "send_messages", "embed_links")
+CHANNEL_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "news": {"text": _TEXT_BASE, "forum": (*_TEXT_BASE, "send_messages_in_threads")},
+    "discussion": {
+        "text": (*_TEXT_BASE, "read_message_history", "create_public_threads", "send_messages_in_threads",
+                 "manage_threads"),
+        "forum": (*_TEXT_BASE, "read_message_history", "send_messages_in_threads", "manage_threads"),
+    },
+    "watchparty": {"text": _TEXT_BASE},
+    "log": {"text": _TEXT_BASE},
+}
+
+
+def channel_family(channel: Any) -> str:
+    return "forum" if isinstance(channel, discord.ForumChannel) else "text"
+
+
+def missing_permissions(permissions: discord.Permissions, needed: tuple[str, ...]) -> list[str]:
+    return [name for name in needed if not getattr(permissions, name)]
+
+
+def text(interaction: discord.Interaction, key: str, /, **params: object) -> str:
+    """Catalog message `key` in the language of the member who interacted."""
+    return interaction.client.catalog.text(interaction.locale, key, **params)  # type: ignore[attr-defined]
+
+
+def guild_text(client: Any, guild: discord.Guild | None, key: str, /, **params: object) -> str:
+    """Catalog message for posts the whole server sees: in the server's preferred language."""
+    locale = guild.preferred_locale if guild is not None else None
+    return client.catalog.text(locale, key, **params)
+
+
+def permission_label(interaction: discord.Interaction, name: str) -> str:
+    catalog = interaction.client.catalog  # type: ignore[attr-defined]
+    key = f"permissions.{name}"
+    return catalog.text(interaction.locale, key) if catalog.has(key) else name
+
+
+def is_moderator(interaction: discord.Interaction, moderator_role_id: int | None) -> bool:
+    """Manage Server, or the server's configured moderator role."""
+    if interaction.permissions.manage_guild:
+        return True
+    member = interaction.user
+    return bool(moderator_role_id and isinstance(member, discord.Member) and member.get_role(moderator_role_id))

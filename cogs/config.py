@@ -1,0 +1,227 @@
+"""/config: per-server settings for admins (Manage Server), and the set-up guide when the bot joins."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.reminders import OffsetsError, format_offsets, parse_offsets
+from bot.domain.timezones import UnknownTimezone, resolve_timezone, timezone_choices
+from bot.errors import UserFacingError
+from bot.services.settings import SettingsService
+from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, permission_label, text
+from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
+
+log = logging.getLogger(__name__)
+
+CHANNEL_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in CHANNEL_KINDS]
+ROLE_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in ROLE_KINDS]
+ARCHIVE_CHOICES = [
+    app_commands.Choice(name="1h", value=60),
+    app_commands.Choice(name="24h", value=1440),
+    app_commands.Choice(name="3d", value=4320),
+    app_commands.Choice(name="1w", value=10080),
+]
+
+
+def _mention_channel(channel_id: int | None, none: str) -> str:
+    return f"<#{channel_id}>" if channel_id else none
+
+
+def _mention_role(role_id: int | None, none: str) -> str:
+    return f"<@&{role_id}>" if role_id else none
+
+
+class ConfigCog(commands.Cog):
+    config = app_commands.Group(
+        name="config",
+        description="Configure Code Blue for this server",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: commands.Bot, settings: SettingsService) -> None:
+        self.bot = bot
+        self.settings = settings
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Checked again on our side: default permissions can be overridden by server admins."""
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    # -- /config show -------------------------------------------------------------------------------
+    def settings_embed(self, interaction: discord.Interaction, s: GuildSettings) -> discord.Embed:
+        none = text(interaction, "config.not_set")
+        embed = discord.Embed(title=text(interaction, "config.show.title"), colour=discord.Colour.blue())
+        channels = "\n".join(
+            f"{text(interaction, f'config.kind.{kind}')}: {_mention_channel(s.channel_id(kind), none)}"
+            for kind in CHANNEL_KINDS
+        )
+        roles = "\n".join(
+            f"{text(interaction, f'config.kind.{kind}')}: {_mention_role(s.role_id(kind), none)}" for kind in ROLE_KINDS
+        )
+        embed.add_field(name=text(interaction, "config.show.channels"), value=channels, inline=False)
+        embed.add_field(name=text(interaction, "config.show.roles"), value=roles, inline=False)
+        embed.add_field(name=text(interaction, "config.show.timezone"), value=s.timezone, inline=True)
+        embed.add_field(name=text(interaction, "config.show.reminders"), value=f"`{s.reminder_offsets}`", inline=True)
+        embed.add_field(
+            name=text(interaction, "config.show.archive"),
+            value=text(interaction, "config.minutes", minutes=s.thread_archive_minutes),
+            inline=True,
+        )
+        embed.add_field(
+            name=text(interaction, "config.show.limits"),
+            value=text(interaction, "config.limits_value", per_guild=s.max_parties_per_guild,
+                       per_member=s.max_parties_per_member),
+            inline=False,
+        )
+        embed.set_footer(text=text(interaction, "config.show.footer"))
+        return embed
+
+    @config.command(name="show", description="Show every setting of this server")
+    async def show(self, interaction: discord.Interaction) -> None:
+        settings, _ = await self.settings.ensure(interaction.guild_id)
+        await interaction.response.send_message(embed=self.settings_embed(interaction, settings), ephemeral=True)
+
+    # -- /config channel ----------------------------------------------------------------------------
+    @config.command(name="channel", description="Choose the channel for news, discussions, watch parties or the log")
+    @app_commands.describe(kind="What the channel is for", channel="The channel (discussions may use a forum)")
+    @app_commands.choices(kind=CHANNEL_CHOICES)
+    async def channel(
+        self,
+        interaction: discord.Interaction,
+        kind: app_commands.Choice[str],
+        channel: discord.TextChannel | discord.ForumChannel,
+    ) -> None:
+        family = channel_family(channel)
+        needs = CHANNEL_NEEDS[kind.value]
+        if family not in needs:
+            raise UserFacingError("config.channel.text_only", kind=text(interaction, f"config.kind.{kind.value}"))
+        me = interaction.guild.me
+        missing = missing_permissions(channel.permissions_for(me), needs[family])
+        if missing:
+            raise UserFacingError(
+                "config.channel.missing",
+                channel=channel.mention,
+                permissions=", ".join(permission_label(interaction, name) for name in missing),
+            )
+        await self.settings.set_channel(interaction.guild_id, kind.value, channel.id)
+        await interaction.response.send_message(
+            text(interaction, "config.channel.saved", kind=text(interaction, f"config.kind.{kind.value}"),
+                 channel=channel.mention),
+            ephemeral=True,
+        )
+
+    # -- /config role -------------------------------------------------------------------------------
+    @config.command(name="role", description="Choose the role pinged for news or watch parties, or the moderators")
+    @app_commands.describe(kind="What the role is for", role="The role")
+    @app_commands.choices(kind=ROLE_CHOICES)
+    async def role(self, interaction: discord.Interaction, kind: app_commands.Choice[str], role: discord.Role) -> None:
+        if role.is_default() or role.managed:
+            raise UserFacingError("config.role.unusable", role=role.name)
+        await self.settings.set_role(interaction.guild_id, kind.value, role.id)
+        reply = text(interaction, "config.role.saved", kind=text(interaction, f"config.kind.{kind.value}"),
+                     role=role.mention)
+        pinged = kind.value in ("news_ping", "watchparty_ping")
+        if pinged and not role.mentionable and not interaction.guild.me.guild_permissions.mention_everyone:
+            reply += "\n" + text(interaction, "config.role.not_mentionable", role=role.mention)
+        await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    # -- /config timezone ---------------------------------------------------------------------------
+    @config.command(name="timezone", description="Set the server's time zone (used when members have none)")
+    @app_commands.describe(tz="An IANA time zone such as Asia/Seoul or America/New_York")
+    async def timezone(self, interaction: discord.Interaction, tz: str) -> None:
+        try:
+            resolution = resolve_timezone(tz)
+        except UnknownTimezone as exc:
+            suggestions = ", ".join(f"`{name}`" for name in exc.suggestions[:3]) or "`Asia/Seoul`"
+            raise UserFacingError("config.timezone.unknown", value=tz[:60], suggestions=suggestions) from None
+        await self.settings.update(interaction.guild_id, timezone=resolution.name)
+        reply = text(interaction, "config.timezone.saved", tz=resolution.name,
+                     now=discord.utils.format_dt(datetime.now(UTC), "t"))
+        if resolution.note:
+            reply += "\n" + text(interaction, "config.timezone.note", note=resolution.note)
+        await interaction.response.send_message(reply, ephemeral=True)
+
+    @timezone.autocomplete("tz")
+    async def timezone_autocomplete(self, interaction: discord.Interaction, current: str):
+        return [app_commands.Choice(name=name, value=name) for name in timezone_choices(current, limit=25)]
+
+    # -- /config reminders --------------------------------------------------------------------------
+    @config.command(name="reminders", description="When watch-party reminders go out, e.g. \"1d 1h 10m 0\"")
+    @app_commands.describe(offsets="Times before the start: d, h, m; 0 means at the start")
+    async def reminders(self, interaction: discord.Interaction, offsets: str) -> None:
+        try:
+            parsed = parse_offsets(offsets)
+        except OffsetsError as exc:
+            raise UserFacingError("config.reminders.invalid", token=str(exc.token)[:40]) from None
+        canonical = format_offsets(parsed)
+        await self.settings.update(interaction.guild_id, reminder_offsets=canonical)
+        await interaction.response.send_message(
+            text(interaction, "config.reminders.saved", offsets=canonical), ephemeral=True
+        )
+
+    # -- /config threads ----------------------------------------------------------------------------
+    @config.command(name="threads", description="How long episode threads stay open without messages")
+    @app_commands.describe(archive_after="Auto-archive after this much inactivity")
+    @app_commands.choices(archive_after=ARCHIVE_CHOICES)
+    async def threads(self, interaction: discord.Interaction, archive_after: app_commands.Choice[int]) -> None:
+        await self.settings.update(interaction.guild_id, thread_archive_minutes=archive_after.value)
+        await interaction.response.send_message(
+            text(interaction, "config.threads.saved", duration=archive_after.name), ephemeral=True
+        )
+
+    # -- /config limits -----------------------------------------------------------------------------
+    @config.command(name="limits", description="Limit upcoming watch parties per server and per member")
+    @app_commands.describe(per_server="Upcoming parties in the whole server", per_member="Upcoming parties one member hosts")
+    async def limits(
+        self,
+        interaction: discord.Interaction,
+        per_server: app_commands.Range[int, 1, 500] | None = None,
+        per_member: app_commands.Range[int, 1, 50] | None = None,
+    ) -> None:
+        values = {}
+        if per_server is not None:
+            values["max_parties_per_guild"] = per_server
+        if per_member is not None:
+            values["max_parties_per_member"] = per_member
+        if not values:
+            raise UserFacingError("config.limits.nothing")
+        s = await self.settings.update(interaction.guild_id, **values)
+        await interaction.response.send_message(
+            text(interaction, "config.limits.saved", per_guild=s.max_parties_per_guild,
+                 per_member=s.max_parties_per_member),
+            ephemeral=True,
+        )
+
+    # -- joining a server ---------------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        settings, _ = await self.settings.ensure(guild.id)
+        if settings.guide_posted_at is None:
+            await self.post_guide(guild)
+
+    async def post_guide(self, guild: discord.Guild) -> None:
+        """The set-up guide: to the system channel if the bot may write there, else a DM to the owner."""
+        content = guild_text(self.bot, guild, "guide.text", server=guild.name)
+        channel = guild.system_channel
+        try:
+            if channel is not None and not missing_permissions(channel.permissions_for(guild.me),
+                                                               ("view_channel", "send_messages")):
+                await channel.send(content, allowed_mentions=NO_MENTIONS)
+            else:
+                owner = guild.owner or await self.bot.fetch_user(guild.owner_id)
+                await owner.send(content, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning("could not post the set-up guide for guild %s", guild.id, exc_info=True)
+            return
+        await self.settings.update(guild.id, guide_posted_at=datetime.now(UTC).isoformat())
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(ConfigCog(bot, bot.settings_service))  # type: ignore[attr-defined]

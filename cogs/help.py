@@ -1,0 +1,60 @@
+"""/help: what the bot does and the commands this member may use, in their language."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.i18n import language_for
+from bot.ui import text
+
+
+def _allowed(command: app_commands.Command | app_commands.Group, permissions: discord.Permissions) -> bool:
+    root = command.root_parent or command
+    needed = root.default_permissions
+    return needed is None or permissions >= needed
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    def usable_commands(self, permissions: discord.Permissions) -> list[app_commands.Command]:
+        found = []
+        for command in self.bot.tree.walk_commands():
+            if isinstance(command, app_commands.Command) and _allowed(command, permissions):
+                found.append(command)
+        return sorted(found, key=lambda c: c.qualified_name)
+
+    def command_line(self, language: str, command: app_commands.Command) -> str:
+        catalog = self.bot.catalog  # type: ignore[attr-defined]
+        parts, node = [], command
+        while node is not None:
+            parts.append(catalog.command_text(language, node.qualified_name, "name") or node.name)
+            node = node.parent
+        description = catalog.command_text(language, command.qualified_name, "description") or command.description
+        return f"`/{' '.join(reversed(parts))}` — {description}"
+
+    @app_commands.command(name="help", description="What Code Blue does and the commands you can use")
+    async def help(self, interaction: discord.Interaction) -> None:
+        language = language_for(interaction.locale)
+        lines = [self.command_line(language, c) for c in self.usable_commands(interaction.permissions)]
+        embed = discord.Embed(title=text(interaction, "help.title"), description=text(interaction, "help.intro"),
+                              colour=discord.Colour.blue())
+        # Embed field values are limited to 1024 characters: spread the commands over as many fields as needed.
+        chunks: list[list[str]] = [[]]
+        for line in lines:
+            if sum(len(x) + 1 for x in chunks[-1]) + len(line) > 1000:
+                chunks.append([])
+            chunks[-1].append(line)
+        for index, chunk in enumerate(c for c in chunks if c):
+            name = text(interaction, "help.commands") if index == 0 else "\u200b"
+            embed.add_field(name=name, value="\n".join(chunk), inline=False)
+        if not interaction.permissions.manage_guild:
+            embed.set_footer(text=text(interaction, "help.admin_hint"))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(HelpCog(bot))

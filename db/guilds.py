@@ -1,0 +1,77 @@
+"""Per-server settings and bot-wide state (all SQL for them lives here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from db.database import Database
+from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
+
+_FIELDS = [f.name for f in dataclasses.fields(GuildSettings)]
+# Columns an update may name; anything else is a programming error, never interpolated from input.
+_UPDATABLE = frozenset(
+    [f"{k}_channel_id" for k in CHANNEL_KINDS]
+    + [f"{k}_role_id" for k in ROLE_KINDS]
+    + ["timezone", "reminder_offsets", "thread_archive_minutes", "max_parties_per_guild", "max_parties_per_member",
+       "guide_posted_at"]
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class GuildSettingsRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def ensure(self, guild_id: int) -> tuple[GuildSettings, bool]:
+        """The server's settings, created with defaults if missing; the flag says whether they were created."""
+        now = _now()
+        created = await self.db.execute(
+            "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO NOTHING",
+            (guild_id, now, now),
+        )
+        return await self.get(guild_id), created.rowcount == 1
+
+    async def get(self, guild_id: int) -> GuildSettings:
+        row = await self.db.fetch_one(f"SELECT {', '.join(_FIELDS)} FROM guild_settings WHERE guild_id = ?", (guild_id,))  # noqa: S608
+        if row is None:
+            return GuildSettings(guild_id=guild_id)
+        return GuildSettings(**{name: row[name] for name in _FIELDS})
+
+    async def update(self, guild_id: int, **values: object) -> GuildSettings:
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not a guild setting: {sorted(unknown)}")
+        now = _now()
+        columns = sorted(values)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id) DO NOTHING",
+                (guild_id, now, now),
+            )
+            assignments = ", ".join(f"{c} = ?" for c in columns)
+            await tx.execute(
+                f"UPDATE guild_settings SET {assignments}, updated_at = ? WHERE guild_id = ?",  # noqa: S608
+                [values[c] for c in columns] + [now, guild_id],
+            )
+        return await self.get(guild_id)
+
+
+class BotStateRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, key: str) -> str | None:
+        row = await self.db.fetch_one("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return None if row is None else row["value"]
+
+    async def set(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

@@ -1,0 +1,93 @@
+"""Numbered SQL migrations (`db/migrations/NNNN_name.sql`), each applied in one transaction.
+
+The applied versions are recorded in `schema_migrations` inside the same database, in the same transaction
+as the migration's statements: a crash leaves either the whole migration or none of it. A database that
+records a version this code does not know was written by a newer Code Blue and is refused untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+
+from bot.errors import DatabaseError
+from db.database import Database
+
+_NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("db.migrations").iterdir():
+        match = _NAME_RE.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise DatabaseError(f"migration files are not numbered 1..n without gaps: {versions}")
+    return found
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a script into complete statements (triggers with inner semicolons stay whole)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n\t;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        # Only comments may trail the last statement.
+        leftover = "\n".join(x for x in buffer.splitlines() if not x.strip().startswith("--")).strip()
+        if leftover:
+            raise DatabaseError(f"incomplete SQL statement at the end of a migration: {leftover[:60]!r}")
+    return statements
+
+
+async def current_version(db: Database) -> int:
+    row = await db.fetch_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    if row is None:
+        return 0
+    row = await db.fetch_one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+    return int(row["v"]) if row else 0
+
+
+async def migrate(db: Database, migrations: list[Migration] | None = None, *, target: int | None = None) -> int:
+    """Apply pending migrations up to `target` (default: all); return the resulting version."""
+    migrations = load_migrations() if migrations is None else migrations
+    latest = migrations[-1].version if migrations else 0
+    version = await current_version(db)
+    if version > latest:
+        raise DatabaseError(
+            f"the database {db.path} was written by a newer Code Blue (schema {version}, this one knows {latest}): "
+            "upgrade Code Blue or point CODEBLUE_DB at another file; the database was not modified"
+        )
+    target = latest if target is None else target
+    for migration in migrations:
+        if migration.version <= version or migration.version > target:
+            continue
+        async with db.transaction() as tx:
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            for statement in split_statements(migration.sql):
+                await tx.execute(statement)
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, datetime.now(UTC).isoformat()),
+            )
+        version = migration.version
+    return version
