@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DatabaseError, ConfigError) as exc:
         return _fail(str(exc))
     except discord.LoginFailure:
-        return _fail("Discord refused DISCORD_TOKEN: reset the token on the Developer Portal's Bot page and set it again")
+        return _fail("Discord refused DISCORD_TOKEN: reset it on the Developer Portal's Bot page and set it again")
     except discord.PrivilegedIntentsRequired:
         return _fail("Discord refused a privileged intent: this bot needs none; check for a modified build")
     except KeyboardInterrupt:

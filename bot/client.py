@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pkgutil
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -24,7 +25,14 @@ from db.migrate import migrate
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXTENSIONS = ("cogs.config", "cogs.help")
+def discover_extensions() -> tuple[str, ...]:
+    """Every module or package in `cogs/` is an extension (loaded by name; nothing imports cogs)."""
+    import cogs
+
+    return tuple(sorted(f"cogs.{m.name}" for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_")))
+
+
+DEFAULT_EXTENSIONS = discover_extensions()
 Clock = Callable[[], datetime]
 
 

@@ -84,7 +84,7 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
     raw_guild = (env.get("CODEBLUE_DEV_GUILD") or "").strip()
     if raw_guild:
         if not raw_guild.isdigit() or not 15 <= len(raw_guild) <= 21:
-            raise ConfigError(f"CODEBLUE_DEV_GUILD must be a server id (a number like 123456789012345678), got {raw_guild!r}")
+            raise ConfigError(f"CODEBLUE_DEV_GUILD must be a server id (a long number), got {raw_guild!r}")
         dev_guild = int(raw_guild)
 
     allow_private = _bool("CODEBLUE_ALLOW_PRIVATE_FEEDS", env.get("CODEBLUE_ALLOW_PRIVATE_FEEDS", "0"))

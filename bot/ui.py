@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import discord
@@ -53,3 +54,17 @@ def is_moderator(interaction: discord.Interaction, moderator_role_id: int | None
         return True
     member = interaction.user
     return bool(moderator_role_id and isinstance(member, discord.Member) and member.get_role(moderator_role_id))
+
+
+async def notify_admins(client: Any, guild_id: int, content: str) -> bool:
+    """Post a notice admins can act on to the server's log channel; False when there is none or it failed."""
+    settings = await client.settings_service.get(guild_id)
+    channel = client.get_channel(settings.log_channel_id) if settings.log_channel_id else None
+    if channel is None:
+        return False
+    try:
+        await channel.send(content, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        logging.getLogger(__name__).warning("could not post to the log channel of guild %s", guild_id, exc_info=True)
+        return False
+    return True

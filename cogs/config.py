@@ -178,7 +178,8 @@ class ConfigCog(commands.Cog):
 
     # -- /config limits -----------------------------------------------------------------------------
     @config.command(name="limits", description="Limit upcoming watch parties per server and per member")
-    @app_commands.describe(per_server="Upcoming parties in the whole server", per_member="Upcoming parties one member hosts")
+    @app_commands.describe(per_server="Upcoming parties in the whole server",
+                           per_member="Upcoming parties one member hosts")
     async def limits(
         self,
         interaction: discord.Interaction,

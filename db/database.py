@@ -68,7 +68,7 @@ class Database:
         try:
             conn = await aiosqlite.connect(str(self.path), isolation_level=None)
         except sqlite3.Error as exc:
-            raise DatabaseError(f"cannot open the database {self.path}: {exc}: set CODEBLUE_DB to a writable path") from exc
+            raise DatabaseError(f"cannot open {self.path}: {exc}: set CODEBLUE_DB to a writable path") from exc
         conn.row_factory = sqlite3.Row
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -80,7 +80,7 @@ class Database:
             await conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             await conn.close()
-            raise DatabaseError(f"the database {self.path} is not writable ({exc}): set CODEBLUE_DB to a writable path") from exc
+            raise DatabaseError(f"{self.path} is not writable ({exc}): set CODEBLUE_DB to a writable path") from exc
         self._conn = conn
 
     @property

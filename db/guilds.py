@@ -9,6 +9,7 @@ from db.database import Database
 from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
 
 _FIELDS = [f.name for f in dataclasses.fields(GuildSettings)]
+_SELECT_SETTINGS = f"SELECT {', '.join(_FIELDS)} FROM guild_settings WHERE guild_id = ?"  # noqa: S608
 # Columns an update may name; anything else is a programming error, never interpolated from input.
 _UPDATABLE = frozenset(
     [f"{k}_channel_id" for k in CHANNEL_KINDS]
@@ -37,7 +38,7 @@ class GuildSettingsRepository:
         return await self.get(guild_id), created.rowcount == 1
 
     async def get(self, guild_id: int) -> GuildSettings:
-        row = await self.db.fetch_one(f"SELECT {', '.join(_FIELDS)} FROM guild_settings WHERE guild_id = ?", (guild_id,))  # noqa: S608
+        row = await self.db.fetch_one(_SELECT_SETTINGS, (guild_id,))
         if row is None:
             return GuildSettings(guild_id=guild_id)
         return GuildSettings(**{name: row[name] for name in _FIELDS})

@@ -22,7 +22,7 @@ def test_defaults():
 def test_every_setting_read():
     s = parse_settings({
         "DISCORD_TOKEN": f"  {TOKEN} ",
-        "CODEBLUE_DB": "/tmp/x/bot.db",
+        "CODEBLUE_DB": "/srv/x/bot.db",
         "DISCORD_API_BASE": "http://127.0.0.1:8080/api/v10/",
         "DISCORD_GATEWAY_URL": "ws://127.0.0.1:8081",
         "CODEBLUE_LOG_LEVEL": "debug",
@@ -30,7 +30,7 @@ def test_every_setting_read():
         "CODEBLUE_ALLOW_PRIVATE_FEEDS": "1",
     })
     assert s.token == TOKEN
-    assert s.db_path == Path("/tmp/x/bot.db")
+    assert s.db_path == Path("/srv/x/bot.db")
     assert s.api_base == "http://127.0.0.1:8080/api/v10" and s.api_base_is_custom
     assert s.gateway_url == "ws://127.0.0.1:8081"
     assert s.log_level == "DEBUG"
