@@ -1,0 +1,75 @@
+"""Value types shared by the episode modules: episodes, seasons, show presets, release pace, progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+MAX_SEASON = 100
+MAX_EPISODE = 200
+MAX_TITLE_LENGTH = 100
+
+EpisodeKey = tuple[int, int]
+"""(season, episode): orders episodes the way a viewer watches them."""
+
+
+class ReleasePace(StrEnum):
+    """How a season's discussion threads open."""
+
+    ALL_AT_ONCE = "all_at_once"
+    """Binge release: every thread opens at the season's release."""
+    DAILY = "daily"
+    """One thread a day, in episode order, starting at the release."""
+    ON_AIR = "on_air"
+    """Each thread opens at its own episode's air time."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSpec:
+    """One episode as a preset or an imported schedule describes it; ``airs_at`` is aware UTC."""
+
+    number: int
+    title: str | None
+    airs_at: datetime
+    season: int = 1
+
+    @property
+    def key(self) -> EpisodeKey:
+        return (self.season, self.number)
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonPreset:
+    number: int
+    episodes: list[EpisodeSpec]
+    release_pace: ReleasePace
+
+    @property
+    def release_at(self) -> datetime:
+        """The earliest air time in the season."""
+        return min(episode.airs_at for episode in self.episodes)
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPreset:
+    key: str
+    title: str
+    original_title: str | None
+    short_name: str
+    seasons: list[SeasonPreset]
+    platform: str | None = None
+
+    def season(self, number: int) -> SeasonPreset | None:
+        return next((season for season in self.seasons if season.number == number), None)
+
+
+def is_beyond_progress(season: int, episode: int, progress: EpisodeKey | None) -> bool:
+    """Whether an episode lies past what a member has recorded watching.
+
+    No recorded progress counts as nothing watched, so every episode is beyond it: spoiler safety errs on the
+    side of asking.
+    """
+    if progress is None:
+        return True
+    return (season, episode) > tuple(progress)

@@ -1,0 +1,32 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.domain import episodes
+from bot.domain.episode_models import EpisodeSpec, is_beyond_progress
+
+
+@pytest.mark.parametrize(
+    ("season", "episode", "progress", "beyond"),
+    [
+        (1, 1, None, True),  # nothing recorded: every episode asks first
+        (1, 3, (1, 3), False),
+        (1, 2, (1, 3), False),
+        (1, 4, (1, 3), True),
+        (2, 1, (1, 8), True),
+        (1, 8, (2, 1), False),
+        (2, 1, [2, 1], False),  # progress read back from storage as a list
+    ],
+)
+def test_is_beyond_progress(season, episode, progress, beyond):
+    assert is_beyond_progress(season, episode, progress) is beyond
+
+
+def test_episode_key_orders_by_season_then_episode():
+    at = datetime(2025, 1, 24, tzinfo=UTC)
+    specs = [EpisodeSpec(1, None, at, season=2), EpisodeSpec(10, None, at), EpisodeSpec(2, None, at)]
+    assert [spec.key for spec in sorted(specs, key=lambda spec: spec.key)] == [(1, 2), (1, 10), (2, 1)]
+
+
+def test_facade_exports_exist():
+    assert all(hasattr(episodes, name) for name in episodes.__all__)
