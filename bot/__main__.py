@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("backup written to %s", args.path)
         return 0
 
+    from db.migrate import check_database
+
     try:
+        check_database(settings.db_path)
         if command == "sync":
             asyncio.run(_sync(settings, args.guild))
         else:

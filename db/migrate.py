@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 
 from bot.errors import DatabaseError
 from db.database import Database
@@ -56,6 +57,13 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+def _newer_database(path: object, version: int, latest: int) -> DatabaseError:
+    return DatabaseError(
+        f"the database {path} was written by a newer Code Blue (schema {version}, this one knows {latest}): "
+        "upgrade Code Blue or point CODEBLUE_DB at another file; the database was not modified"
+    )
+
+
 async def current_version(db: Database) -> int:
     row = await db.fetch_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
     if row is None:
@@ -70,10 +78,7 @@ async def migrate(db: Database, migrations: list[Migration] | None = None, *, ta
     latest = migrations[-1].version if migrations else 0
     version = await current_version(db)
     if version > latest:
-        raise DatabaseError(
-            f"the database {db.path} was written by a newer Code Blue (schema {version}, this one knows {latest}): "
-            "upgrade Code Blue or point CODEBLUE_DB at another file; the database was not modified"
-        )
+        raise _newer_database(db.path, version, latest)
     target = latest if target is None else target
     for migration in migrations:
         if migration.version <= version or migration.version > target:
@@ -91,3 +96,33 @@ async def migrate(db: Database, migrations: list[Migration] | None = None, *, ta
             )
         version = migration.version
     return version
+
+
+def check_database(path) -> None:
+    """Before connecting to Discord: the database can be written and was not written by a newer Code Blue.
+
+    Synchronous on purpose: it runs once in the command line before the event loop starts.
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        raise DatabaseError(f"the folder {path.parent} does not exist: create it or set CODEBLUE_DB")
+    try:
+        conn = sqlite3.connect(str(path), timeout=5)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open {path}: {exc}: set CODEBLUE_DB to a writable path") from exc
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        version = 0
+        if has_table:
+            version = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{path} is not a writable SQLite database ({exc}): set CODEBLUE_DB") from exc
+    finally:
+        conn.close()
+    latest = load_migrations()[-1].version
+    if version > latest:
+        raise _newer_database(path, version, latest)
