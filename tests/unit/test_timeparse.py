@@ -1,0 +1,211 @@
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.timeparse import EXAMPLES_EN, EXAMPLES_KO, MAX_AHEAD, ParsedWhen, WhenError, parse_when
+
+SEOUL = ZoneInfo("Asia/Seoul")
+NEW_YORK = ZoneInfo("America/New_York")
+LA = ZoneInfo("America/Los_Angeles")
+
+SAT_AFTERNOON = datetime(2026, 11, 28, 15, 0, tzinfo=SEOUL)  # a Saturday
+WED_MORNING = datetime(2026, 11, 25, 9, 0, tzinfo=SEOUL)  # a Wednesday
+NY_BEFORE_FALL_BACK = datetime(2026, 11, 1, 0, 30, tzinfo=NEW_YORK)  # EDT; clocks go back at 02:00
+NY_BEFORE_SPRING_FORWARD = datetime(2027, 3, 13, 12, 0, tzinfo=NEW_YORK)  # clocks go forward 2027-03-14 02:00
+YEAR_END = datetime(2026, 12, 31, 22, 0, tzinfo=SEOUL)
+
+
+def local(zone: ZoneInfo, *args: int) -> datetime:
+    return datetime(*args, tzinfo=zone)
+
+
+ACCEPTED = [
+    # text, zone, now, expected local start (in the zone the text is read in), explicit zone
+    ("tomorrow 9pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), False),
+    ("sat 20:00", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 20), False),  # today, still ahead
+    ("sat 10:00", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 10), False),  # passed today -> next week
+    ("saturday 8pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 20), False),
+    ("saturday 8pm", SEOUL, WED_MORNING, local(SEOUL, 2026, 11, 28, 20), False),
+    ("Sun 9am", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 9), False),
+    ("thurs 9pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 3, 21), False),
+    ("next saturday 8pm", SEOUL, WED_MORNING, local(SEOUL, 2026, 11, 28, 20), False),
+    ("next week saturday 8pm", SEOUL, WED_MORNING, local(SEOUL, 2026, 12, 5, 20), False),
+    ("next week Monday 9pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 30, 21), False),
+    ("8pm tomorrow", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 20), False),
+    ("in 2 days at 3pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 30, 15), False),
+    ("tomorrow 9:15 p.m.", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21, 15), False),
+    ("tomorrow 9pm pst", SEOUL, SAT_AFTERNOON, local(LA, 2026, 11, 28, 21), True),  # "tomorrow" in LA
+    ("내일 저녁 8시 반", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 20, 30), False),
+    ("오후 8시 30분 토요일", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 20, 30), False),
+    ("2026-12-05 20:00 KST", LA, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), True),
+    ("2026-12-05 20:00", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), False),
+    ("2026-12-05 20:00", LA, SAT_AFTERNOON, local(LA, 2026, 12, 5, 20), False),
+    ("2026-12-05 20:00 EST", SEOUL, SAT_AFTERNOON, local(NEW_YORK, 2026, 12, 5, 20), True),
+    ("tomorrow 9pm America/new_york", SEOUL, SAT_AFTERNOON, local(NEW_YORK, 2026, 11, 29, 21), True),
+    ("tomorrow 9pm new york", SEOUL, SAT_AFTERNOON, local(NEW_YORK, 2026, 11, 29, 21), True),
+    ("9pm seoul time", LA, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 21), True),
+    ("dec 5 8:30pm (KST)", LA, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20, 30), True),
+    ("in 2 hours", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 17), False),
+    ("in 30 minutes", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 15, 30), False),
+    ("in 1h30m", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 16, 30), False),
+    ("in an hour", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 16), False),
+    ("90 minutes later", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 16, 30), False),
+    ("9pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 21), False),  # still ahead today
+    ("1pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 13), False),  # passed -> tomorrow
+    ("20:00", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 20), False),
+    ("tonight 8", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 20), False),
+    ("tmr 9pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), False),
+    ("tomorrow noon", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 12), False),
+    ("December 5 8pm", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), False),
+    ("2026-12-05 20:00 +01:00", SEOUL, SAT_AFTERNOON, datetime(2026, 12, 5, 19, tzinfo=UTC), True),
+    ("tomorrow 21:00 UTC+9", LA, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), True),
+    # Korean
+    ("내일 오후 9시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), False),
+    ("토요일 저녁 8시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 20), False),
+    ("토요일 저녁 8시", SEOUL, WED_MORNING, local(SEOUL, 2026, 11, 28, 20), False),
+    ("토요일 오전 10시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 10), False),
+    ("오늘 밤 10시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 22), False),
+    ("오늘밤 11시 30분", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 23, 30), False),
+    ("12월 5일 오후 8시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), False),
+    ("2026년 12월 5일 오후 8시 30분", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20, 30), False),
+    ("12월 5일 20:00", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), False),
+    ("2시간 후", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 17), False),
+    ("30분 뒤", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 15, 30), False),
+    ("1시간 반 후", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 28, 16, 30), False),
+    ("모레 오후 3시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 30, 15), False),
+    ("내일모레 오후 3시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 30, 15), False),
+    ("글피 저녁 7시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 1, 19), False),
+    ("다음주 토요일 오후 8시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), False),
+    ("다음주 토요일 오후 8시", SEOUL, WED_MORNING, local(SEOUL, 2026, 12, 5, 20), False),  # not this Saturday
+    ("다음 주 월요일 오후 8시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 30, 20), False),
+    ("이번주 일요일 오후 8시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 20), False),
+    ("토요일 밤 1시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 1), False),  # Saturday night = Sunday 01:00
+    ("오늘 밤 12시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 0), False),
+    ("내일 새벽 2시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 2), False),
+    ("내일 아침 7시 반", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 7, 30), False),
+    ("내일 정오", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 12), False),
+    ("내일 21시", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), False),
+    ("내일 오후 9시에", SEOUL, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), False),
+    ("12월 5일 오후 8시 한국 시간", LA, SAT_AFTERNOON, local(SEOUL, 2026, 12, 5, 20), True),
+    ("내일 오후 9시 KST", NEW_YORK, SAT_AFTERNOON, local(SEOUL, 2026, 11, 29, 21), True),
+    # near the autumn DST change in New York: durations are real elapsed time, wall times stay wall times
+    ("in 2 hours", NEW_YORK, NY_BEFORE_FALL_BACK, datetime(2026, 11, 1, 6, 30, tzinfo=UTC), False),
+    ("tomorrow 8pm", NEW_YORK, NY_BEFORE_FALL_BACK, local(NEW_YORK, 2026, 11, 2, 20), False),
+    ("today 9pm", NEW_YORK, NY_BEFORE_FALL_BACK, datetime(2026, 11, 2, 2, 0, tzinfo=UTC), False),
+    # spring gap: 02:30 does not exist on 2027-03-14 in New York, it moves forward to 03:30 EDT
+    ("tomorrow 2:30am", NEW_YORK, NY_BEFORE_SPRING_FORWARD, datetime(2027, 3, 14, 7, 30, tzinfo=UTC), False),
+    # end of the year
+    ("tomorrow 9pm", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 1, 21), False),
+    ("1월 2일 오후 8시", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 2, 20), False),
+    ("jan 2 8pm", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 2, 20), False),
+    ("12월 31일 오후 11시", SEOUL, YEAR_END, local(SEOUL, 2026, 12, 31, 23), False),
+    ("다음주 토요일 오후 8시", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 9, 20), False),
+    ("in 3 hours", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 1, 1), False),
+]
+
+
+@pytest.mark.parametrize(("text", "zone", "now", "expected", "explicit"), ACCEPTED)
+def test_accepted(text: str, zone: ZoneInfo, now: datetime, expected: datetime, explicit: bool) -> None:
+    parsed = parse_when(text, zone=zone, now=now)
+    assert parsed.at == expected
+    assert parsed.at.tzinfo is UTC
+    assert parsed.local.astimezone(UTC) == expected  # (PEP 495: an aware time in a fold never == across zones)
+    if expected.tzinfo is not UTC:  # rows given in UTC are instants around DST changes, checked below
+        assert parsed.local.utcoffset() == expected.utcoffset()  # shown in the zone it was read in
+    assert parsed.explicit_zone is explicit
+
+
+def test_zone_name_and_note() -> None:
+    member = parse_when("tomorrow 9pm", zone=LA, now=SAT_AFTERNOON)
+    assert (member.zone_name, member.zone_note) == ("America/Los_Angeles", None)
+    named = parse_when("tomorrow 9pm KST", zone=LA, now=SAT_AFTERNOON)
+    assert named.zone_name == "Asia/Seoul"
+    assert named.zone_note is not None
+    assert "Asia/Seoul" in named.zone_note
+
+
+@pytest.mark.parametrize(
+    ("text", "zone", "now", "wall", "offset_hours"),
+    [
+        ("in 2 hours", NEW_YORK, NY_BEFORE_FALL_BACK, (1, 30), -5),  # the second 01:30, after falling back
+        ("today 9pm", NEW_YORK, NY_BEFORE_FALL_BACK, (21, 0), -5),
+        ("tomorrow 2:30am", NEW_YORK, NY_BEFORE_SPRING_FORWARD, (3, 30), -4),
+        ("2026-12-05 20:00 +01:00", SEOUL, SAT_AFTERNOON, (20, 0), 1),
+    ],
+)
+def test_local_time_and_offset(
+    text: str, zone: ZoneInfo, now: datetime, wall: tuple[int, int], offset_hours: int
+) -> None:
+    parsed = parse_when(text, zone=zone, now=now)
+    assert (parsed.local.hour, parsed.local.minute) == wall
+    assert parsed.local.utcoffset() == timedelta(hours=offset_hours)
+
+
+def test_wall_time_is_kept_across_fall_back() -> None:
+    parsed = parse_when("tomorrow 8pm", zone=NEW_YORK, now=NY_BEFORE_FALL_BACK)
+    assert parsed.at == datetime(2026, 11, 3, 1, 0, tzinfo=UTC)  # 20:00 EST = UTC-5
+    assert parsed.local.hour == 20
+
+
+REFUSED = [
+    # text, zone, now, code, reading (None: no reading, str: must appear in the reading)
+    ("", SEOUL, SAT_AFTERNOON, "empty", None),
+    ("   ", SEOUL, SAT_AFTERNOON, "empty", None),
+    ("asdf", SEOUL, SAT_AFTERNOON, "unparseable", None),
+    ("banana o'clock", SEOUL, SAT_AFTERNOON, "unparseable", None),
+    ("내일 오후 9시 바나나", SEOUL, SAT_AFTERNOON, "unparseable", None),
+    ("오전 13시", SEOUL, SAT_AFTERNOON, "unparseable", "13"),
+    ("8", SEOUL, SAT_AFTERNOON, "ambiguous", "08:00 / 20:00"),
+    ("at 8", SEOUL, SAT_AFTERNOON, "ambiguous", "08:00 / 20:00"),
+    ("sat 8", SEOUL, SAT_AFTERNOON, "ambiguous", "08:00 / 20:00"),
+    ("tomorrow at 9", SEOUL, SAT_AFTERNOON, "ambiguous", "09:00 / 21:00"),
+    ("8시", SEOUL, SAT_AFTERNOON, "ambiguous", "08:00 / 20:00"),
+    ("내일 8시", SEOUL, SAT_AFTERNOON, "ambiguous", "08:00 / 20:00"),
+    ("tomorrow", SEOUL, SAT_AFTERNOON, "ambiguous", "2026-11-29"),  # a day without a time
+    ("dec 5", SEOUL, SAT_AFTERNOON, "ambiguous", "2026-12-05"),
+    ("내일", SEOUL, SAT_AFTERNOON, "ambiguous", "2026-11-29"),
+    ("2025-12-01 20:00", SEOUL, SAT_AFTERNOON, "past", "2025-12-01 20:00"),
+    ("today 10am", SEOUL, SAT_AFTERNOON, "past", "2026-11-28 10:00"),
+    ("오늘 오전 10시", SEOUL, SAT_AFTERNOON, "past", "2026-11-28 10:00"),
+    ("nov 28 14:00", SEOUL, SAT_AFTERNOON, "past", "2026-11-28 14:00"),  # not quietly moved to next year
+    ("11월 27일 오후 2시", SEOUL, SAT_AFTERNOON, "past", "2026-11-27 14:00"),
+    ("dec 30 20:00", SEOUL, YEAR_END, "past", "2026-12-30 20:00"),
+    ("2028-01-01 10:00", SEOUL, SAT_AFTERNOON, "too_far", "2028-01-01 10:00"),
+    ("in 400 days", SEOUL, SAT_AFTERNOON, "too_far", None),
+]
+
+
+@pytest.mark.parametrize(("text", "zone", "now", "code", "reading"), REFUSED)
+def test_refused(text: str, zone: ZoneInfo, now: datetime, code: str, reading: str | None) -> None:
+    with pytest.raises(WhenError) as caught:
+        parse_when(text, zone=zone, now=now)
+    assert caught.value.code == code
+    if reading is not None:
+        assert caught.value.reading is not None
+        assert reading in caught.value.reading
+
+
+def test_small_past_tolerance() -> None:
+    just_now = SAT_AFTERNOON.replace(hour=14, minute=59)
+    assert parse_when("today 14:59", zone=SEOUL, now=SAT_AFTERNOON + timedelta(seconds=30)).at == just_now
+
+
+def test_limit_is_max_ahead() -> None:
+    inside = parse_when("in 365 days", zone=SEOUL, now=SAT_AFTERNOON)
+    assert inside.at - SAT_AFTERNOON <= MAX_AHEAD
+
+
+def test_naive_now_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        parse_when("tomorrow 9pm", zone=SEOUL, now=datetime(2026, 11, 28, 15))
+
+
+def test_examples_parse() -> None:
+    for example in (*EXAMPLES_EN, *EXAMPLES_KO):
+        assert isinstance(parse_when(example, zone=SEOUL, now=SAT_AFTERNOON), ParsedWhen), example
+
+
+def test_unknown_error_code_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        WhenError("nope")

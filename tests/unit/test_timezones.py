@@ -1,0 +1,145 @@
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.timezones import (
+    POPULAR_ZONES,
+    UnknownTimezone,
+    all_zone_names,
+    localize,
+    resolve_timezone,
+    timezone_choices,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "has_note"),
+    [
+        ("Asia/Seoul", "Asia/Seoul", False),
+        ("asia/seoul", "Asia/Seoul", False),
+        ("  AMERICA/NEW_YORK ", "America/New_York", False),
+        ("america/new york", "America/New_York", False),
+        ("UTC", "UTC", False),
+        ("KST", "Asia/Seoul", True),
+        ("kst", "Asia/Seoul", True),
+        ("JST", "Asia/Tokyo", True),
+        ("PST", "America/Los_Angeles", True),
+        ("PDT", "America/Los_Angeles", True),
+        ("PT", "America/Los_Angeles", True),
+        ("EST", "America/New_York", True),
+        ("EDT", "America/New_York", True),
+        ("ET", "America/New_York", True),
+        ("CST", "America/Chicago", True),
+        ("CDT", "America/Chicago", True),
+        ("MST", "America/Denver", True),
+        ("CET", "Europe/Paris", True),
+        ("CEST", "Europe/Paris", True),
+        ("GMT", "UTC", True),
+        ("BST", "Europe/London", True),
+        ("IST", "Asia/Kolkata", True),
+        ("SGT", "Asia/Singapore", True),
+        ("PHT", "Asia/Manila", True),
+        ("WIB", "Asia/Jakarta", True),
+        ("ICT", "Asia/Bangkok", True),
+        ("AEST", "Australia/Sydney", True),
+        ("HKT", "Asia/Hong_Kong", True),
+        ("한국", "Asia/Seoul", True),
+        ("서울", "Asia/Seoul", True),
+        ("한국시간", "Asia/Seoul", True),
+        ("Seoul", "Asia/Seoul", False),  # a unique city name
+        ("new york", "America/New_York", False),
+    ],
+)
+def test_resolve(text: str, name: str, has_note: bool) -> None:
+    resolved = resolve_timezone(text)
+    assert resolved.name == name
+    assert resolved.zone == ZoneInfo(name)
+    assert (resolved.note is not None) is has_note
+    if has_note:
+        assert name in resolved.note
+
+
+def test_abbreviation_is_reported() -> None:
+    resolved = resolve_timezone("pst")
+    assert resolved.abbreviation == "PST"
+    assert "daylight" in (resolved.note or "")
+    assert resolve_timezone("Asia/Seoul").abbreviation is None
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [("Asia/Seol", "Asia/Seoul"), ("seol", "Asia/Seoul"), ("America/New_Yrok", "America/New_York"),
+     ("Europe/Pari", "Europe/Paris"), ("tokio", "Asia/Tokyo")],
+)
+def test_unknown_has_suggestions(text: str, suggestion: str) -> None:
+    with pytest.raises(UnknownTimezone) as caught:
+        resolve_timezone(text)
+    assert suggestion in caught.value.suggestions
+    assert len(caught.value.suggestions) <= 5
+    assert caught.value.text == text
+
+
+@pytest.mark.parametrize("text", ["", "   ", "Mars/Olympus_Mons", "XYZ"])
+def test_unknown(text: str) -> None:
+    with pytest.raises(UnknownTimezone):
+        resolve_timezone(text)
+
+
+def test_zone_names_are_read_once_and_exclude_posix_copies() -> None:
+    assert all_zone_names() is all_zone_names()
+    assert "Asia/Seoul" in all_zone_names()
+    assert not any(name.startswith(("posix/", "right/")) for name in all_zone_names())
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected_first", "must_contain"),
+    [
+        ("", "Asia/Seoul", "America/New_York"),
+        ("seo", "Asia/Seoul", "Asia/Seoul"),
+        ("Seoul", "Asia/Seoul", "Asia/Seoul"),
+        ("asia/se", "Asia/Seoul", "Asia/Seoul"),
+        ("kst", "Asia/Seoul", "Asia/Seoul"),
+        ("pst", "America/Los_Angeles", "America/Los_Angeles"),
+        ("new", "America/New_York", "America/North_Dakota/New_Salem"),  # matches a path part, popular first
+        ("york", "America/New_York", "America/New_York"),
+        ("europe", "Europe/London", "Europe/Amsterdam"),
+        ("한국", "Asia/Seoul", "Asia/Seoul"),
+    ],
+)
+def test_choices(prefix: str, expected_first: str, must_contain: str) -> None:
+    choices = timezone_choices(prefix)
+    assert choices[0] == expected_first
+    assert must_contain in choices
+    assert len(choices) == len(set(choices)) <= 25
+    assert all(choice in all_zone_names() for choice in choices)
+
+
+def test_choices_limit_and_popular_default() -> None:
+    assert timezone_choices("", limit=3) == list(POPULAR_ZONES[:3])
+    assert len(timezone_choices("a", limit=10)) == 10
+    assert timezone_choices("zzzz") == []
+
+
+@pytest.mark.parametrize(
+    ("wall", "zone", "expected_offset_hours", "expected_wall"),
+    [
+        (datetime(2026, 7, 1, 20, 0), "America/New_York", -4, (7, 1, 20, 0)),
+        (datetime(2026, 12, 1, 20, 0), "America/New_York", -5, (12, 1, 20, 0)),
+        (datetime(2026, 11, 1, 1, 30), "America/New_York", -4, (11, 1, 1, 30)),  # occurs twice: first one
+        (datetime(2027, 3, 14, 2, 30), "America/New_York", -4, (3, 14, 3, 30)),  # does not exist: forward
+        (datetime(2027, 3, 28, 2, 30), "Europe/Paris", 2, (3, 28, 3, 30)),
+        (datetime(2026, 12, 5, 20, 0), "Asia/Seoul", 9, (12, 5, 20, 0)),
+    ],
+)
+def test_localize(
+    wall: datetime, zone: str, expected_offset_hours: int, expected_wall: tuple[int, int, int, int]
+) -> None:
+    aware = localize(wall, ZoneInfo(zone))
+    assert aware.utcoffset() == timedelta(hours=expected_offset_hours)
+    assert (aware.month, aware.day, aware.hour, aware.minute) == expected_wall
+
+
+def test_localize_refuses_aware() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        localize(datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")), ZoneInfo("Asia/Seoul"))
