@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import importlib.util
 import logging
 import pkgutil
 from collections.abc import Callable, Sequence
@@ -27,9 +28,9 @@ log = logging.getLogger(__name__)
 
 def discover_extensions() -> tuple[str, ...]:
     """Every module or package in `cogs/` is an extension (loaded by name; nothing imports cogs)."""
-    import cogs
-
-    return tuple(sorted(f"cogs.{m.name}" for m in pkgutil.iter_modules(cogs.__path__) if not m.name.startswith("_")))
+    spec = importlib.util.find_spec("cogs")
+    paths = list(spec.submodule_search_locations or []) if spec else []
+    return tuple(sorted(f"cogs.{m.name}" for m in pkgutil.iter_modules(paths) if not m.name.startswith("_")))
 
 
 DEFAULT_EXTENSIONS = discover_extensions()
