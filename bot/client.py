@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib.util
+import json
 import logging
 import pkgutil
 from collections.abc import Callable, Sequence
@@ -68,9 +68,11 @@ class CodeBlueBot(commands.Bot):
         clock: Clock = utc_now,
         sync_on_start: bool = True,
         start_scheduler: bool = True,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
+            guild_ready_timeout=guild_ready_timeout,
             intents=bot_intents(),
             tree_cls=CodeBlueTree,
             allowed_mentions=discord.AllowedMentions.none(),

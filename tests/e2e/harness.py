@@ -49,7 +49,7 @@ class BotRunner:
     async def start(self, timeout: float = 10) -> CodeBlueBot:
         created: asyncio.Future[CodeBlueBot] = asyncio.get_running_loop().create_future()
         self._stop = asyncio.Event()
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"guild_ready_timeout": 0.1}
         if self.clock is not None:
             options["clock"] = self.clock
         self._task = asyncio.create_task(

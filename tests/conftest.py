@@ -1,0 +1,54 @@
+"""Shared fixtures: the fake Discord and the real bot running against it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import discord.gateway
+import discord.http
+import pytest
+
+from tests.e2e.harness import TEST_TOKEN, BotRunner
+from tests.fakediscord.server import FakeDiscord
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord with the default guild; fails the test if it saw a problem.
+
+    Unlike `tests.fakediscord.fixtures.fake_discord` it does not point discord.py at the fake: the bot must do
+    that itself from DISCORD_API_BASE, as in production. discord.py's process-wide endpoints are restored after.
+    """
+    old_base = discord.http.Route.BASE
+    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    server = FakeDiscord(token=TEST_TOKEN)
+    await server.start()
+    server.add_guild()
+    try:
+        yield server
+        server.assert_clean()
+    finally:
+        await server.stop()
+        discord.http.Route.BASE = old_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+@pytest.fixture
+async def runner(fake, tmp_path) -> AsyncIterator[BotRunner]:
+    bot_runner = BotRunner(fake, tmp_path / "codeblue.db")
+    try:
+        yield bot_runner
+    finally:
+        await bot_runner.stop()
+
+
+@pytest.fixture
+async def bot(runner):
+    return await runner.start()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_discord_logs():
+    logging.getLogger("discord").setLevel(logging.INFO)
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -1,0 +1,54 @@
+"""The real bot against the fake Discord: start-up wiring, command sync, restart, shutdown."""
+
+import discord
+
+from tests.e2e.harness import BotRunner
+
+
+async def test_bot_connects_through_api_base_and_gateway_discovery(fake, bot):
+    assert bot.is_ready()
+    assert str(discord.http.Route.BASE) == fake.api_base
+    assert fake.requests_to("GET", "/gateway/bot"), "the bot must ask /gateway/bot for the gateway"
+    guild = bot.get_guild(fake.default_guild.id)
+    assert guild is not None and guild.me is not None
+    # Minimal intents: GUILDS only (1 << 0).
+    assert fake.gateway.sessions[-1].intents == 1
+
+
+async def test_commands_synced_once_then_only_when_changed(fake, runner):
+    await runner.start()
+    assert fake.sync_count == 1
+    commands = fake.commands()
+    assert {"config", "help"} <= set(commands)
+    config = commands["config"]
+    assert int(config["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+    assert config["name_localizations"]["ko"] == "설정"
+    assert config["contexts"] == [0] or config.get("dm_permission") is False
+    channel = next(o for o in config["options"] if o["name"] == "channel")
+    assert channel["name_localizations"]["ko"] == "채널"
+    kind = next(o for o in channel["options"] if o["name"] == "kind")
+    assert {c["value"] for c in kind["choices"]} == {"news", "discussion", "watchparty", "log"}
+    assert next(c for c in kind["choices"] if c["value"] == "news")["name_localizations"]["ko"] == "뉴스"
+
+    await runner.restart()
+    assert fake.sync_count == 1, "an unchanged command tree must not be synced again"
+
+
+async def test_dev_guild_sync_goes_to_that_guild(fake, tmp_path):
+    guild = fake.default_guild
+    dev = BotRunner(fake, tmp_path / "dev.db", env={"CODEBLUE_DEV_GUILD": str(guild.id)})
+    try:
+        await dev.start()
+        assert "config" in fake.commands(guild)
+        assert fake.command_syncs[-1][0] == guild.id
+    finally:
+        await dev.stop()
+
+
+async def test_clean_shutdown_closes_database(fake, runner):
+    bot = await runner.start()
+    db = bot.db
+    await runner.stop()
+    assert bot.is_closed()
+    assert db._conn is None
+    assert not bot.scheduler.running
