@@ -29,10 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import interactions, rest
+from . import interactions, rest, rest_channels, rest_commands, rest_guilds, rest_messages  # noqa: F401 - routes
 from .gateway import Gateway
 from .state import (
     Channel,
@@ -98,7 +99,9 @@ class RecordedRequest:
 
     @property
     def reason(self) -> str | None:
-        return self.headers.get("X-Audit-Log-Reason")
+        """The audit-log reason (X-Audit-Log-Reason), decoded."""
+        raw = self.headers.get("X-Audit-Log-Reason")
+        return None if raw is None else unquote(raw)
 
 
 @dataclass
@@ -537,8 +540,6 @@ class FakeDiscord:
         path = request.path
         if path.startswith(API_PREFIX):
             path = path[len(API_PREFIX):]
-        elif not path.startswith("/api/"):
-            path = path  # also accept un-prefixed paths
         body, files = await _read_body(request)
         route, params = self._match(request.method, path)
         record = RecordedRequest(

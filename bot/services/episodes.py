@@ -1,0 +1,537 @@
+"""Episode discussions: shows and schedules, opening each episode's thread exactly once, ratings and progress.
+
+Everything that touches Discord goes through a `ThreadGateway` the cog attaches; this module knows no Discord.
+Threads open on request (`open_or_link`) and automatically at the episode's open time (an APScheduler job
+`episode:<id>:open` per pending episode). The rule for automatic opening: an episode is *pending* when its open
+time was in the future when it was scheduled; pending episodes whose open time has passed (the bot was down) are
+opened at start-up, once, and then stop being pending. An episode whose time was already past when it was added
+(e.g. a preset of a show that aired last year) is never opened automatically: someone asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.jobstores.base import JobLookupError
+
+from bot.domain.episodes import (
+    MAX_EPISODE,
+    MAX_SEASON,
+    EpisodeSpec,
+    PresetError,
+    RatingSummary,
+    ReleasePace,
+    best_episode,
+    episode_thread_name,
+    is_beyond_progress,
+    load_preset,
+    parse_schedule_csv,
+    parse_schedule_toml,
+    thread_open_times,
+)
+from bot.errors import UserFacingError
+from bot.services.settings import SettingsService
+from db.database import Database
+from db.episodes import DuplicateShow, Episode, EpisodeRepository, EpisodeRow, EpisodeThread, Progress, Show
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Episode",
+    "EpisodeService",
+    "EpisodeThread",
+    "Progress",
+    "RatingsTable",
+    "Show",
+    "StarterInfo",
+    "ThreadGateway",
+    "ThreadResult",
+    "open_job_id",
+    "parse_episode_ref",
+    "show_key",
+]
+
+def open_job_id(episode_id: int) -> str:
+    return f"episode:{episode_id}:open"
+
+
+_EPISODE_REF = re.compile(
+    r"^\s*(?:s(?:eason)?\s*(\d+)\s*[-.:,]?\s*e(?:p(?:isode)?)?\.?\s*|(\d+)\s*x\s*|e(?:p(?:isode)?)?\.?\s*)?(\d+)\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_episode_ref(text: str) -> tuple[int | None, int] | None:
+    """`3`, `E3`, `S1E3`, `s1 e3`, `1x3` -> (season or None, episode); None when unreadable."""
+    match = _EPISODE_REF.match(text)
+    if not match:
+        return None
+    season = match[1] or match[2]
+    return (int(season) if season else None, int(match[3]))
+
+
+def show_key(title: str) -> str:
+    """A slug for a show title: lowercase words joined by hyphens (Hangul kept): `trauma-code-heroes-on-call`."""
+    return re.sub(r"[^\w]+", "-", title.lower()).strip("-_")[:40].strip("-") or "show"
+
+
+@dataclass(frozen=True, slots=True)
+class StarterInfo:
+    """What the starter message of an episode's thread shows."""
+
+    guild_id: int
+    show: Show
+    episode: Episode
+    thread_name: str
+    previous: tuple[Episode, EpisodeThread | None] | None
+    next: tuple[Episode, EpisodeThread | None] | None
+    rating: RatingSummary
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadResult:
+    thread: EpisodeThread
+    outcome: str
+    """'created', 'recreated' (the old one was deleted in Discord), 'reopened' (was archived), 'linked', 'locked'."""
+
+
+@dataclass(frozen=True, slots=True)
+class RatingsTable:
+    show: Show
+    rows: list[tuple[Episode, RatingSummary]]
+    best: int | None
+    """Episode id of the best-rated episode, if enough votes."""
+
+
+class ThreadGateway(Protocol):
+    """Discord operations on episode threads, implemented by the cog. Methods may raise UserFacingError."""
+
+    async def ready(self) -> None:
+        """Return once the Discord cache is ready (automatic opening may be scheduled before it is)."""
+
+    async def status(self, thread: EpisodeThread) -> str:
+        """'active', 'archived' or 'missing' (deleted in Discord)."""
+
+    async def create(self, starter: StarterInfo) -> EpisodeThread:
+        """Open the thread with its starter message in the server's discussion channel.
+
+        A thread of the same name that the bot made earlier and never recorded (it stopped in between) is
+        adopted rather than duplicated.
+        """
+
+    async def reopen(self, thread: EpisodeThread) -> None: ...
+
+    async def delete(self, thread: EpisodeThread) -> None: ...
+
+    async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> None: ...
+
+    async def lock(self, thread: EpisodeThread) -> None: ...
+
+    async def add_member(self, thread: EpisodeThread, user_id: int) -> None: ...
+
+    async def report_failure(self, guild_id: int, starter: StarterInfo, error: BaseException) -> None:
+        """Tell the server's admins that an automatic opening failed."""
+
+
+class EpisodeService:
+    def __init__(self, db: Database, scheduler, settings: SettingsService,
+                 clock: Callable[[], datetime]) -> None:
+        self.repo = EpisodeRepository(db)
+        self.scheduler = scheduler
+        self.settings = settings
+        self.clock = clock
+        self.gateway: ThreadGateway | None = None
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- looking things up ----------------------------------------------------------------------------
+    async def shows(self, guild_id: int) -> list[Show]:
+        return await self.repo.list_shows(guild_id)
+
+    async def show(self, guild_id: int, key: str) -> Show:
+        show = await self.repo.get_show(guild_id, key.strip().lower())
+        if show is None:
+            for candidate in await self.repo.list_shows(guild_id):  # typed a title instead of picking
+                if key.strip().casefold() in (candidate.title.casefold(), candidate.short_name.casefold()):
+                    return candidate
+            raise UserFacingError("episodes.unknown_show", show=key[:50])
+        return show
+
+    async def episodes(self, show: Show, season: int | None = None) -> list[Episode]:
+        return await self.repo.list_episodes(show.id, season)
+
+    async def episode(self, show: Show, ref: str | int, season: int | None = None) -> Episode:
+        """The episode `ref` (`3`, `S1E3`) of the show; a bare number is in `season`, else the latest season."""
+        parsed = (None, ref) if isinstance(ref, int) else parse_episode_ref(ref)
+        if parsed is None:
+            raise UserFacingError("episodes.bad_episode", episode=str(ref)[:20])
+        ref_season, number = parsed
+        episodes = await self.repo.list_episodes(show.id)
+        if not episodes:
+            raise UserFacingError("episodes.no_episodes", show=show.title)
+        seasons = sorted({e.season for e in episodes})
+        season = ref_season or season or seasons[-1]
+        in_season = [e for e in episodes if e.season == season]
+        if not in_season:
+            raise UserFacingError("episodes.unknown_season", show=show.title, season=season)
+        found = next((e for e in in_season if e.number == number), None)
+        if found is None:
+            if number > max(e.number for e in in_season):
+                raise UserFacingError("episodes.beyond_season", show=show.title, season=season,
+                                      count=max(e.number for e in in_season), episode=number)
+            raise UserFacingError("episodes.unknown_episode", show=show.title, episode=f"S{season}E{number}")
+        return found
+
+    async def episode_by_id(self, episode_id: int) -> tuple[Show, Episode]:
+        episode = await self.repo.get_episode_by_id(episode_id)
+        show = None if episode is None else await self.repo.get_show_by_id(episode.show_id)
+        if episode is None or show is None:
+            raise UserFacingError("episodes.gone")
+        return show, episode
+
+    def has_aired(self, episode: Episode) -> bool:
+        return episode.airs_at is not None and episode.airs_at <= self.clock()
+
+    # -- shows and schedules ----------------------------------------------------------------------------
+    async def install_preset(self, guild_id: int, name: str, pace: str | None = None) -> tuple[Show, int, bool]:
+        """Install (or refresh) a shipped preset; return the show, its episode count and whether it was new."""
+        try:
+            preset = load_preset(name)
+        except PresetError:
+            raise UserFacingError("episodes.unknown_preset", name=name[:40]) from None
+        pace = pace or preset.seasons[0].release_pace.value
+        specs = [episode for season in preset.seasons for episode in season.episodes]
+        existing = await self.repo.get_show(guild_id, preset.key)
+        rows = await self._planned_rows(guild_id, existing, pace, specs)
+        show, created = await self.repo.add_show(guild_id, preset.key, preset.title, preset.original_title,
+                                                 preset.short_name, pace, rows, replace=True)
+        await self.schedule_show(show)
+        return show, len(specs), created
+
+    async def add_show(self, guild_id: int, title: str, original_title: str | None, short_name: str | None,
+                       pace: str) -> Show:
+        title = " ".join(title.split())[:100]
+        short_name = " ".join((short_name or title).split())[:50]
+        if not title:
+            raise UserFacingError("episodes.empty_title")
+        try:
+            show, _ = await self.repo.add_show(guild_id, show_key(title), title, original_title, short_name,
+                                               ReleasePace(pace).value)
+        except DuplicateShow:
+            raise UserFacingError("episodes.duplicate_show", show=title) from None
+        return show
+
+    async def remove_show(self, show: Show) -> None:
+        """Remove the show's rows and jobs; its Discord threads stay."""
+        episodes = await self.repo.list_episodes(show.id)
+        await self.repo.remove_show(show.id)
+        for episode in episodes:
+            self._remove_job(episode.id)
+
+    async def set_pace(self, show: Show, pace: str) -> Show:
+        pace = ReleasePace(pace).value
+        rows = await self._planned_rows(show.guild_id, show, pace, [])
+        await self.repo.upsert_episodes(show.id, rows)
+        await self.repo.set_release_pace(show.id, pace)
+        show = await self.repo.get_show_by_id(show.id)
+        await self.schedule_show(show)
+        return show
+
+    async def add_episode(self, show: Show, season: int, number: int, title: str | None,
+                          airs_at: datetime | None) -> Episode:
+        if not (1 <= season <= MAX_SEASON and 1 <= number <= MAX_EPISODE):
+            raise UserFacingError("episodes.out_of_range", season_max=MAX_SEASON, episode_max=MAX_EPISODE)
+        title = " ".join(title.split())[:100] if title else None
+        spec = _Spec(season, number, title, airs_at)
+        rows = await self._planned_rows(show.guild_id, show, show.release_pace, [spec])
+        await self.repo.upsert_episodes(show.id, rows)
+        await self.schedule_show(show)
+        return await self.repo.get_episode(show.id, season, number)
+
+    async def schedule_episode(self, show: Show, episode: Episode, airs_at: datetime) -> Episode:
+        spec = _Spec(episode.season, episode.number, None, airs_at)
+        rows = await self._planned_rows(show.guild_id, show, show.release_pace, [spec])
+        await self.repo.upsert_episodes(show.id, rows)
+        await self.schedule_show(show)
+        return await self.repo.get_episode(show.id, episode.season, episode.number)
+
+    async def import_schedule(self, show: Show, filename: str, data: bytes) -> int:
+        """Import a CSV or TOML season schedule: every row or none.
+
+        Raises ScheduleImportError (with every bad line) from the domain parser, or UserFacingError for a file
+        that is neither CSV nor TOML.
+        """
+        zone = await self.zone(show.guild_id)
+        lower = filename.lower()
+        if lower.endswith(".csv"):
+            specs = parse_schedule_csv(data, default_zone=zone)
+        elif lower.endswith(".toml"):
+            specs = parse_schedule_toml(data, default_zone=zone)
+        else:
+            raise UserFacingError("episodes.import_format", filename=filename[:60])
+        rows = await self._planned_rows(show.guild_id, show, show.release_pace, specs)
+        await self.repo.upsert_episodes(show.id, rows)
+        await self.schedule_show(show)
+        return len(specs)
+
+    async def zone(self, guild_id: int) -> tzinfo:
+        name = (await self.settings.get(guild_id)).timezone
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    async def _planned_rows(self, guild_id: int, show: Show | None, pace: str,
+                            changes: Iterable[EpisodeSpec | _Spec]) -> list[EpisodeRow]:
+        """Rows to write for `changes`, plus every episode of the seasons they touch with its pending flag.
+
+        An episode becomes pending when its thread's open time (under the pace) is in the future and it has
+        no thread; one whose open time is past keeps its flag (a pending one then opens right away).
+        """
+        existing = await self.repo.list_episodes(show.id) if show is not None else []
+        threads = await self.repo.threads_for_episodes(e.id for e in existing)
+        merged: dict[tuple[int, int], _Spec] = {e.key: _Spec(e.season, e.number, e.title, e.airs_at) for e in existing}
+        touched_seasons = {e.season for e in existing} if show is not None and pace != show.release_pace else set()
+        changed: set[tuple[int, int]] = set()
+        for change in changes:
+            key = (change.season, change.number)
+            before = merged.get(key)
+            merged[key] = _Spec(change.season, change.number, change.title or (before.title if before else None),
+                                change.airs_at or (before.airs_at if before else None))
+            touched_seasons.add(change.season)
+            changed.add(key)
+        by_id = {e.key: e for e in existing}
+        zone = await self.zone(guild_id)
+        now = self.clock()
+        rows = []
+        for season in sorted(touched_seasons):
+            in_season = [spec for key, spec in merged.items() if key[0] == season]
+            timed = [EpisodeSpec(s.number, s.title, s.airs_at, season=s.season) for s in in_season if s.airs_at]
+            open_at = {spec.key: at for spec, at in thread_open_times(timed, pace, zone=zone)}
+            for spec in sorted(in_season, key=lambda s: (s.season, s.number)):
+                key = (spec.season, spec.number)
+                stored = by_id.get(key)
+                has_thread = stored is not None and stored.id in threads
+                at = open_at.get(key)
+                if has_thread or at is None:
+                    auto_open: bool | None = False
+                elif at > now:
+                    auto_open = True
+                else:
+                    auto_open = None if stored is not None else False
+                if key in changed or auto_open is not None:
+                    title = spec.title if key in changed else None
+                    airs = spec.airs_at if key in changed else None
+                    rows.append(EpisodeRow(spec.season, spec.number, title, airs, auto_open))
+        return rows
+
+    # -- automatic opening ------------------------------------------------------------------------------
+    async def rebuild_jobs(self) -> int:
+        """At start-up: a job per pending episode; those whose time passed while the bot was down open now."""
+        shows = await self.repo.pending_shows()
+        for show in shows:
+            await self.schedule_show(show)
+        return len(shows)
+
+    async def schedule_show(self, show: Show) -> None:
+        episodes = await self.repo.list_episodes(show.id)
+        zone = await self.zone(show.guild_id)
+        times: dict[int, datetime] = {}
+        for season in sorted({e.season for e in episodes}):
+            timed = [e for e in episodes if e.season == season and e.airs_at is not None]
+            specs = [EpisodeSpec(e.number, e.title, e.airs_at, season=e.season) for e in timed]
+            by_key = {e.key: e for e in timed}
+            for spec, at in thread_open_times(specs, show.release_pace, zone=zone):
+                times[by_key[spec.key].id] = at
+        now = self.clock()
+        for episode in episodes:
+            at = times.get(episode.id)
+            if not episode.auto_open_pending or at is None:
+                self._remove_job(episode.id)
+            elif at > now:
+                self.scheduler.add_job(self._open_job, "date", run_date=at, args=[episode.id],
+                                       id=open_job_id(episode.id), replace_existing=True)
+            else:
+                log.info("episode %s should have opened at %s: opening it now", episode.id, at.isoformat())
+                self.scheduler.add_job(self._open_job, "date", args=[episode.id], id=open_job_id(episode.id),
+                                       replace_existing=True)
+
+    def _remove_job(self, episode_id: int) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(open_job_id(episode_id))
+
+    async def _open_job(self, episode_id: int) -> None:
+        """Job body: open the episode's thread; errors are logged and reported to admins, never raised."""
+        try:
+            if self.gateway is None:
+                log.warning("no thread gateway: episode %s not opened", episode_id)
+                return
+            await self.gateway.ready()
+            episode = await self.repo.get_episode_by_id(episode_id)
+            if episode is None or not episode.auto_open_pending:
+                return
+            result = await self.open_or_link(episode_id, may_create=True)
+            log.info("episode %s thread %s automatically (%s)", episode_id, result.thread.thread_id, result.outcome)
+        except Exception as error:
+            log.exception("automatic opening of episode %s failed", episode_id)
+            with contextlib.suppress(Exception):
+                starter = await self.starter_info(episode_id)
+                await self.gateway.report_failure(starter.guild_id, starter, error)
+
+    # -- threads ----------------------------------------------------------------------------------------
+    def _lock(self, episode_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(episode_id, asyncio.Lock())
+
+    async def open_or_link(self, episode_id: int, *, may_create: bool) -> ThreadResult:
+        """The episode's thread, opened once: linked if it exists, reopened if archived, recreated if deleted.
+
+        One asyncio lock per episode plus the UNIQUE row make concurrent requests end with one thread. If the
+        row cannot be saved after Discord made the thread, the new thread is deleted again (no orphans).
+        """
+        if self.gateway is None:
+            raise RuntimeError("no thread gateway attached (the cog attaches it)")
+        async with self._lock(episode_id):
+            existing = await self.repo.get_thread(episode_id)
+            replaces = None
+            if existing is not None:
+                status = await self.gateway.status(existing)
+                if status == "active":
+                    return ThreadResult(existing, "linked")
+                if status == "archived":
+                    if existing.state == "locked":
+                        return ThreadResult(existing, "locked")
+                    await self.gateway.reopen(existing)
+                    await self.repo.set_thread_state(episode_id, "open")
+                    return ThreadResult(existing, "reopened")
+                replaces = existing.thread_id
+            if not may_create:
+                _, episode = await self.episode_by_id(episode_id)
+                if episode.airs_at is None:
+                    raise UserFacingError("episodes.not_scheduled", episode=_label(episode))
+                raise UserFacingError("episodes.not_aired", episode=_label(episode),
+                                      when=f"<t:{int(episode.airs_at.timestamp())}:F>")
+            starter = await self.starter_info(episode_id)
+            created = await self.gateway.create(starter)
+            try:
+                saved = await self.repo.save_thread(created, replaces=replaces)
+            except Exception:
+                log.exception("could not record thread %s of episode %s: deleting it", created.thread_id, episode_id)
+                await self._delete_quietly(created)
+                raise
+            # Cancelled (shutting down) between creating and recording: the gateway adopts the thread on retry.
+            if not saved:  # another process recorded one first: keep theirs
+                await self._delete_quietly(created)
+                return ThreadResult(await self.repo.get_thread(episode_id), "linked")
+        await self._refresh_neighbours(starter)
+        return ThreadResult(created, "recreated" if replaces else "created")
+
+    async def _delete_quietly(self, thread: EpisodeThread) -> None:
+        try:
+            await self.gateway.delete(thread)
+        except Exception:
+            log.exception("could not delete thread %s", thread.thread_id)
+
+    async def _refresh_neighbours(self, starter: StarterInfo) -> None:
+        """Edit the previous and next episodes' starter messages so they link to the new thread."""
+        for neighbour in (starter.previous, starter.next):
+            if neighbour is None or neighbour[1] is None:
+                continue
+            episode, thread = neighbour
+            try:
+                await self.gateway.refresh_starter(thread, await self.starter_info(episode.id))
+            except Exception:
+                log.warning("could not update the starter message of thread %s", thread.thread_id, exc_info=True)
+
+    async def starter_info(self, episode_id: int) -> StarterInfo:
+        show, episode = await self.episode_by_id(episode_id)
+        episodes = await self.repo.list_episodes(show.id)
+        index = next(i for i, e in enumerate(episodes) if e.id == episode.id)
+        previous = episodes[index - 1] if index > 0 else None
+        following = episodes[index + 1] if index + 1 < len(episodes) else None
+        threads = await self.repo.threads_for_episodes(e.id for e in (previous, following) if e is not None)
+        return StarterInfo(
+            guild_id=show.guild_id,
+            show=show,
+            episode=episode,
+            thread_name=episode_thread_name(show.short_name, episode.season, episode.number),
+            previous=None if previous is None else (previous, threads.get(previous.id)),
+            next=None if following is None else (following, threads.get(following.id)),
+            rating=await self.rating(episode.id),
+        )
+
+    async def thread(self, episode: Episode) -> EpisodeThread | None:
+        return await self.repo.get_thread(episode.id)
+
+    async def lock(self, episode: Episode) -> EpisodeThread:
+        thread = await self.repo.get_thread(episode.id)
+        if thread is None:
+            raise UserFacingError("episodes.no_thread", episode=_label(episode))
+        async with self._lock(episode.id):
+            await self.gateway.lock(thread)
+            await self.repo.set_thread_state(episode.id, "locked")
+        return thread
+
+    # -- ratings and progress ---------------------------------------------------------------------------
+    async def rating(self, episode_id: int) -> RatingSummary:
+        histogram = (await self.repo.rating_histograms([episode_id])).get(episode_id, {})
+        return RatingSummary.from_histogram(histogram)
+
+    async def rate(self, episode_id: int, user_id: int, stars: int) -> StarterInfo:
+        """Record (or change) the member's vote; the updated starter info for the message."""
+        if not 1 <= stars <= 5:
+            raise UserFacingError("episodes.bad_rating")
+        await self.episode_by_id(episode_id)
+        await self.repo.set_rating(episode_id, user_id, stars)
+        return await self.starter_info(episode_id)
+
+    async def ratings_table(self, show: Show, season: int | None = None) -> RatingsTable:
+        episodes = await self.repo.list_episodes(show.id, season)
+        if not episodes:
+            raise UserFacingError("episodes.no_episodes", show=show.title)
+        histograms = await self.repo.rating_histograms(e.id for e in episodes)
+        rows = [(e, RatingSummary.from_histogram(histograms.get(e.id, {}))) for e in episodes]
+        return RatingsTable(show, rows, best_episode({e.id: summary for e, summary in rows}))
+
+    async def progress(self, user_id: int, show: Show) -> Progress | None:
+        return await self.repo.get_progress(user_id, show.id)
+
+    async def all_progress(self, guild_id: int, user_id: int) -> list[tuple[Show, Progress]]:
+        return await self.repo.list_progress(guild_id, user_id)
+
+    async def set_progress(self, user_id: int, show: Show, episode: Episode) -> None:
+        await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number)
+
+    async def is_beyond_progress(self, user_id: int, show: Show, episode: Episode) -> bool:
+        progress = await self.repo.get_progress(user_id, show.id)
+        return is_beyond_progress(episode.season, episode.number, progress.key if progress else None)
+
+    async def join(self, episode_id: int, user_id: int) -> EpisodeThread:
+        """Add the member to the episode's thread and move their progress up to this episode."""
+        show, episode = await self.episode_by_id(episode_id)
+        thread = await self.repo.get_thread(episode_id)
+        if thread is None:
+            raise UserFacingError("episodes.no_thread", episode=_label(episode))
+        await self.gateway.add_member(thread, user_id)
+        await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number,
+                                     only_forward=True)
+        return thread
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    season: int
+    number: int
+    title: str | None
+    airs_at: datetime | None
+
+
+def _label(episode: Episode) -> str:
+    return f"S{episode.season}E{episode.number}"

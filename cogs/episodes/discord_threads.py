@@ -1,0 +1,165 @@
+"""The service's ThreadGateway on Discord: forum posts or text-channel threads, their starters and members."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.domain.episodes import episode_label, episode_tag_name, show_tag_name
+from bot.errors import UserFacingError
+from bot.services.episodes import EpisodeThread, StarterInfo
+from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, notify_admins
+
+from .components import starter_view
+from .render import starter_embed
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+MAX_FORUM_TAGS = 20
+MAX_APPLIED_TAGS = 5
+
+
+class ChannelPermissionError(UserFacingError):
+    """The bot lacks permissions in the discussion channel; `names` are discord.Permissions attribute names."""
+
+    def __init__(self, channel_id: int, names: list[str]) -> None:
+        super().__init__("episodes.channel_missing", channel=f"<#{channel_id}>", permissions=", ".join(names))
+        self.channel_id = channel_id
+        self.names = names
+
+
+class DiscordThreads:
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def _discussion_channel(self, guild_id: int) -> discord.TextChannel | discord.ForumChannel:
+        settings = await self.bot.settings_service.get(guild_id)
+        channel_id = settings.discussion_channel_id
+        channel = self.bot.get_channel(channel_id) if channel_id else None
+        if channel is None and channel_id:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.NotFound:
+                channel = None
+        if not isinstance(channel, discord.TextChannel | discord.ForumChannel):
+            raise UserFacingError("episodes.no_channel")
+        missing = missing_permissions(channel.permissions_for(channel.guild.me),
+                                      CHANNEL_NEEDS["discussion"][channel_family(channel)])
+        if missing:
+            raise ChannelPermissionError(channel.id, missing)
+        return channel
+
+    async def _archive_minutes(self, guild_id: int) -> int:
+        minutes = (await self.bot.settings_service.get(guild_id)).thread_archive_minutes
+        return minutes if minutes in ARCHIVE_DURATIONS else 10080
+
+    async def status(self, thread: EpisodeThread) -> str:
+        try:
+            channel = await self.bot.fetch_channel(thread.thread_id)
+        except discord.NotFound:
+            return "missing"
+        except discord.HTTPException:
+            log.warning("could not check thread %s; assuming it exists", thread.thread_id, exc_info=True)
+            return "active"
+        if isinstance(channel, discord.Thread) and channel.archived:
+            return "archived"
+        return "active"
+
+    async def create(self, starter: StarterInfo) -> EpisodeThread:
+        channel = await self._discussion_channel(starter.guild_id)
+        guild = channel.guild
+        minutes = await self._archive_minutes(starter.guild_id)
+        kind = "forum" if isinstance(channel, discord.ForumChannel) else "text"
+        orphan = self._unrecorded_thread(channel, starter.thread_name)
+        if orphan is not None:
+            log.info("adopting thread %s (%s), made before a restart", orphan.id, orphan.name)
+            adopted = EpisodeThread(starter.guild_id, starter.episode.id, channel.id, orphan.id, orphan.id, kind,
+                                    "open")
+            await _quietly(self.refresh_starter(adopted, starter))
+            return adopted
+        embed = starter_embed(self.bot, guild, starter)
+        view = starter_view(self.bot, guild, starter)
+        if isinstance(channel, discord.ForumChannel):
+            tags = await self._forum_tags(channel, starter)
+            created = await channel.create_thread(name=starter.thread_name, auto_archive_duration=minutes,
+                                                  applied_tags=tags, embed=embed, view=view,
+                                                  allowed_mentions=NO_MENTIONS)
+            return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, created.thread.id,
+                                 created.message.id, "forum", "open")
+        message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        try:
+            thread = await message.create_thread(name=starter.thread_name, auto_archive_duration=minutes)
+        except discord.HTTPException:
+            await _quietly(message.delete())  # no starter message left without its thread
+            raise
+        return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, thread.id, message.id, "text", "open")
+
+    def _unrecorded_thread(self, channel, name: str) -> discord.Thread | None:
+        """An open thread the bot owns in `channel` with exactly this name (the service only asks when it has
+        no row for the episode, so such a thread was made and not recorded)."""
+        me = self.bot.user.id if self.bot.user else None
+        return next((t for t in channel.threads if t.name == name and t.owner_id == me and not t.archived), None)
+
+    async def _forum_tags(self, forum: discord.ForumChannel, starter: StarterInfo) -> list[discord.ForumTag]:
+        """The show's and the episode's tags, created when missing and the bot may manage the channel."""
+        wanted = [show_tag_name(starter.show.short_name), episode_tag_name(starter.episode.season,
+                                                                           starter.episode.number)]
+        by_name = {tag.name.casefold(): tag for tag in forum.available_tags}
+        missing = [name for name in wanted if name.casefold() not in by_name]
+        room = MAX_FORUM_TAGS - len(forum.available_tags)
+        if missing and room > 0 and forum.permissions_for(forum.guild.me).manage_channels:
+            new_tags = [*forum.available_tags, *(discord.ForumTag(name=name) for name in missing[:room])]
+            try:
+                edited = await forum.edit(available_tags=new_tags)
+                forum = edited if isinstance(edited, discord.ForumChannel) else forum
+                by_name = {tag.name.casefold(): tag for tag in forum.available_tags}
+            except discord.HTTPException:
+                log.warning("could not add tags to forum %s", forum.id, exc_info=True)
+        return [by_name[name.casefold()] for name in wanted if name.casefold() in by_name][:MAX_APPLIED_TAGS]
+
+    async def reopen(self, thread: EpisodeThread) -> None:
+        await self.bot.http.edit_channel(thread.thread_id, archived=False)
+
+    async def lock(self, thread: EpisodeThread) -> None:
+        await self.bot.http.edit_channel(thread.thread_id, archived=True, locked=True)
+
+    async def delete(self, thread: EpisodeThread) -> None:
+        await self.bot.http.delete_channel(thread.thread_id)
+        if thread.kind == "text":
+            await _quietly(self.bot.http.delete_message(thread.channel_id, thread.starter_message_id))
+
+    async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> None:
+        guild = self.bot.get_guild(thread.guild_id)
+        message = self.bot.get_partial_messageable(thread.starter_channel_id).get_partial_message(
+            thread.starter_message_id)
+        await message.edit(embed=starter_embed(self.bot, guild, starter), view=starter_view(self.bot, guild, starter))
+
+    async def add_member(self, thread: EpisodeThread, user_id: int) -> None:
+        await self.bot.http.add_user_to_thread(thread.thread_id, user_id)
+
+    async def report_failure(self, guild_id: int, starter: StarterInfo, error: BaseException) -> None:
+        guild = self.bot.get_guild(guild_id)
+        if isinstance(error, ChannelPermissionError):
+            labels = [guild_text(self.bot, guild, f"permissions.{name}") for name in error.names]
+            reason = guild_text(self.bot, guild, error.key, channel=f"<#{error.channel_id}>",
+                                permissions=", ".join(labels))
+        elif isinstance(error, UserFacingError):
+            reason = guild_text(self.bot, guild, error.key, **error.params)
+        else:
+            reason = f"{type(error).__name__}: {error}"[:300]
+        episode = episode_label(starter.episode.season, starter.episode.number)
+        await notify_admins(self.bot, guild_id, guild_text(self.bot, guild, "episodes.auto_open_failed",
+                                                           show=starter.show.title, episode=episode, reason=reason))
+
+
+async def _quietly(awaitable) -> None:
+    try:
+        await awaitable
+    except discord.HTTPException:
+        log.warning("cleanup call failed", exc_info=True)

@@ -1,0 +1,331 @@
+"""Shows, episodes, episode threads, ratings and progress: every SQL statement for episode discussions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from db.database import Database, Transaction
+
+THREAD_STATES = ("open", "archived", "locked")
+THREAD_KINDS = ("forum", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Show:
+    id: int
+    guild_id: int
+    key: str
+    title: str
+    original_title: str | None
+    short_name: str
+    release_pace: str
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    id: int
+    show_id: int
+    season: int
+    number: int
+    title: str | None
+    airs_at: datetime | None
+    auto_open_pending: bool
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.season, self.number)
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRow:
+    """An episode to write: (season, number) identifies it within its show."""
+
+    season: int
+    number: int
+    title: str | None
+    airs_at: datetime | None
+    auto_open: bool | None = None
+    """Whether its thread is still to open automatically; None keeps what is stored (False for a new row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeThread:
+    guild_id: int
+    episode_id: int
+    channel_id: int
+    thread_id: int
+    starter_message_id: int
+    kind: str
+    state: str
+
+    @property
+    def starter_channel_id(self) -> int:
+        """Where the starter message is: the forum post itself, or the text channel above the thread."""
+        return self.thread_id if self.kind == "forum" else self.channel_id
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    guild_id: int
+    user_id: int
+    show_id: int
+    season: int
+    episode: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.season, self.episode)
+
+
+class DuplicateShow(Exception):
+    """A show with this key already exists in the server."""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _show(row: sqlite3.Row) -> Show:
+    return Show(row["id"], row["guild_id"], row["key"], row["title"], row["original_title"], row["short_name"],
+                row["release_pace"])
+
+
+def _episode(row: sqlite3.Row) -> Episode:
+    return Episode(row["id"], row["show_id"], row["season"], row["number"], row["title"], _when(row["airs_at"]),
+                   bool(row["auto_open_pending"]))
+
+
+def _thread(row: sqlite3.Row) -> EpisodeThread:
+    return EpisodeThread(row["guild_id"], row["episode_id"], row["channel_id"], row["thread_id"],
+                         row["starter_message_id"], row["kind"], row["state"])
+
+
+_SHOW_COLUMNS = "id, guild_id, key, title, original_title, short_name, release_pace"
+_EPISODE_COLUMNS = "id, show_id, season, number, title, airs_at, auto_open_pending"
+_THREAD_COLUMNS = "guild_id, episode_id, channel_id, thread_id, starter_message_id, kind, state"
+
+
+class EpisodeRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- shows ----------------------------------------------------------------------------------------
+    async def add_show(self, guild_id: int, key: str, title: str, original_title: str | None, short_name: str,
+                       release_pace: str, episodes: Iterable[EpisodeRow] = (), *,
+                       replace: bool = False) -> tuple[Show, bool]:
+        """Create the show with its episodes in one transaction; return it and whether it was new.
+
+        With `replace`, an existing show of that key has its names and pace updated and its episodes upserted
+        (a preset installed again); otherwise an existing key raises DuplicateShow.
+        """
+        async with self.db.transaction() as tx:
+            existing = await tx.fetch_one("SELECT id FROM shows WHERE guild_id = ? AND key = ?", (guild_id, key))
+            if existing is not None and not replace:
+                raise DuplicateShow(key)
+            if existing is None:
+                show_id = (await tx.execute(
+                    "INSERT INTO shows (guild_id, key, title, original_title, short_name, release_pace, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (guild_id, key, title, original_title, short_name, release_pace, _now()),
+                )).lastrowid
+            else:
+                show_id = existing["id"]
+                await tx.execute(
+                    "UPDATE shows SET title = ?, original_title = ?, short_name = ?, release_pace = ? WHERE id = ?",
+                    (title, original_title, short_name, release_pace, show_id),
+                )
+            await _upsert_episodes(tx, show_id, episodes)
+            row = await tx.fetch_one(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE id = ?", (show_id,))  # noqa: S608
+        return _show(row), existing is None
+
+    async def get_show(self, guild_id: int, key: str) -> Show | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_SHOW_COLUMNS} FROM shows WHERE guild_id = ? AND key = ?", (guild_id, key)  # noqa: S608
+        )
+        return None if row is None else _show(row)
+
+    async def get_show_by_id(self, show_id: int) -> Show | None:
+        row = await self.db.fetch_one(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE id = ?", (show_id,))  # noqa: S608
+        return None if row is None else _show(row)
+
+    async def list_shows(self, guild_id: int) -> list[Show]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_SHOW_COLUMNS} FROM shows WHERE guild_id = ? ORDER BY title", (guild_id,)  # noqa: S608
+        )
+        return [_show(row) for row in rows]
+
+    async def set_release_pace(self, show_id: int, release_pace: str) -> None:
+        await self.db.execute("UPDATE shows SET release_pace = ? WHERE id = ?", (release_pace, show_id))
+
+    async def remove_show(self, show_id: int) -> bool:
+        """Delete the show and (by cascade) its episodes, thread rows, ratings and progress."""
+        return (await self.db.execute("DELETE FROM shows WHERE id = ?", (show_id,))).rowcount == 1
+
+    # -- episodes -------------------------------------------------------------------------------------
+    async def upsert_episodes(self, show_id: int, episodes: Iterable[EpisodeRow]) -> None:
+        """Insert or update episodes by (season, number), all or nothing."""
+        async with self.db.transaction() as tx:
+            await _upsert_episodes(tx, show_id, episodes)
+
+    async def get_episode(self, show_id: int, season: int, number: int) -> Episode | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_EPISODE_COLUMNS} FROM episodes WHERE show_id = ? AND season = ? AND number = ?",  # noqa: S608
+            (show_id, season, number),
+        )
+        return None if row is None else _episode(row)
+
+    async def get_episode_by_id(self, episode_id: int) -> Episode | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_EPISODE_COLUMNS} FROM episodes WHERE id = ?", (episode_id,)  # noqa: S608
+        )
+        return None if row is None else _episode(row)
+
+    async def list_episodes(self, show_id: int, season: int | None = None) -> list[Episode]:
+        sql = f"SELECT {_EPISODE_COLUMNS} FROM episodes WHERE show_id = ?"  # noqa: S608
+        params: list[object] = [show_id]
+        if season is not None:
+            sql += " AND season = ?"
+            params.append(season)
+        rows = await self.db.fetch_all(sql + " ORDER BY season, number", params)
+        return [_episode(row) for row in rows]
+
+    async def set_auto_open_pending(self, episode_ids: Iterable[int], pending: bool) -> None:
+        ids = [(int(pending), episode_id) for episode_id in episode_ids]
+        if not ids:
+            return
+        async with self.db.transaction() as tx:
+            await tx.executemany("UPDATE episodes SET auto_open_pending = ? WHERE id = ?", ids)
+
+    async def pending_shows(self) -> list[Show]:
+        """Every show (of every server) with an episode still to be opened automatically."""
+        rows = await self.db.fetch_all(
+            f"SELECT {', '.join('s.' + c for c in _SHOW_COLUMNS.split(', '))} FROM shows s "  # noqa: S608
+            "WHERE EXISTS (SELECT 1 FROM episodes e WHERE e.show_id = s.id AND e.auto_open_pending = 1) "
+            "ORDER BY s.id"
+        )
+        return [_show(row) for row in rows]
+
+    # -- threads --------------------------------------------------------------------------------------
+    async def get_thread(self, episode_id: int) -> EpisodeThread | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_THREAD_COLUMNS} FROM episode_threads WHERE episode_id = ?", (episode_id,)  # noqa: S608
+        )
+        return None if row is None else _thread(row)
+
+    async def threads_for_episodes(self, episode_ids: Iterable[int]) -> dict[int, EpisodeThread]:
+        ids = list(episode_ids)
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = await self.db.fetch_all(
+            f"SELECT {_THREAD_COLUMNS} FROM episode_threads WHERE episode_id IN ({marks})", ids  # noqa: S608
+        )
+        return {row["episode_id"]: _thread(row) for row in rows}
+
+    async def save_thread(self, thread: EpisodeThread, *, replaces: int | None = None) -> bool:
+        """Record the episode's thread and clear its automatic opening; False if another thread got there first.
+
+        `replaces` is the thread id of a row known to be gone from Discord: that row is overwritten.
+        """
+        async with self.db.transaction() as tx:
+            if replaces is not None:
+                await tx.execute("DELETE FROM episode_threads WHERE episode_id = ? AND thread_id = ?",
+                                 (thread.episode_id, replaces))
+            saved = await tx.execute(
+                "INSERT INTO episode_threads (guild_id, episode_id, channel_id, thread_id, starter_message_id, kind,"
+                " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (episode_id) DO NOTHING",
+                (thread.guild_id, thread.episode_id, thread.channel_id, thread.thread_id, thread.starter_message_id,
+                 thread.kind, thread.state, _now()),
+            )
+            await tx.execute("UPDATE episodes SET auto_open_pending = 0 WHERE id = ?", (thread.episode_id,))
+        return saved.rowcount == 1
+
+    async def set_thread_state(self, episode_id: int, state: str) -> None:
+        if state not in THREAD_STATES:
+            raise ValueError(state)
+        await self.db.execute("UPDATE episode_threads SET state = ? WHERE episode_id = ?", (state, episode_id))
+
+    # -- ratings --------------------------------------------------------------------------------------
+    async def set_rating(self, episode_id: int, user_id: int, stars: int) -> None:
+        await self.db.execute(
+            "INSERT INTO episode_ratings (episode_id, user_id, stars, rated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (episode_id, user_id) DO UPDATE SET stars = excluded.stars, rated_at = excluded.rated_at",
+            (episode_id, user_id, stars, _now()),
+        )
+
+    async def get_rating(self, episode_id: int, user_id: int) -> int | None:
+        row = await self.db.fetch_one("SELECT stars FROM episode_ratings WHERE episode_id = ? AND user_id = ?",
+                                      (episode_id, user_id))
+        return None if row is None else row["stars"]
+
+    async def rating_histograms(self, episode_ids: Iterable[int]) -> dict[int, dict[int, int]]:
+        """Votes per star for each episode (episodes without votes are absent)."""
+        ids = list(episode_ids)
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = await self.db.fetch_all(
+            f"SELECT episode_id, stars, COUNT(*) AS votes FROM episode_ratings WHERE episode_id IN ({marks}) "  # noqa: S608
+            "GROUP BY episode_id, stars",
+            ids,
+        )
+        histograms: dict[int, dict[int, int]] = {}
+        for row in rows:
+            histograms.setdefault(row["episode_id"], {})[row["stars"]] = row["votes"]
+        return histograms
+
+    # -- progress -------------------------------------------------------------------------------------
+    async def get_progress(self, user_id: int, show_id: int) -> Progress | None:
+        row = await self.db.fetch_one(
+            "SELECT guild_id, user_id, show_id, season, episode FROM episode_progress "
+            "WHERE show_id = ? AND user_id = ?",
+            (show_id, user_id),
+        )
+        return None if row is None else Progress(row["guild_id"], row["user_id"], row["show_id"], row["season"],
+                                                 row["episode"])
+
+    async def set_progress(self, guild_id: int, user_id: int, show_id: int, season: int, episode: int, *,
+                           only_forward: bool = False) -> None:
+        """Record how far the member has watched; with `only_forward`, never move it back."""
+        guard = " WHERE (excluded.season, excluded.episode) > (episode_progress.season, episode_progress.episode)"
+        await self.db.execute(
+            "INSERT INTO episode_progress (guild_id, user_id, show_id, season, episode, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (show_id, user_id) DO UPDATE SET season = excluded.season, "
+            "episode = excluded.episode, updated_at = excluded.updated_at" + (guard if only_forward else ""),
+            (guild_id, user_id, show_id, season, episode, _now()),
+        )
+
+    async def list_progress(self, guild_id: int, user_id: int) -> list[tuple[Show, Progress]]:
+        rows = await self.db.fetch_all(
+            "SELECT s.id, s.guild_id, s.key, s.title, s.original_title, s.short_name, s.release_pace, "
+            "p.season, p.episode FROM episode_progress p JOIN shows s ON s.id = p.show_id "
+            "WHERE p.guild_id = ? AND p.user_id = ? ORDER BY s.title",
+            (guild_id, user_id),
+        )
+        return [(_show(row), Progress(guild_id, user_id, row["id"], row["season"], row["episode"])) for row in rows]
+
+
+async def _upsert_episodes(tx: Transaction, show_id: int, episodes: Iterable[EpisodeRow]) -> None:
+    """Insert or update by (season, number); a missing title or air time keeps the stored one."""
+    episodes = list(episodes)
+    await tx.executemany(
+        "INSERT INTO episodes (show_id, season, number, title, airs_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (show_id, season, number) DO UPDATE SET title = COALESCE(excluded.title, episodes.title), "
+        "airs_at = COALESCE(excluded.airs_at, episodes.airs_at)",
+        [(show_id, e.season, e.number, e.title, _iso(e.airs_at)) for e in episodes],
+    )
+    await tx.executemany(
+        "UPDATE episodes SET auto_open_pending = ? WHERE show_id = ? AND season = ? AND number = ?",
+        [(int(e.auto_open), show_id, e.season, e.number) for e in episodes if e.auto_open is not None],
+    )

@@ -1,0 +1,252 @@
+"""EpisodeService on a real SQLite file and a real scheduler, with an in-memory stand-in for Discord."""
+
+import asyncio
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.domain.episodes import ScheduleImportError
+from bot.errors import UserFacingError
+from bot.services.episodes import EpisodeService, open_job_id, parse_episode_ref, show_key
+from bot.services.settings import SettingsService
+from db.database import Database
+from db.episodes import EpisodeThread
+from db.migrate import migrate
+
+GUILD = 222
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)  # the real scheduler never fires
+
+
+class MemoryThreads:
+    """Discord as a dict of thread id -> state; `create_delay` widens race windows."""
+
+    def __init__(self, kind="forum"):
+        self.kind = kind
+        self.threads: dict[int, str] = {}
+        self.created: list[int] = []
+        self.deleted: list[int] = []
+        self.reopened: list[int] = []
+        self.refreshed: list[int] = []
+        self.members: list[tuple[int, int]] = []
+        self.failures: list[BaseException] = []
+        self.ids = itertools.count(1000)
+        self.create_delay = 0.0
+
+    async def ready(self):
+        return None
+
+    async def status(self, thread):
+        return {"open": "active", "archived": "archived"}.get(self.threads.get(thread.thread_id), "missing")
+
+    async def create(self, starter):
+        await asyncio.sleep(self.create_delay)
+        thread_id = next(self.ids)
+        self.threads[thread_id] = "open"
+        self.created.append(thread_id)
+        return EpisodeThread(starter.guild_id, starter.episode.id, 500, thread_id, thread_id, self.kind, "open")
+
+    async def reopen(self, thread):
+        self.threads[thread.thread_id] = "open"
+        self.reopened.append(thread.thread_id)
+
+    async def delete(self, thread):
+        self.threads.pop(thread.thread_id, None)
+        self.deleted.append(thread.thread_id)
+
+    async def refresh_starter(self, thread, starter):
+        self.refreshed.append(thread.thread_id)
+
+    async def lock(self, thread):
+        self.threads[thread.thread_id] = "archived"
+
+    async def add_member(self, thread, user_id):
+        self.members.append((thread.thread_id, user_id))
+
+    async def report_failure(self, guild_id, starter, error):
+        self.failures.append(error)
+
+
+@pytest.fixture
+async def env(tmp_path):
+    db = Database(tmp_path / "svc.db")
+    await db.connect()
+    await migrate(db)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start()
+    clock = {"now": NOW}
+    service = EpisodeService(db, scheduler, SettingsService(db), lambda: clock["now"])
+    service.gateway = MemoryThreads()
+    yield service, clock
+    scheduler.shutdown(wait=False)
+    await db.close()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("3", (None, 3)), ("E3", (None, 3)), ("ep 3", (None, 3)), ("S1E3", (1, 3)), ("s2 e10", (2, 10)),
+    ("1x3", (1, 3)), ("season 2 episode 4", (2, 4)), ("three", None), ("", None), ("S1", None),
+    ("S13", None),
+])
+def test_parse_episode_ref(text, expected):
+    assert parse_episode_ref(text) == expected
+
+
+@pytest.mark.parametrize(("title", "key"), [
+    ("Trauma Code: Heroes on Call", "trauma-code-heroes-on-call"), ("중증외상센터", "중증외상센터"), ("!!!", "show"),
+])
+def test_show_key(title, key):
+    assert show_key(title) == key
+
+
+async def test_preset_of_an_aired_show_schedules_nothing(env):
+    service, _ = env
+    show, count, created = await service.install_preset(GUILD, "trauma-code")
+    assert (count, created, show.release_pace) == (8, True, "all_at_once")
+    assert [e.auto_open_pending for e in await service.episodes(show)] == [False] * 8
+    assert service.scheduler.get_jobs() == []
+    again, _, created_again = await service.install_preset(GUILD, "trauma-code")
+    assert (again.id, created_again, len(await service.episodes(again))) == (show.id, False, 8)
+
+
+async def test_future_episode_gets_a_job_that_moves_with_its_time(env):
+    service, _ = env
+    show = await service.add_show(GUILD, "Trauma Code", None, None, "on_air")
+    episode = await service.add_episode(show, 1, 1, None, NOW + timedelta(days=2))
+    assert episode.auto_open_pending
+    job = service.scheduler.get_job(open_job_id(episode.id))
+    assert job.next_run_time == NOW + timedelta(days=2)
+    await service.schedule_episode(show, episode, NOW + timedelta(days=3))
+    assert service.scheduler.get_job(open_job_id(episode.id)).next_run_time == NOW + timedelta(days=3)
+    assert len(service.scheduler.get_jobs()) == 1
+
+
+async def test_daily_pace_opens_one_a_day(env):
+    service, _ = env
+    show = await service.add_show(GUILD, "Binge", None, None, "daily")
+    for number in (1, 2, 3):
+        await service.add_episode(show, 1, number, None, NOW + timedelta(hours=1))
+    runs = sorted(job.next_run_time for job in service.scheduler.get_jobs())
+    assert runs == [NOW + timedelta(hours=1, days=d) for d in range(3)]
+
+
+async def test_missed_opening_runs_at_startup_and_only_once(env):
+    service, clock = env
+    show = await service.add_show(GUILD, "Trauma Code", None, None, "on_air")
+    episode = await service.add_episode(show, 1, 1, None, NOW + timedelta(minutes=5))
+    service.scheduler.remove_all_jobs()  # the bot stopped
+    clock["now"] = NOW + timedelta(hours=1)  # ...and came back an hour later
+    assert await service.rebuild_jobs() == 1
+    for _ in range(50):
+        if service.gateway.created:
+            break
+        await asyncio.sleep(0.02)
+    assert len(service.gateway.created) == 1
+    assert (await service.thread(episode)).thread_id == service.gateway.created[0]
+    assert await service.rebuild_jobs() == 0  # nothing pending after a second restart
+
+
+async def test_two_concurrent_requests_make_one_thread(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    episode = await service.episode(show, "S1E3")
+    service.gateway.create_delay = 0.05
+    results = await asyncio.gather(*(service.open_or_link(episode.id, may_create=True) for _ in range(3)))
+    assert len(service.gateway.created) == 1
+    assert sorted(r.outcome for r in results) == ["created", "linked", "linked"]
+    assert {r.thread.thread_id for r in results} == {service.gateway.created[0]}
+
+
+async def test_deleted_thread_is_recreated_and_archived_reopened(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    episode = await service.episode(show, "2")
+    first = (await service.open_or_link(episode.id, may_create=True)).thread
+    service.gateway.threads[first.thread_id] = "archived"
+    assert (await service.open_or_link(episode.id, may_create=False)).outcome == "reopened"
+    del service.gateway.threads[first.thread_id]
+    result = await service.open_or_link(episode.id, may_create=True)
+    assert result.outcome == "recreated"
+    assert result.thread.thread_id != first.thread_id
+    assert (await service.thread(episode)).thread_id == result.thread.thread_id
+
+
+async def test_neighbours_starters_are_refreshed(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    e1, e2, e3 = (await service.episodes(show))[:3]
+    t1 = (await service.open_or_link(e1.id, may_create=True)).thread
+    t3 = (await service.open_or_link(e3.id, may_create=True)).thread
+    assert service.gateway.refreshed == []
+    await service.open_or_link(e2.id, may_create=True)
+    assert sorted(service.gateway.refreshed) == sorted([t1.thread_id, t3.thread_id])
+    starter = await service.starter_info(e2.id)
+    assert starter.previous[1].thread_id == t1.thread_id and starter.next[1].thread_id == t3.thread_id
+    assert starter.thread_name == "Trauma Code · S1E2 · Discussion"
+
+
+async def test_a_thread_that_cannot_be_recorded_is_deleted(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    episode = await service.episode(show, "1")
+    service.gateway.kind = "voice"  # violates the table's CHECK: saving fails after Discord made the thread
+    with pytest.raises(Exception, match="CHECK"):
+        await service.open_or_link(episode.id, may_create=True)
+    assert service.gateway.deleted == service.gateway.created != []
+    assert await service.thread(episode) is None
+
+
+async def test_unaired_episode_refused_without_may_create(env):
+    service, _ = env
+    show = await service.add_show(GUILD, "Later", None, None, "on_air")
+    episode = await service.add_episode(show, 1, 1, None, NOW + timedelta(days=1))
+    assert not service.has_aired(episode)
+    with pytest.raises(UserFacingError) as error:
+        await service.open_or_link(episode.id, may_create=False)
+    assert error.value.key == "episodes.not_aired"
+    assert service.gateway.created == []
+
+
+@pytest.mark.parametrize(("ref", "season", "key"), [
+    ("9", None, "episodes.beyond_season"), ("S2E1", None, "episodes.unknown_season"), ("x", None,
+                                                                                         "episodes.bad_episode"),
+])
+async def test_bad_episode_references(env, ref, season, key):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    with pytest.raises(UserFacingError) as error:
+        await service.episode(show, ref, season)
+    assert error.value.key == key
+
+
+async def test_import_with_bad_rows_writes_nothing(env):
+    service, _ = env
+    show = await service.add_show(GUILD, "Imported", None, None, "on_air")
+    csv = b"season,episode,title,airs\n1,1,Pilot,2026-04-01 21:00\n1,two,,2026-04-02 21:00\n1,3,,yesterday\n"
+    with pytest.raises(ScheduleImportError) as error:
+        await service.import_schedule(show, "s1.csv", csv)
+    assert [p.line for p in error.value.problems] == [3, 4]
+    assert await service.episodes(show) == []
+    good = b"season,episode,title,airs\n1,1,Pilot,2026-04-01 21:00\n1,2,,2026-04-02 21:00 Asia/Seoul\n"
+    assert await service.import_schedule(show, "s1.csv", good) == 2
+    episodes = await service.episodes(show)
+    assert [e.airs_at for e in episodes] == [datetime(2026, 4, 1, 21, 0, tzinfo=UTC),
+                                              datetime(2026, 4, 2, 12, 0, tzinfo=UTC)]
+
+
+async def test_ratings_progress_and_join(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    e1, e2 = (await service.episodes(show))[:2]
+    for user, stars in ((1, 5), (2, 4), (3, 3), (1, 4)):
+        await service.rate(e1.id, user, stars)
+    await service.rate(e2.id, 1, 5)
+    table = await service.ratings_table(show)
+    assert [(s.count, s.average) for _, s in table.rows[:2]] == [(3, pytest.approx(11 / 3)), (1, 5.0)]
+    assert table.best == e1.id  # e2 has too few votes to be ranked
+    assert await service.is_beyond_progress(9, show, e1)
+    thread = (await service.open_or_link(e2.id, may_create=True)).thread
+    await service.join(e2.id, 9)
+    assert service.gateway.members == [(thread.thread_id, 9)]
+    assert (await service.progress(9, show)).key == (1, 2)
+    assert not await service.is_beyond_progress(9, show, e1)
