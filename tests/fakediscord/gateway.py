@@ -22,10 +22,13 @@ import json
 import logging
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
+
+from .waiting import wait_until
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -172,13 +175,8 @@ class Gateway:
         for connection in list(self.connections):
             connection.send({"op": op, "d": data, "s": None, "t": None})
 
-    async def wait_for(self, predicate: Any, timeout: float = 5) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(loop(), timeout)
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5) -> None:
+        await wait_until(self._changed, predicate, timeout)
 
     async def close_all(self) -> None:
         for connection in list(self.connections):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import limits, rest
 from .rest import EPHEMERAL, LOADING, route
 from .state import Channel, Guild, Member, Role, User, permissions_for
+from .waiting import wait_until
 
 if TYPE_CHECKING:
     from .server import FakeDiscord, RecordedRequest, Violation
@@ -63,7 +64,7 @@ class Callback:
 
     type: int
     data: dict[str, Any]
-    message: dict[str, Any] | None = None  # the message it created (4, 5) or updated (7)
+    message: dict[str, Any] | None = None  # the stored message it created (4, 5) or updated (7); live: shows edits
 
     @property
     def content(self) -> str | None:
@@ -133,14 +134,8 @@ class InteractionHandle:
         return self.callbacks[0] if self.callbacks else None
 
     async def _until(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-        async def loop() -> Any:
-            while not (result := predicate()):
-                self._changed.clear()
-                await self._changed.wait()
-            return result
-
         try:
-            return await asyncio.wait_for(loop(), timeout)
+            return await wait_until(self._changed, predicate, timeout)
         except TimeoutError:
             raise AssertionError(f"interaction {self.describe()}: no {what} within {timeout}s") from None
 
@@ -582,6 +577,9 @@ async def interaction_callback(fake: FakeDiscord, req: RecordedRequest) -> Any:
             raise _error(400, 40000, "This interaction has no message to update")
         message = rest.apply_edit(fake, handle.channel, source, data, req.files)
         handle.original_id = int(source["id"])
+    elif kind == 6:
+        if handle.source_message is not None:  # @original now means the component's message
+            handle.original_id = int(handle.source_message["id"])
     elif kind == 8:
         rest.check_form(limits.check_choices(data.get("choices") or []))
     elif kind == 9:

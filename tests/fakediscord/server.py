@@ -48,6 +48,7 @@ from .state import (
     build_default_guild,
     build_empty_guild,
 )
+from .waiting import wait_until
 
 API_PREFIX = "/api/v10"
 # Shaped like a real bot token (three dot-separated parts) for bots that check the shape.
@@ -490,14 +491,8 @@ class FakeDiscord:
                     if r.status and (predicate is None or predicate(r))]
             return hits[count - 1] if len(hits) >= count else None
 
-        async def loop() -> RecordedRequest:
-            while (hit := found()) is None:
-                self._request_event.clear()
-                await self._request_event.wait()
-            return hit
-
         try:
-            return await asyncio.wait_for(loop(), timeout)
+            return await wait_until(self._request_event, found, timeout)
         except TimeoutError:
             seen = [r.route for r in self.requests[since:]]
             raise AssertionError(f"no {method} {template} within {timeout}s; requests seen: {seen}") from None
