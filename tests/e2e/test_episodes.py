@@ -3,8 +3,6 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import discord
-
 from tests.fakediscord.interactions import Attachment
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 
@@ -322,20 +320,16 @@ async def test_refusals(fake, bot):
     assert fake.requests_to("POST", "/channels/{channel_id}/messages") == []
 
 
-async def test_import_with_bad_rows_writes_nothing(fake, bot, monkeypatch):
-    """The fake does not serve attachment downloads: Attachment.read is given the file's bytes here."""
+async def test_import_with_bad_rows_writes_nothing(fake, bot):
+    """The attachment is downloaded from the fake's CDN like from Discord's."""
     g = fake.default_guild
     await _add_show(fake, g)
     files = {
         "bad.csv": b"season,episode,title,airs\n1,1,Pilot,2026-04-01 21:00\n1,x,,2026-04-02 21:00\n",
         "good.csv": b"season,episode,title,airs\n1,1,Pilot,2026-04-01 21:00\n1,2,,2026-04-02 21:00\n",
     }
-
-    async def read(self, **_):
-        return files[self.filename]
-
-    monkeypatch.setattr(discord.Attachment, "read", read)
-    ix = await fake.slash(g, g.member("admin"), "show import", show="night-shift", file=Attachment("bad.csv"))
+    ix = await fake.slash(g, g.member("admin"), "show import", show="night-shift",
+                          file=Attachment("bad.csv", content=files["bad.csv"]))
     assert (await ix.response()).type == 5
     [followup] = await ix.followups(1)
     assert followup["content"] == ("Nothing was imported from “bad.csv”; fix these lines and try again:\n"
@@ -343,7 +337,8 @@ async def test_import_with_bad_rows_writes_nothing(fake, bot, monkeypatch):
     ix = await fake.slash(g, g.member("fan1"), "episode ratings", show="night-shift")
     assert (await ix.response()).content == ("Night Shift has no episodes yet. An admin can add them with "
                                              "/episode add or /show import.")
-    ix = await fake.slash(g, g.member("admin"), "show import", show="night-shift", file=Attachment("good.csv"))
+    ix = await fake.slash(g, g.member("admin"), "show import", show="night-shift",
+                          file=Attachment("good.csv", content=files["good.csv"]))
     await ix.response()
     [followup] = await ix.followups(1)
     assert followup["content"] == "Imported 2 episodes into Night Shift."

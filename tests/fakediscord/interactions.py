@@ -56,6 +56,7 @@ class Attachment:
     filename: str
     content_type: str = "application/octet-stream"
     size: int = 1024
+    content: bytes | None = None  # served at the attachment's URL when given (size then follows it)
 
 
 @dataclass
@@ -322,9 +323,10 @@ def _option_value(fake: FakeDiscord, guild: Guild | None, spec: dict[str, Any], 
         return str(value.id)
     if kind == ATTACHMENT and isinstance(value, Attachment):
         attachment_id = fake.ids.next()
-        url = f"{fake.base_url}/attachments/upload/{attachment_id}/{value.filename}"
+        url = fake.store_attachment(f"/attachments/upload/{attachment_id}/{value.filename}", value.content or b"")
+        size = len(value.content) if value.content is not None else value.size
         resolved.setdefault("attachments", {})[str(attachment_id)] = {
-            "id": str(attachment_id), "filename": value.filename, "size": value.size, "url": url,
+            "id": str(attachment_id), "filename": value.filename, "size": size, "url": url,
             "proxy_url": url, "content_type": value.content_type, "ephemeral": True}
         return str(attachment_id)
     raise ValueError(f"option {name!r} (type {kind}) cannot take {value!r}")

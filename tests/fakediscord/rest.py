@@ -130,7 +130,7 @@ def _attachment(fake: FakeDiscord, file: UploadedFile, spec: dict[str, Any] | No
         "id": str(attachment_id),
         "filename": filename,
         "size": len(file.data),
-        "url": f"{fake.base_url}/attachments/{channel_id}/{attachment_id}/{filename}",
+        "url": fake.store_attachment(f"/attachments/{channel_id}/{attachment_id}/{filename}", file.data),
         "proxy_url": f"{fake.base_url}/attachments/{channel_id}/{attachment_id}/{filename}",
         "content_type": file.content_type,
     }

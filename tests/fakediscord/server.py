@@ -184,6 +184,7 @@ class FakeDiscord:
         self.command_syncs: list[tuple[int | None, list[str]]] = []
         self.interactions: dict[int, interactions.InteractionHandle] = {}
 
+        self.attachment_files: dict[str, bytes] = {}  # URL path -> bytes, served like Discord's CDN
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         self.unknown_routes: list[RecordedRequest] = []
@@ -203,6 +204,7 @@ class FakeDiscord:
     async def start(self) -> FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/attachments/{tail:.*}", self._serve_attachment)
         app.router.add_route("*", "/{tail:.*}", self._handle_http)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -520,6 +522,17 @@ class FakeDiscord:
         problems = [f"{v.kind}: {v.detail}" for v in self.violations]
         if problems:
             raise AssertionError("fake Discord saw problems:\n  " + "\n  ".join(problems))
+
+    def store_attachment(self, path: str, data: bytes) -> str:
+        """Keep `data` to be served at `path` (under /attachments/); returns the full URL."""
+        self.attachment_files[path] = data
+        return f"{self.base_url}{path}"
+
+    async def _serve_attachment(self, request: web.Request) -> web.Response:
+        data = self.attachment_files.get(request.path)
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
 
     # -- HTTP plumbing ----------------------------------------------------------------------------------------------
     def _match(self, method: str, path: str) -> tuple[_Route | None, dict[str, str]]:
