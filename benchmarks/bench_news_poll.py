@@ -1,0 +1,219 @@
+"""Benchmark: the real news service polling 500 feeds of 50 items from a local server, three ways.
+
+1. first poll (every feed's baseline: parsed, all entries marked seen, nothing posted),
+2. all changed (every feed has 50 new items; about 10 % match the keywords and are "posted" to a recorder),
+3. all unchanged (conditional requests: every feed answers 304, nothing parsed).
+
+Prints wall time, CPU time, entries per second, the longest event-loop stall (a ticker task measuring how late it
+wakes up) and peak memory. The feed server runs in a separate process so its work is not counted.
+Run: `python benchmarks/bench_news_poll.py [--feeds 500] [--items 50]`. Prints figures; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.services.news import NewsPost, NewsService
+from bot.services.settings import SettingsService
+from db.database import Database
+from db.migrate import migrate
+from db.news import NewsRepository
+
+START = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+WORDS = ("casting", "filming", "premiere", "ratings", "interview", "award", "teaser", "script", "director",
+         "hospital", "surgeon", "trailer", "poster", "festival", "review", "ending", "sequel", "Netflix", "Seoul",
+         "schedule", "photos", "behind", "scenes", "actor", "actress", "record", "global", "chart", "fans", "event")
+
+
+def feed_xml(feed: int, generation: int, items: int) -> bytes:
+    rng = random.Random(feed * 1000 + generation)
+    parts = []
+    for n in range(items):
+        words = " ".join(rng.sample(WORDS, 6))
+        topic = f"Trauma Code season 2 {words}" if n % 10 == 0 else f"Drama news {words}"
+        when = format_datetime(START + timedelta(hours=generation, minutes=n))
+        link = f"https://outlet{feed}.test/{generation}/{n}"
+        parts.append(f"<item><title>{topic} ({feed}/{generation}/{n})</title><link>{link}</link><guid>{link}</guid>"
+                     f"<description>&lt;p&gt;Summary of item {n} with &lt;b&gt;markup&lt;/b&gt;.&lt;/p&gt;"
+                     f"</description><pubDate>{when}</pubDate></item>")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Outlet {feed}</title>'
+            f"<link>https://outlet{feed}.test/</link><description>d</description>{''.join(parts)}</channel></rss>"
+            ).encode()
+
+
+def serve(port_queue: multiprocessing.Queue, command_queue: multiprocessing.Queue, feeds: int, items: int) -> None:
+    """The feed server process: `/feed/<n>` with ETags; a message on command_queue bumps every feed's content."""
+    generation = {"value": 0}
+    bodies: dict[int, bytes] = {}
+
+    def build() -> None:
+        for n in range(feeds):
+            bodies[n] = feed_xml(n, generation["value"], items)
+
+    async def handle(request: web.Request) -> web.Response:
+        n = int(request.match_info["n"])
+        etag = f'"g{generation["value"]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=bodies[n], content_type="application/rss+xml", charset="utf-8",
+                            headers={"ETag": etag})
+
+    async def main() -> None:
+        build()
+        app = web.Application()
+        app.router.add_get("/feed/{n}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, command_queue.get)
+            if command == "stop":
+                break
+            generation["value"] += 1
+            build()
+            port_queue.put("bumped")
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+class RecordingPoster:
+    def __init__(self) -> None:
+        self.posts = 0
+        self._ids = 10**17
+
+    async def post(self, post: NewsPost) -> int:
+        self.posts += 1
+        self._ids += 1
+        return self._ids
+
+    async def find_posted(self, channel_id, link, title, since):
+        return None
+
+    async def notify(self, guild_id: int, key: str, **params: object) -> None:
+        return None
+
+
+class StallMeter:
+    """A task that sleeps `period` and records how late it wakes: the event loop's longest stall."""
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period = period
+        self.worst = 0.0
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.period)
+            self.worst = max(self.worst, loop.time() - before - self.period)
+
+    def __enter__(self) -> StallMeter:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def run(feeds: int, items: int, concurrency: int, trace_memory: bool) -> None:
+    from bot.services.feed_fetch import FeedFetcher
+
+    port_queue: multiprocessing.Queue = multiprocessing.Queue()
+    command_queue: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(port_queue, command_queue, feeds, items), daemon=True)
+    server.start()
+    port = port_queue.get(timeout=60)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(Path(folder) / "bench.db")
+        await db.connect()
+        await migrate(db)
+        settings = SettingsService(db)
+        await settings.update(1, news_channel_id=10, news_ping_role_id=20)
+        repo = NewsRepository(db)
+        clock = Clock()
+        connector = aiohttp.TCPConnector(limit=concurrency * 2)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            fetcher = FeedFetcher(session, user_agent="CodeBlue-bench", allow_private=True)
+            poster = RecordingPoster()
+            service = NewsService(repo, fetcher, poster, settings, clock=clock, concurrency=concurrency,
+                                  rng=random.Random(1))
+            now = int(clock.now.timestamp())
+            for n in range(feeds):
+                feed = await repo.ensure_feed(f"http://127.0.0.1:{port}/feed/{n}", now=now, next_poll_at=now)
+                await repo.create_subscription(1, feed.id, channel_id=None, created_by=1, now=now)
+            await repo.add_keyword(1, None, "season 2", "include", now)
+
+            print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}")
+            print(f"{'phase':<16}{'wall s':>9}{'cpu s':>9}{'entries/s':>12}{'max stall ms':>14}"
+                  f"{'posted':>8}{'304s':>7}{'failed':>8}{'RSS MB':>8}{'traced MB':>10}")
+            for phase in ("first poll", "all changed", "all unchanged"):
+                if phase == "all changed":
+                    command_queue.put("bump")
+                    port_queue.get(timeout=60)
+                clock.now += timedelta(hours=1)
+                posted_before = poster.posts
+                if trace_memory:
+                    tracemalloc.start()
+                wall, cpu = time.perf_counter(), time.process_time()
+                with StallMeter() as meter:
+                    summary = await service.tick()
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
+                tracemalloc.stop()
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                entries = 0 if phase == "all unchanged" else feeds * items
+                rate = f"{entries / wall:,.0f}" if entries else "-"
+                print(f"{phase:<16}{wall:>9.2f}{cpu:>9.2f}{rate:>12}{meter.worst * 1000:>14.1f}"
+                      f"{poster.posts - posted_before:>8}{summary.not_modified:>7}{summary.failed:>8}"
+                      f"{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
+        await db.close()
+    command_queue.put("stop")
+    server.join(timeout=10)
+    print("RSS MB: the process's peak resident memory so far; traced MB (with --trace-memory, which slows "
+          "parsing a lot): peak Python allocations during the phase")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=500)
+    parser.add_argument("--items", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--trace-memory", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory))
+
+
+if __name__ == "__main__":
+    main()

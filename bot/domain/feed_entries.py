@@ -1,0 +1,399 @@
+"""Feed entries: parsing feed bytes with feedparser, normalized entries, dedupe keys and link normalization.
+
+Encoding: feedparser's own guess falls back to windows-1252 when a feed has no usable declaration and chardet is
+not installed, which turns EUC-KR Korean into mojibake. So ``parse_feed_bytes`` decides the encoding itself
+(BOM, then strict UTF-8, then the HTTP charset, then the XML declaration, then CP949 — a superset of EUC-KR —
+then windows-1252), re-encodes the document as UTF-8 and hands feedparser bytes (never a str, which feedparser
+might treat as a URL or a path).
+"""
+
+from __future__ import annotations
+
+import calendar
+import codecs
+import difflib
+import hashlib
+import html
+import io
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import feedparser
+
+from bot.domain.news_match import normalize_text
+
+DEFAULT_SUMMARY_LIMIT = 600
+DEFAULT_TITLE_LIMIT = 256
+MAX_KEY_LENGTH = 300
+NEAR_IDENTICAL_RATIO = 0.9
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "mc_cid", "mc_eid",
+        "igshid", "igsh", "ref_src", "ref_url", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id",
+        "vero_id", "ncid", "__twitter_impression", "spm", "_ga", "_gl",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_",)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+OPAQUE_LINK_HOSTS = frozenset({"news.google.com"})
+
+
+class FeedParseError(ValueError):
+    """The body is not a usable feed. ``code``: empty_body, not_a_feed or malformed."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    key: str
+    title: str
+    link: str
+    summary: str
+    published: datetime | None
+    source: str | None
+    source_url: str | None
+    thumbnail: str | None
+    title_fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str
+    link: str | None
+    entries: list[FeedEntry] = field(default_factory=list)  # oldest first
+    version: str = ""
+    encoding: str = "utf-8"
+    problem: str | None = None  # set when feedparser had to recover from a malformed document
+
+
+# --- links and keys -------------------------------------------------------------------------------------------
+
+
+def _is_tracking_param(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def normalize_link(url: str) -> str:
+    """Canonical form of an http(s) link for dedupe: see the brief's rules. Non-http input is returned stripped."""
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return url
+    host = parts.hostname.lower()
+    if host in OPAQUE_LINK_HOSTS:
+        return urlunsplit((scheme, parts.netloc.lower(), parts.path, parts.query, ""))
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    if "@" in parts.netloc:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    pairs = [p for p in parts.query.split("&") if p and not _is_tracking_param(p.split("=", 1)[0])]
+    return urlunsplit((scheme, netloc, parts.path or "/", "&".join(sorted(pairs)), ""))
+
+
+def _short_key(value: str) -> str:
+    if len(value) <= MAX_KEY_LENGTH:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def entry_key(entry: Mapping[str, Any]) -> str:
+    """Stable dedupe key: guid/id, else the normalized link, else a hash of title and date."""
+    guid = str(entry.get("id") or entry.get("guid") or "").strip()
+    if guid:
+        return _short_key(guid)
+    link = str(entry.get("link") or "").strip()
+    if link:
+        return _short_key(normalize_link(link))
+    date = str(entry.get("published") or entry.get("updated") or "")
+    digest = hashlib.sha256(f"{entry.get('title') or ''}\n{date}".encode()).hexdigest()
+    return f"hash:{digest[:40]}"
+
+
+# --- text -----------------------------------------------------------------------------------------------------
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCK_TAGS = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
+    _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.images: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP_TAGS:
+            self._skip_depth += 1
+        elif tag == "img":
+            src = dict(attrs).get("src")
+            if src:
+                self.images.append(src)
+        elif tag in self._BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP_TAGS and self._skip_depth:
+            self._skip_depth -= 1
+        elif tag in self._BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def _extract(fragment: str) -> _TextExtractor:
+    extractor = _TextExtractor()
+    extractor.feed(fragment)
+    extractor.close()
+    return extractor
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    text = "".join(_extract(fragment or "").parts)
+    return " ".join(html.unescape(text).split())
+
+
+def cut_text(text: str, limit: int) -> str:
+    """Cut to at most ``limit`` characters on a word boundary, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    head = text[: limit - 1]
+    ends_on_word = text[limit - 1].isspace()
+    space = head.rfind(" ")
+    if not ends_on_word and space > limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,.;:-–—") + "…"
+
+
+# --- titles ---------------------------------------------------------------------------------------------------
+
+_SOURCE_SUFFIX = re.compile(r"\s+[-–—|]\s+[^-–—|]{1,60}$")
+
+
+def _strip_source_suffix(title: str, source: str | None) -> str:
+    if source:
+        for dash in (" - ", " – ", " — ", " | "):
+            suffix = dash + source
+            if title.casefold().endswith(suffix.casefold()):
+                return title[: -len(suffix)]
+    return title
+
+
+def title_fingerprint(title: str, source: str | None = None) -> str:
+    """Letters and digits of the normalized title, without a " - Source" suffix (as Google News adds)."""
+    return "".join(ch for ch in normalize_text(_strip_source_suffix(title, source)) if ch.isalnum())
+
+
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d+", normalize_text(text))
+
+
+def titles_near_identical(a: str, b: str, *, source_a: str | None = None, source_b: str | None = None) -> bool:
+    """Same story under two titles: equal fingerprints, or a difflib ratio >= 0.9 with the same numbers
+    (so "season 2 confirmed" and "season 3 confirmed" stay different). A trailing " - Anything" is tried off."""
+    variants_a = {_strip_source_suffix(a, source_a), _SOURCE_SUFFIX.sub("", a)}
+    variants_b = {_strip_source_suffix(b, source_b), _SOURCE_SUFFIX.sub("", b)}
+    for va in variants_a:
+        for vb in variants_b:
+            fa, fb = title_fingerprint(va), title_fingerprint(vb)
+            if not fa or not fb:
+                continue
+            if fa == fb:
+                return True
+            if _numbers(va) == _numbers(vb) and difflib.SequenceMatcher(None, fa, fb).ratio() >= NEAR_IDENTICAL_RATIO:
+                return True
+    return False
+
+
+# --- entries --------------------------------------------------------------------------------------------------
+
+
+def _http_url(url: Any) -> str | None:
+    if isinstance(url, str) and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return None
+
+
+def _published(entry: Mapping[str, Any]) -> datetime | None:
+    for name in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(name)
+        if isinstance(parsed, time.struct_time | tuple) and len(parsed) >= 6:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(tuple(parsed)), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _thumbnail(entry: Mapping[str, Any], content_html: str) -> str | None:
+    for thumb in entry.get("media_thumbnail") or []:
+        if url := _http_url(thumb.get("url")):
+            return url
+    for media in entry.get("media_content") or []:
+        is_image = media.get("medium") == "image" or str(media.get("type", "")).startswith("image/")
+        if is_image and (url := _http_url(media.get("url"))):
+            return url
+    for link in [*(entry.get("enclosures") or []), *(entry.get("links") or [])]:
+        if link.get("rel", "enclosure") == "enclosure" and str(link.get("type", "")).startswith("image/"):
+            if url := _http_url(link.get("href") or link.get("url")):
+                return url
+    for src in _extract(content_html).images:
+        if url := _http_url(src):
+            return url
+    return None
+
+
+def _content_html(entry: Mapping[str, Any]) -> str:
+    summary = entry.get("summary") or ""
+    contents = entry.get("content") or []
+    content = contents[0].get("value", "") if contents else ""
+    return f"{summary} {content}"
+
+
+def build_entry(
+    entry: Mapping[str, Any],
+    feed_title: str | None = None,
+    *,
+    summary_limit: int = DEFAULT_SUMMARY_LIMIT,
+    title_limit: int = DEFAULT_TITLE_LIMIT,
+) -> FeedEntry:
+    """A normalized FeedEntry from one feedparser entry."""
+    source_info = entry.get("source") or {}
+    source = html_to_text(source_info.get("title") or "") or feed_title or None
+    title = cut_text(html_to_text(entry.get("title") or ""), title_limit)
+    raw_summary = entry.get("summary") or ""
+    if not raw_summary and entry.get("content"):
+        raw_summary = entry["content"][0].get("value", "")
+    link = str(entry.get("link") or "").strip()
+    return FeedEntry(
+        key=entry_key(entry),
+        title=title,
+        link=normalize_link(link) if link else "",
+        summary=cut_text(html_to_text(raw_summary), summary_limit),
+        published=_published(entry),
+        source=source,
+        source_url=_http_url(source_info.get("href") or source_info.get("url")),
+        thumbnail=_thumbnail(entry, _content_html(entry)),
+        title_fingerprint=title_fingerprint(title, source),
+    )
+
+
+# --- bytes -> feed --------------------------------------------------------------------------------------------
+
+_XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
+_DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.I | re.S)
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip()).name
+    except LookupError:
+        return None
+    return "cp949" if codec in ("euc_kr", "ks_c_5601_1987") else codec
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def detect_encoding(body: bytes, content_type: str | None) -> str:
+    """The encoding to decode a feed with (see the module docstring for the order)."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    if _decodes(body, "utf-8"):
+        return "utf-8"
+    http_charset = _CHARSET.search(content_type or "")
+    declaration = _XML_DECLARATION.match(body)
+    declared = _DECLARED_ENCODING.search(declaration.group(0)) if declaration else None
+    candidates = (
+        _codec(http_charset.group(1) if http_charset else None),
+        _codec(declared.group(1).decode("ascii") if declared else None),
+        "cp949",
+    )
+    for candidate in candidates:
+        if candidate and candidate not in ("utf_8", "ascii") and _decodes(body, candidate):
+            return candidate
+    return "windows-1252"
+
+
+def _as_utf8_document(body: bytes, encoding: str) -> bytes:
+    text = body.decode(encoding, errors="replace").lstrip("\ufeff")
+    utf8 = text.encode("utf-8")
+    return _XML_DECLARATION.sub(b'<?xml version="1.0" encoding="utf-8"?>', utf8, count=1)
+
+
+def _sort_oldest_first(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Feeds list newest first: reverse document order, then sort by date when every entry has one."""
+    entries = entries[::-1]
+    if entries and all(entry.published for entry in entries):
+        entries.sort(key=lambda entry: entry.published or datetime.min.replace(tzinfo=UTC))
+    return entries
+
+
+def parse_feed_bytes(
+    body: bytes, content_type: str | None, url: str, *, summary_limit: int = DEFAULT_SUMMARY_LIMIT
+) -> ParsedFeed:
+    """Parse RSS 0.9x/1.0/2.0 or Atom bytes; raise FeedParseError when nothing usable is found. CPU-bound."""
+    if not body or not body.strip():
+        raise FeedParseError("empty_body", "the response body is empty")
+    encoding = detect_encoding(body, content_type)
+    document = _as_utf8_document(body, encoding)
+    result = feedparser.parse(
+        io.BytesIO(document),
+        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+    )
+    version = result.get("version") or ""
+    raw_entries = result.get("entries") or []
+    problem = str(result.get("bozo_exception")) if result.get("bozo") else None
+    if not version and not raw_entries:
+        if _HTML_START.match(document) or "html" in (content_type or "").lower():
+            raise FeedParseError("not_a_feed", "the page is HTML, not an RSS or Atom feed")
+        if not document.lstrip().startswith(b"<"):
+            raise FeedParseError("not_a_feed", "the response is not XML")
+        if problem:
+            raise FeedParseError("malformed", f"the feed could not be parsed: {problem}")
+        raise FeedParseError("not_a_feed", "no RSS or Atom feed found in the response")
+    feed_info = result.get("feed") or {}
+    feed_title = html_to_text(feed_info.get("title") or "")
+    entries = [build_entry(e, feed_title or None, summary_limit=summary_limit) for e in raw_entries]
+    return ParsedFeed(
+        title=feed_title,
+        link=_http_url(feed_info.get("link")),
+        entries=_sort_oldest_first(entries),
+        version=version,
+        encoding=encoding,
+        problem=problem,
+    )

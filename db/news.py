@@ -1,0 +1,417 @@
+"""News alerts: feeds, subscriptions, keywords, seen entries and deliveries (all SQL for them lives here).
+
+Times are integer Unix epoch seconds (UTC), as in migration 0005.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from db.database import Database
+
+DELIVERY_PENDING = "pending"
+DELIVERY_SENT = "sent"
+DELIVERY_FAILED = "failed"
+# SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    id: int
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    last_checked_at: int | None
+    last_success_at: int | None
+    last_new_item_at: int | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    id: int
+    guild_id: int
+    feed_id: int
+    channel_id: int | None
+    paused: bool
+    created_by: int
+    created_at: int
+    failure_notice_sent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionWithFeed:
+    subscription: SubscriptionRecord
+    feed: FeedRecord
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordRecord:
+    id: int
+    guild_id: int
+    subscription_id: int | None
+    raw: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A story to post to one server, written as an intent before anything is sent."""
+
+    guild_id: int
+    subscription_id: int
+    feed_id: int
+    channel_id: int | None
+    entry_key: str
+    dedupe_key: str
+    link: str | None
+    title: str
+    title_fingerprint: str
+    payload: str
+    published_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    id: int
+    guild_id: int
+    subscription_id: int | None
+    feed_id: int | None
+    channel_id: int | None
+    entry_key: str
+    dedupe_key: str
+    link: str | None
+    title: str
+    payload: str
+    published_at: int | None
+    state: str
+    attempts: int
+    attempted_at: int | None
+    message_id: int | None
+    created_at: int
+
+
+_FEED_COLUMNS = ("id, url, title, etag, last_modified, last_checked_at, last_success_at, last_new_item_at, "
+                 "last_error, consecutive_failures, next_poll_at, created_at")
+_SUB_COLUMNS = "id, guild_id, feed_id, channel_id, paused, created_by, created_at, failure_notice_sent"
+_DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
+                     "published_at, state, attempts, attempted_at, message_id, created_at")
+
+
+def _prefixed(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+
+
+def _feed(row: sqlite3.Row, offset: int = 0) -> FeedRecord:
+    return FeedRecord(*(row[offset + i] for i in range(12)))
+
+
+def _subscription(row: sqlite3.Row, offset: int = 0) -> SubscriptionRecord:
+    values = [row[offset + i] for i in range(8)]
+    values[4] = bool(values[4])
+    values[7] = bool(values[7])
+    return SubscriptionRecord(*values)
+
+
+def _delivery(row: sqlite3.Row) -> DeliveryRecord:
+    return DeliveryRecord(*(row[i] for i in range(16)))
+
+
+def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class NewsRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- feeds ----------------------------------------------------------------------------------------------------
+    async def get_feed(self, feed_id: int) -> FeedRecord | None:
+        row = await self.db.fetch_one(f"SELECT {_FEED_COLUMNS} FROM news_feeds WHERE id = ?", (feed_id,))  # noqa: S608
+        return None if row is None else _feed(row)
+
+    async def get_feed_by_url(self, url: str) -> FeedRecord | None:
+        row = await self.db.fetch_one(f"SELECT {_FEED_COLUMNS} FROM news_feeds WHERE url = ?", (url,))  # noqa: S608
+        return None if row is None else _feed(row)
+
+    async def ensure_feed(self, url: str, *, now: int, next_poll_at: int) -> FeedRecord:
+        await self.db.execute(
+            "INSERT INTO news_feeds (url, next_poll_at, created_at) VALUES (?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            (url, next_poll_at, now),
+        )
+        feed = await self.get_feed_by_url(url)
+        assert feed is not None  # noqa: S101 - inserted just above
+        return feed
+
+    async def due_feeds(self, now: int, limit: int = 1000) -> list[FeedRecord]:
+        """Feeds due for a poll that at least one server follows and has not paused, most overdue first."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_prefixed(_FEED_COLUMNS, 'f')} FROM news_feeds f WHERE f.next_poll_at <= ? AND EXISTS ("  # noqa: S608
+            " SELECT 1 FROM news_subscriptions s WHERE s.feed_id = f.id AND s.paused = 0)"
+            " ORDER BY f.next_poll_at LIMIT ?",
+            (now, limit),
+        )
+        return [_feed(r) for r in rows]
+
+    async def next_poll_at(self) -> int | None:
+        row = await self.db.fetch_one(
+            "SELECT MIN(f.next_poll_at) AS t FROM news_feeds f WHERE EXISTS ("
+            " SELECT 1 FROM news_subscriptions s WHERE s.feed_id = f.id AND s.paused = 0)"
+        )
+        return None if row is None else row["t"]
+
+    async def record_fetched(
+        self,
+        feed_id: int,
+        *,
+        now: int,
+        next_poll_at: int,
+        title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        entry_keys: Sequence[str],
+        new_item: bool,
+        deliveries: Sequence[NewDelivery],
+        prune_seen_before: int,
+    ) -> int:
+        """One successful full fetch, in one transaction: feed state, seen entries, delivery intents.
+
+        Returns how many delivery intents were written (duplicates by (guild, dedupe key) are skipped).
+        """
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE news_feeds SET title = COALESCE(?, title), etag = ?, last_modified = ?, last_checked_at = ?,"
+                " last_success_at = ?, last_new_item_at = CASE WHEN ? THEN ? ELSE last_new_item_at END,"
+                " last_error = NULL, consecutive_failures = 0, next_poll_at = ? WHERE id = ?",
+                (title, etag, last_modified, now, now, int(new_item), now, next_poll_at, feed_id),
+            )
+            await tx.executemany(
+                "INSERT INTO news_seen_entries (feed_id, entry_key, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (feed_id, entry_key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                [(feed_id, key, now, now) for key in entry_keys],
+            )
+            await tx.execute("DELETE FROM news_seen_entries WHERE feed_id = ? AND last_seen_at < ?",
+                             (feed_id, prune_seen_before))
+            written = 0
+            for d in deliveries:
+                result = await tx.execute(
+                    "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key,"
+                    " dedupe_key, link, title, title_fingerprint, payload, published_at, state, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
+                    " ON CONFLICT (guild_id, dedupe_key) DO NOTHING",
+                    (d.guild_id, d.subscription_id, d.feed_id, d.channel_id, d.entry_key, d.dedupe_key, d.link,
+                     d.title, d.title_fingerprint, d.payload, d.published_at, now),
+                )
+                written += result.rowcount
+        return written
+
+    async def record_not_modified(self, feed_id: int, *, now: int, next_poll_at: int) -> None:
+        await self.db.execute(
+            "UPDATE news_feeds SET last_checked_at = ?, last_success_at = ?, last_error = NULL,"
+            " consecutive_failures = 0, next_poll_at = ? WHERE id = ?",
+            (now, now, next_poll_at, feed_id),
+        )
+
+    async def record_failure(self, feed_id: int, *, now: int, next_poll_at: int, error: str) -> int:
+        """Count one more consecutive failure; returns the new count."""
+        await self.db.execute(
+            "UPDATE news_feeds SET last_checked_at = ?, last_error = ?,"
+            " consecutive_failures = consecutive_failures + 1, next_poll_at = ? WHERE id = ?",
+            (now, error[:500], next_poll_at, feed_id),
+        )
+        row = await self.db.fetch_one("SELECT consecutive_failures FROM news_feeds WHERE id = ?", (feed_id,))
+        return 0 if row is None else int(row[0])
+
+    async def make_due(self, feed_ids: Sequence[int], now: int) -> None:
+        await self.db.execute(
+            f"UPDATE news_feeds SET next_poll_at = ? WHERE id IN ({', '.join('?' * len(feed_ids))})",  # noqa: S608
+            (now, *feed_ids),
+        )
+
+    # -- seen entries ---------------------------------------------------------------------------------------------
+    async def known_entry_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            rows = await self.db.fetch_all(
+                f"SELECT entry_key FROM news_seen_entries WHERE feed_id = ? AND entry_key IN "  # noqa: S608
+                f"({', '.join('?' * len(chunk))})",
+                (feed_id, *chunk),
+            )
+            known.update(r[0] for r in rows)
+        return known
+
+    async def count_seen(self, feed_id: int) -> int:
+        row = await self.db.fetch_one("SELECT COUNT(*) FROM news_seen_entries WHERE feed_id = ?", (feed_id,))
+        return 0 if row is None else int(row[0])
+
+    # -- subscriptions --------------------------------------------------------------------------------------------
+    async def create_subscription(self, guild_id: int, feed_id: int, *, channel_id: int | None, created_by: int,
+                                  now: int) -> SubscriptionRecord | None:
+        """The new subscription, or None when this server already follows the feed."""
+        result = await self.db.execute(
+            "INSERT INTO news_subscriptions (guild_id, feed_id, channel_id, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, feed_id) DO NOTHING",
+            (guild_id, feed_id, channel_id, created_by, now),
+        )
+        if result.rowcount == 0:
+            return None
+        return await self.get_subscription(guild_id, int(result.lastrowid or 0))
+
+    async def get_subscription(self, guild_id: int, subscription_id: int) -> SubscriptionRecord | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_SUB_COLUMNS} FROM news_subscriptions WHERE guild_id = ? AND id = ?",  # noqa: S608
+            (guild_id, subscription_id),
+        )
+        return None if row is None else _subscription(row)
+
+    async def subscriptions_of_feed(self, feed_id: int, *, include_paused: bool = False) -> list[SubscriptionRecord]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_SUB_COLUMNS} FROM news_subscriptions WHERE feed_id = ? AND (? OR paused = 0)"  # noqa: S608
+            " ORDER BY id",
+            (feed_id, int(include_paused)),
+        )
+        return [_subscription(r) for r in rows]
+
+    async def subscriptions_of_guild(self, guild_id: int) -> list[SubscriptionWithFeed]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_prefixed(_SUB_COLUMNS, 's')}, {_prefixed(_FEED_COLUMNS, 'f')} FROM news_subscriptions s"  # noqa: S608
+            " JOIN news_feeds f ON f.id = s.feed_id WHERE s.guild_id = ? ORDER BY s.id",
+            (guild_id,),
+        )
+        return [SubscriptionWithFeed(_subscription(r), _feed(r, 8)) for r in rows]
+
+    async def set_paused(self, guild_id: int, subscription_id: int, paused: bool) -> bool:
+        result = await self.db.execute(
+            "UPDATE news_subscriptions SET paused = ? WHERE guild_id = ? AND id = ?",
+            (int(paused), guild_id, subscription_id),
+        )
+        return result.rowcount == 1
+
+    async def set_failure_notice(self, subscription_ids: Sequence[int], sent: bool) -> None:
+        if not subscription_ids:
+            return
+        await self.db.execute(
+            f"UPDATE news_subscriptions SET failure_notice_sent = ? WHERE id IN "  # noqa: S608
+            f"({', '.join('?' * len(subscription_ids))})",
+            (int(sent), *subscription_ids),
+        )
+
+    async def delete_subscription(self, guild_id: int, subscription_id: int) -> bool:
+        """Remove the subscription (its keywords go with it) and the feed when nobody follows it any more."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetch_one("SELECT feed_id FROM news_subscriptions WHERE guild_id = ? AND id = ?",
+                                     (guild_id, subscription_id))
+            if row is None:
+                return False
+            await tx.execute("DELETE FROM news_subscriptions WHERE id = ?", (subscription_id,))
+            await tx.execute(
+                "DELETE FROM news_feeds WHERE id = ?"
+                " AND NOT EXISTS (SELECT 1 FROM news_subscriptions WHERE feed_id = ?)",
+                (row["feed_id"], row["feed_id"]),
+            )
+        return True
+
+    # -- keywords -------------------------------------------------------------------------------------------------
+    async def add_keyword(self, guild_id: int, subscription_id: int | None, raw: str, kind: str, now: int) -> bool:
+        """False when the same keyword is already set at that level."""
+        result = await self.db.execute(
+            "INSERT INTO news_keywords (guild_id, subscription_id, raw, kind, created_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (guild_id, subscription_id, raw, kind, now),
+        )
+        return result.rowcount == 1
+
+    async def remove_keyword(self, guild_id: int, subscription_id: int | None, raw: str) -> bool:
+        result = await self.db.execute(
+            "DELETE FROM news_keywords WHERE guild_id = ? AND COALESCE(subscription_id, 0) = ? AND raw = ?",
+            (guild_id, subscription_id or 0, raw),
+        )
+        return result.rowcount > 0
+
+    async def keywords_of_guild(self, guild_id: int) -> list[KeywordRecord]:
+        rows = await self.db.fetch_all(
+            "SELECT id, guild_id, subscription_id, raw, kind FROM news_keywords WHERE guild_id = ? ORDER BY id",
+            (guild_id,),
+        )
+        return [KeywordRecord(*r) for r in rows]
+
+    # -- deliveries -----------------------------------------------------------------------------------------------
+    async def recent_delivery_titles(self, guild_id: int, since: int) -> list[tuple[str, str]]:
+        """(title, title fingerprint) of the server's stories since `since`, newest first."""
+        rows = await self.db.fetch_all(
+            "SELECT title, title_fingerprint FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"
+            " ORDER BY id DESC",
+            (guild_id, since),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def add_delivery(self, delivery: NewDelivery, now: int) -> bool:
+        """One intent outside a fetch (the "post the newest" option of feed add)."""
+        result = await self.db.execute(
+            "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link,"
+            " title, title_fingerprint, payload, published_at, state, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (guild_id, dedupe_key) DO NOTHING",
+            (delivery.guild_id, delivery.subscription_id, delivery.feed_id, delivery.channel_id, delivery.entry_key,
+             delivery.dedupe_key, delivery.link, delivery.title, delivery.title_fingerprint, delivery.payload,
+             delivery.published_at, now),
+        )
+        return result.rowcount == 1
+
+    async def pending_deliveries(self, limit: int = 500) -> list[DeliveryRecord]:
+        """Intents not yet known to be posted, oldest story first."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE state = 'pending'"  # noqa: S608
+            " ORDER BY COALESCE(published_at, created_at), id LIMIT ?",
+            (limit,),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE id = ?", (delivery_id,)  # noqa: S608
+        )
+        return None if row is None else _delivery(row)
+
+    async def mark_attempt(self, delivery_id: int, now: int) -> None:
+        await self.db.execute(
+            "UPDATE news_deliveries SET attempted_at = ?, attempts = attempts + 1 WHERE id = ?", (now, delivery_id)
+        )
+
+    async def mark_sent(self, delivery_id: int, message_id: int, now: int) -> None:
+        await self.db.execute(
+            "UPDATE news_deliveries SET state = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",
+            (message_id, now, delivery_id),
+        )
+
+    async def mark_not_sent(self, delivery_id: int, error: str) -> None:
+        """The send failed without posting (an HTTP error answer): retry later, no reconciliation needed."""
+        await self.db.execute(
+            "UPDATE news_deliveries SET attempted_at = NULL, error = ? WHERE id = ?", (error[:500], delivery_id)
+        )
+
+    async def mark_failed(self, delivery_id: int, error: str) -> None:
+        await self.db.execute(
+            "UPDATE news_deliveries SET state = 'failed', error = ? WHERE id = ?", (error[:500], delivery_id)
+        )
+
+    async def count_deliveries(self, guild_id: int, state: str | None = None) -> int:
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*) FROM news_deliveries WHERE guild_id = ? AND (? IS NULL OR state = ?)",
+            (guild_id, state, state),
+        )
+        return 0 if row is None else int(row[0])
+
+    async def prune_deliveries(self, before: int) -> int:
+        """Forget finished deliveries older than the dedupe window (pending ones are kept)."""
+        result = await self.db.execute(
+            "DELETE FROM news_deliveries WHERE state != 'pending' AND created_at < ?", (before,)
+        )
+        return result.rowcount

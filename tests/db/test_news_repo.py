@@ -1,0 +1,138 @@
+"""NewsRepository against a real SQLite file: feeds shared by URL, subscriptions, keywords, seen entries, deliveries."""
+
+import pytest
+
+from db.database import Database
+from db.migrate import migrate
+from db.news import NewDelivery, NewsRepository
+
+NOW = 1_750_000_000
+
+
+@pytest.fixture
+async def repo(tmp_path):
+    db = Database(tmp_path / "news.db")
+    await db.connect()
+    await migrate(db)
+    yield NewsRepository(db)
+    await db.close()
+
+
+def _delivery(guild_id, sub_id, feed_id, key, *, dedupe=None, title=None, published=None):
+    return NewDelivery(guild_id=guild_id, subscription_id=sub_id, feed_id=feed_id, channel_id=None, entry_key=key,
+                       dedupe_key=dedupe or f"link:https://x.test/{key}", link=f"https://x.test/{key}",
+                       title=title or f"Story {key}", title_fingerprint=key, payload="{}", published_at=published)
+
+
+async def _fetched(repo, feed_id, keys, deliveries=(), now=NOW):
+    return await repo.record_fetched(feed_id, now=now, next_poll_at=now + 600, title="T", etag='"e1"',
+                                     last_modified=None, entry_keys=keys, new_item=bool(deliveries),
+                                     deliveries=list(deliveries), prune_seen_before=now - 86400 * 30)
+
+
+async def test_one_feed_row_per_url_and_due_only_with_active_subscribers(repo):
+    a = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    again = await repo.ensure_feed("https://feeds.test/a", now=NOW + 5, next_poll_at=NOW + 999)
+    assert again.id == a.id and again.next_poll_at == NOW
+    assert await repo.due_feeds(NOW) == []  # nobody follows it
+    s1 = await repo.create_subscription(1, a.id, channel_id=None, created_by=9, now=NOW)
+    s2 = await repo.create_subscription(2, a.id, channel_id=77, created_by=9, now=NOW)
+    assert await repo.create_subscription(1, a.id, channel_id=None, created_by=9, now=NOW) is None
+    assert [f.id for f in await repo.due_feeds(NOW)] == [a.id]
+    assert await repo.due_feeds(NOW - 1) == []
+    await repo.set_paused(1, s1.id, True)
+    await repo.set_paused(2, s2.id, True)
+    assert await repo.due_feeds(NOW) == []
+    assert not await repo.set_paused(3, s1.id, False)  # another server's subscription
+    await repo.set_paused(1, s1.id, False)
+    assert [s.guild_id for s in await repo.subscriptions_of_feed(a.id)] == [1]
+    assert len(await repo.subscriptions_of_feed(a.id, include_paused=True)) == 2
+
+
+async def test_fetch_records_seen_entries_and_deliveries_in_one_go(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    sub = await repo.create_subscription(1, feed.id, channel_id=None, created_by=9, now=NOW)
+    assert await _fetched(repo, feed.id, ["k1", "k2"]) == 0
+    assert await repo.known_entry_keys(feed.id, ["k1", "k2", "k3"]) == {"k1", "k2"}
+    written = await _fetched(repo, feed.id, ["k1", "k2", "k3"],
+                             [_delivery(1, sub.id, feed.id, "k3", published=NOW - 10)], now=NOW + 600)
+    assert written == 1
+    state = await repo.get_feed(feed.id)
+    assert state.etag == '"e1"' and state.last_new_item_at == NOW + 600 and state.consecutive_failures == 0
+    pending = await repo.pending_deliveries()
+    assert [d.entry_key for d in pending] == ["k3"]
+    # The same story again (same guild, same dedupe key) is not queued twice.
+    assert await _fetched(repo, feed.id, ["k3"], [_delivery(1, sub.id, feed.id, "k3")], now=NOW + 1200) == 0
+
+
+async def test_seen_entries_are_pruned_only_after_leaving_the_feed(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    await _fetched(repo, feed.id, ["old", "kept"], now=NOW)
+    later = NOW + 86400 * 31
+    await _fetched(repo, feed.id, ["kept"], now=later)
+    assert await repo.known_entry_keys(feed.id, ["old", "kept"]) == {"kept"}
+
+
+async def test_failures_count_up_and_success_resets(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    assert await repo.record_failure(feed.id, now=NOW, next_poll_at=NOW + 1200, error="timeout") == 1
+    assert await repo.record_failure(feed.id, now=NOW, next_poll_at=NOW + 2400, error="http_500") == 2
+    state = await repo.get_feed(feed.id)
+    assert (state.last_error, state.consecutive_failures, state.next_poll_at) == ("http_500", 2, NOW + 2400)
+    await repo.record_not_modified(feed.id, now=NOW + 3000, next_poll_at=NOW + 3600)
+    state = await repo.get_feed(feed.id)
+    assert (state.last_error, state.consecutive_failures, state.last_success_at) == (None, 0, NOW + 3000)
+
+
+async def test_keywords_server_wide_and_per_subscription(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    sub = await repo.create_subscription(1, feed.id, channel_id=None, created_by=9, now=NOW)
+    assert await repo.add_keyword(1, None, "season 2", "include", NOW)
+    assert not await repo.add_keyword(1, None, "season 2", "include", NOW)  # duplicate at the same level
+    assert await repo.add_keyword(1, sub.id, "season 2", "include", NOW)  # same text, per-feed level
+    assert await repo.add_keyword(1, sub.id, "-spoiler", "exclude", NOW)
+    records = await repo.keywords_of_guild(1)
+    assert [(r.subscription_id, r.raw) for r in records] == [(None, "season 2"), (sub.id, "season 2"),
+                                                              (sub.id, "-spoiler")]
+    assert await repo.remove_keyword(1, sub.id, "season 2")
+    assert not await repo.remove_keyword(1, sub.id, "season 2")
+    assert [r.raw for r in await repo.keywords_of_guild(1)] == ["season 2", "-spoiler"]
+
+
+async def test_removing_the_last_subscription_removes_the_feed_and_its_keywords(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    s1 = await repo.create_subscription(1, feed.id, channel_id=None, created_by=9, now=NOW)
+    s2 = await repo.create_subscription(2, feed.id, channel_id=None, created_by=9, now=NOW)
+    await repo.add_keyword(1, s1.id, "x", "include", NOW)
+    assert not await repo.delete_subscription(2, s1.id)  # not that server's
+    assert await repo.delete_subscription(1, s1.id)
+    assert await repo.get_feed(feed.id) is not None
+    assert await repo.keywords_of_guild(1) == []
+    assert await repo.delete_subscription(2, s2.id)
+    assert await repo.get_feed(feed.id) is None
+
+
+async def test_delivery_lifecycle_and_order(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    sub = await repo.create_subscription(1, feed.id, channel_id=None, created_by=9, now=NOW)
+    await _fetched(repo, feed.id, ["a", "b", "c"], [
+        _delivery(1, sub.id, feed.id, "new", published=NOW - 10),
+        _delivery(1, sub.id, feed.id, "old", published=NOW - 500),
+        _delivery(1, sub.id, feed.id, "undated"),
+    ])
+    pending = await repo.pending_deliveries()
+    assert [d.entry_key for d in pending] == ["old", "new", "undated"]  # oldest story first
+    first = pending[0]
+    await repo.mark_attempt(first.id, NOW)
+    assert (await repo.get_delivery(first.id)).attempted_at == NOW
+    await repo.mark_not_sent(first.id, "http_500")
+    again = await repo.get_delivery(first.id)
+    assert (again.attempted_at, again.attempts, again.state) == (None, 1, "pending")
+    await repo.mark_sent(first.id, 555, NOW)
+    await repo.mark_failed(pending[1].id, "forbidden")
+    assert [d.entry_key for d in await repo.pending_deliveries()] == ["undated"]
+    assert await repo.count_deliveries(1, "sent") == 1
+    assert await repo.recent_delivery_titles(1, NOW - 1) == [("Story undated", "undated"), ("Story old", "old"),
+                                                             ("Story new", "new")]
+    assert await repo.prune_deliveries(NOW + 10_000) == 2  # sent + failed; the pending one stays
+    assert await repo.count_deliveries(1) == 1
