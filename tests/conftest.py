@@ -28,10 +28,33 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     try:
         yield server
         server.assert_clean()
+        assert_mentions_always_explicit(server)
     finally:
         await server.stop()
         discord.http.Route.BASE = old_base
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+
+def _message_payloads(body):
+    """Message-shaped payloads in a request body: the body itself, an interaction callback's data, a forum post."""
+    if not isinstance(body, dict):
+        return []
+    found = [body]
+    for key in ("data", "message"):
+        if isinstance(body.get(key), dict):
+            found.append(body[key])
+    return [p for p in found if p.get("content")]
+
+
+def assert_mentions_always_explicit(server: FakeDiscord) -> None:
+    """Every message the bot sent with text set `allowed_mentions` explicitly (DESIGN.md runtime rule)."""
+    loose = [
+        f"{r.method} {r.template}"
+        for r in server.requests
+        for payload in _message_payloads(r.json)
+        if "allowed_mentions" not in payload
+    ]
+    assert loose == [], f"messages sent without explicit allowed_mentions: {loose}"
 
 
 @pytest.fixture

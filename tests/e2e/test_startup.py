@@ -1,6 +1,7 @@
 """The real bot against the fake Discord: start-up wiring, command sync, restart, shutdown."""
 
 import discord
+import pytest
 
 from tests.e2e.harness import BotRunner
 
@@ -52,3 +53,19 @@ async def test_clean_shutdown_closes_database(fake, runner):
     assert bot.is_closed()
     assert db._conn is None
     assert not bot.scheduler.running
+
+
+def test_mentions_check_catches_a_message_without_allowed_mentions():
+    from types import SimpleNamespace
+
+    from tests.conftest import assert_mentions_always_explicit
+
+    ok = SimpleNamespace(method="POST", template="/channels/{channel_id}/messages",
+                         json={"content": "hi", "allowed_mentions": {"parse": []}})
+    callback = SimpleNamespace(method="POST", template="/interactions/{interaction_id}/{token}/callback",
+                               json={"type": 4, "data": {"content": "@everyone"}})
+    forum = SimpleNamespace(method="POST", template="/channels/{channel_id}/threads",
+                            json={"name": "t", "message": {"content": "<@&1>", "allowed_mentions": {"parse": []}}})
+    assert_mentions_always_explicit(SimpleNamespace(requests=[ok, forum]))
+    with pytest.raises(AssertionError, match="callback"):
+        assert_mentions_always_explicit(SimpleNamespace(requests=[ok, callback]))
