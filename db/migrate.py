@@ -64,24 +64,32 @@ def _newer_database(path: object, version: int, latest: int) -> DatabaseError:
     )
 
 
-async def current_version(db: Database) -> int:
+async def applied_versions(db: Database) -> set[int]:
     row = await db.fetch_one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
     if row is None:
-        return 0
-    row = await db.fetch_one("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-    return int(row["v"]) if row else 0
+        return set()
+    return {int(r["version"]) for r in await db.fetch_all("SELECT version FROM schema_migrations")}
+
+
+async def current_version(db: Database) -> int:
+    return max(await applied_versions(db), default=0)
 
 
 async def migrate(db: Database, migrations: list[Migration] | None = None, *, target: int | None = None) -> int:
-    """Apply pending migrations up to `target` (default: all); return the resulting version."""
+    """Apply every known migration not applied yet, in order, up to `target` (default: all).
+
+    Migrations are matched by number, not only "above the highest applied": a migration merged after a
+    higher-numbered one (two branches of work landing out of order) is still applied. Returns the highest version.
+    """
     migrations = load_migrations() if migrations is None else migrations
     latest = migrations[-1].version if migrations else 0
-    version = await current_version(db)
-    if version > latest:
-        raise _newer_database(db.path, version, latest)
+    applied = await applied_versions(db)
+    unknown = applied - {m.version for m in migrations}
+    if unknown:
+        raise _newer_database(db.path, max(unknown), latest)
     target = latest if target is None else target
     for migration in migrations:
-        if migration.version <= version or migration.version > target:
+        if migration.version in applied or migration.version > target:
             continue
         async with db.transaction() as tx:
             await tx.execute(
@@ -94,8 +102,8 @@ async def migrate(db: Database, migrations: list[Migration] | None = None, *, ta
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, datetime.now(UTC).isoformat()),
             )
-        version = migration.version
-    return version
+        applied.add(migration.version)
+    return max(applied, default=0)
 
 
 def check_database(path) -> None:

@@ -123,3 +123,23 @@ async def test_backup_while_open(db, tmp_path):
     conn.close()
     with pytest.raises(DatabaseError, match="already exists"):
         backup_database(db.path, target)
+
+
+async def test_migration_merged_out_of_order_is_still_applied(db):
+    """A database that has 1 and 3 (2 landed later, from another branch of work) gets 2 applied."""
+    first, second, third = (
+        Migration(1, "a", "CREATE TABLE a (x);"),
+        Migration(2, "b", "CREATE TABLE b (x);"),
+        Migration(3, "c", "CREATE TABLE c (x);"),
+    )
+    assert await migrate(db, [first, third]) == 3
+    assert await migrate(db, [first, second, third]) == 3
+    assert await db.fetch_one("SELECT name FROM sqlite_master WHERE name = 'b'") is not None
+    rows = await db.fetch_all("SELECT version FROM schema_migrations ORDER BY version")
+    assert [r["version"] for r in rows] == [1, 2, 3]
+
+
+async def test_unknown_applied_version_is_refused(db):
+    await migrate(db, [Migration(1, "a", "CREATE TABLE a (x);"), Migration(5, "e", "CREATE TABLE e (x);")])
+    with pytest.raises(DatabaseError, match="newer Code Blue"):
+        await migrate(db, [Migration(1, "a", "CREATE TABLE a (x);")])

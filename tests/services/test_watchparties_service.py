@@ -1,0 +1,254 @@
+"""The watch-party service with a real database, a real APScheduler and a recording poster (Discord's stand-in)."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.domain.timeparse import WhenError
+from bot.errors import UserFacingError
+from bot.services.settings import SettingsService
+from bot.services.watchparties import PartyRequest, WatchPartyService
+from db.database import Database
+from db.migrate import migrate
+from db.watchparties import WatchPartyRepository
+
+GUILD, CHANNEL, HOST, FAN = 1, 100, 10, 20
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+class ShiftedClock:
+    """Real time plus a shift the test chooses (jobs run on real time, the service reads this clock)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.shift = now - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+    def set(self, now: datetime) -> None:
+        self.shift = now - datetime.now(UTC)
+
+
+class RecordingPoster:
+    def __init__(self) -> None:
+        self.reminders: list[tuple[int, int, list[int], bool]] = []
+        self.ended: list[int] = []
+        self.fail = False
+        self.sent = asyncio.Event()
+
+    async def send_reminder(self, party, offset, going, *, late):
+        if self.fail:
+            raise RuntimeError("channel gone")
+        self.reminders.append((party.id, int(offset.total_seconds()), [r.user_id for r in going], late))
+        self.sent.set()
+
+    async def party_ended(self, party):
+        self.ended.append(party.id)
+
+
+@pytest.fixture
+async def env(tmp_path):
+    db = Database(tmp_path / "wp.db")
+    await db.connect()
+    await migrate(db)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.start()
+    settings = SettingsService(db)
+    await settings.update(GUILD, reminder_offsets="1h 0")
+    clock = ShiftedClock(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))  # Fri 21:00 in Seoul
+    poster = RecordingPoster()
+    service = WatchPartyService(WatchPartyRepository(db), settings, scheduler, clock=clock, poster=poster)
+    yield service, clock, poster
+    scheduler.shutdown(wait=False)
+    await db.close()
+
+
+def request(when="tomorrow 9pm", **kw):
+    return PartyRequest(**{"guild_id": GUILD, "channel_id": CHANNEL, "host_id": HOST, "title": "Episode 3",
+                           "when": when, **kw})
+
+
+def job_ids(service):
+    return sorted(job.id for job in service.scheduler.get_jobs())
+
+
+async def test_create_reads_when_in_the_members_zone_and_schedules_jobs(env):
+    service, _, _ = env
+    await service.set_member_timezone(HOST, "kst")
+    created = await service.create(request("내일 오후 9시", show="Trauma Code", episode=3))
+    [party] = created.parties
+    assert party.starts_at == datetime(2026, 5, 2, 21, 0, tzinfo=SEOUL)
+    assert (party.zone, party.show, party.episode, party.duration_minutes) == ("Asia/Seoul", "Trauma Code", 3, 60)
+    assert job_ids(service) == [f"party:{party.id}:end", f"party:{party.id}:remind:0",
+                                f"party:{party.id}:remind:3600"]
+    jobs = {job.id: job for job in service.scheduler.get_jobs()}
+    planned = jobs[f"party:{party.id}:remind:3600"].next_run_time - datetime.now(UTC)
+    assert abs(planned - (party.starts_at - timedelta(hours=1) - service.clock())) < timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(("member_zone", "server_zone", "expected"), [
+    ("America/New_York", "Asia/Seoul", "America/New_York"),
+    (None, "Asia/Seoul", "Asia/Seoul"),
+    (None, "UTC", "UTC"),
+])
+async def test_zone_fallback_member_then_server_then_utc(env, member_zone, server_zone, expected):
+    service, _, _ = env
+    if member_zone:
+        await service.set_member_timezone(HOST, member_zone)
+    await service.settings.update(GUILD, timezone=server_zone)
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    assert party.starts_at.astimezone(ZoneInfo(expected)).hour == 21
+    assert party.zone == expected
+
+
+async def test_bad_input_writes_nothing(env):
+    service, _, _ = env
+    with pytest.raises(WhenError) as caught:
+        await service.create(request("yesterday 9pm"))
+    assert caught.value.code == "past"
+    with pytest.raises(UserFacingError) as refused:
+        await service.create(request(title="x" * 101))
+    assert refused.value.key == "watchparty.create.title_too_long"
+    with pytest.raises(UserFacingError) as refused:
+        await service.create(request(timezone="Mars/Olympus"))
+    assert refused.value.key == "timezone.unknown"
+    assert await service.repo.count_upcoming(GUILD) == 0 and job_ids(service) == []
+
+
+async def test_member_limit(env):
+    service, _, _ = env
+    await service.settings.update(GUILD, max_parties_per_member=2)
+    await service.create(request(repeat_weekly=2))
+    with pytest.raises(UserFacingError) as refused:
+        await service.create(request("sat 20:00"))
+    assert (refused.value.key, refused.value.params) == ("watchparty.limit.member", {"limit": 2})
+
+
+async def test_repeat_weekly_keeps_local_time_across_dst_and_advances_episodes(env):
+    service, clock, _ = env
+    clock.set(datetime(2026, 10, 20, 12, 0, tzinfo=UTC))
+    await service.set_member_timezone(HOST, "America/New_York")
+    created = await service.create(request("2026-10-24 20:00", episode=5, repeat_weekly=3))
+    local = [p.starts_at.astimezone(ZoneInfo("America/New_York")) for p in created.parties]
+    assert [(d.month, d.day, d.hour, d.minute) for d in local] == [(10, 24, 20, 0), (10, 31, 20, 0), (11, 7, 20, 0)]
+    assert [p.starts_at.hour for p in created.parties] == [0, 0, 1]  # UTC moves, local does not
+    assert [p.episode for p in created.parties] == [5, 6, 7]
+
+
+async def test_reminder_fires_once_with_going_members(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    await service.rsvp(party.id, FAN, "Fan", "going")
+    await service.rsvp(party.id, 21, "Maybe", "maybe")
+    clock.set(party.starts_at - timedelta(hours=1) - timedelta(seconds=0.3))
+    await service.rebuild()  # reschedules against the moved clock, as a restart would
+    await asyncio.wait_for(poster.sent.wait(), 5)
+    assert poster.reminders == [(party.id, 3600, [FAN], False)]
+    await service.fire_reminder(party.id, 3600)  # a second run (duplicate job) posts nothing
+    assert len(poster.reminders) == 1
+    assert (await service.repo.reminder(party.id, 3600)).state == "sent"
+
+
+@pytest.mark.parametrize(("late_by", "expected_state", "posted"), [
+    (timedelta(minutes=5), "sent", [(3600, True)]),      # within the 15-minute grace: sent, saying it is late
+    (timedelta(minutes=20), "skipped", []),              # beyond: skipped and recorded
+])
+async def test_missed_reminders_follow_the_grace_rule(env, late_by, expected_state, posted):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    clock.set(party.starts_at - timedelta(hours=1) + late_by)
+    report = await service.rebuild()
+    assert (report.late, report.skipped) == ((1, 0) if posted else (0, 1))
+    for _ in range(50):
+        if (await service.repo.reminder(party.id, 3600)).state == expected_state:
+            break
+        await asyncio.sleep(0.02)
+    assert [(offset, late) for _, offset, _, late in poster.reminders] == posted
+    assert (await service.repo.reminder(party.id, 3600)).state == expected_state
+
+
+async def test_a_reminder_left_sending_by_a_crash_is_never_resent(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    assert await service.repo.claim_reminder(party.id, 3600, late=False)  # the crash happened after this
+    clock.set(party.starts_at - timedelta(hours=1) + timedelta(seconds=1))
+    service.unschedule_all()  # a new process starts with no jobs
+    report = await service.rebuild()
+    assert report.unknown == 1
+    assert f"party:{party.id}:remind:3600" not in job_ids(service)
+    await service.fire_reminder(party.id, 3600)
+    assert poster.reminders == []
+
+
+async def test_failed_post_is_recorded_not_retried(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    poster.fail = True
+    clock.set(party.starts_at - timedelta(hours=1))
+    await service.fire_reminder(party.id, 3600)
+    assert (await service.repo.reminder(party.id, 3600)).state == "failed"
+
+
+async def test_edit_moves_reminders_and_only_host_or_moderator_may(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    with pytest.raises(UserFacingError) as refused:
+        await service.edit(party.id, GUILD, FAN, is_moderator=False, when="tomorrow 11pm")
+    assert refused.value.key == "watchparty.not_host"
+    _, after = await service.edit(party.id, GUILD, HOST, is_moderator=False, when="tomorrow 11pm", title="Later")
+    assert after.starts_at == party.starts_at + timedelta(hours=2) and after.title == "Later"
+    assert [r.fire_at for r in await service.repo.reminders(party.id)] == [
+        after.starts_at - timedelta(hours=1), after.starts_at]
+    clock.set(party.starts_at - timedelta(hours=1))  # the old time: nothing is due
+    await service.fire_reminder(party.id, 3600)
+    assert poster.reminders == []
+    job = service.scheduler.get_job(f"party:{party.id}:remind:3600")
+    assert abs(job.next_run_time - datetime.now(UTC) - timedelta(hours=2)) < timedelta(seconds=2)
+
+
+async def test_cancel_unschedules_and_returns_going(env):
+    service, _, _ = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    await service.rsvp(party.id, FAN, "Fan", "going")
+    with pytest.raises(UserFacingError):
+        await service.cancel(party.id, GUILD, FAN, is_moderator=False)
+    cancelled, going = await service.cancel(party.id, GUILD, FAN, is_moderator=True)
+    assert cancelled.status == "cancelled" and [r.user_id for r in going] == [FAN]
+    assert job_ids(service) == []
+    with pytest.raises(UserFacingError) as refused:
+        await service.rsvp(party.id, FAN, "Fan", "maybe")
+    assert refused.value.key == "watchparty.rsvp.cancelled"
+
+
+async def test_party_ends_after_its_end_time(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm", duration_minutes=30))).parties
+    await service.end_party(party.id)  # too early: rescheduled, not ended
+    assert (await service.get(party.id)).status == "scheduled"
+    clock.set(party.ends_at + timedelta(seconds=1))
+    report = await service.rebuild()
+    assert report.skipped == 2  # both reminders are long past
+    for _ in range(50):
+        if poster.ended:
+            break
+        await asyncio.sleep(0.02)
+    assert poster.ended == [party.id]
+    assert (await service.get(party.id)).status == "ended"
+
+
+async def test_calendar_parses_back(env):
+    service, _, _ = env
+    parties = (await service.create(request("tomorrow 9pm", show="중증외상센터", episode=2, repeat_weekly=2))).parties
+    data, count = await service.calendar(GUILD, None, calendar_name="Code Blue")
+    assert count == 2
+    events = icalendar.Calendar.from_ical(data).walk("VEVENT")
+    assert [str(e["UID"]) for e in events] == [f"party-{p.id}@codeblue" for p in parties]
+    assert events[0]["DTSTART"].dt == parties[0].starts_at
+    assert "중증외상센터 #2" in str(events[0]["DESCRIPTION"])
+    await service.cancel(parties[0].id, GUILD, HOST, is_moderator=False)
+    one, _ = await service.calendar(GUILD, parties[0].id, calendar_name="Code Blue")
+    assert str(icalendar.Calendar.from_ical(one).walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
