@@ -77,7 +77,8 @@ class ConfigCog(commands.Cog):
         embed.add_field(
             name=text(interaction, "config.show.limits"),
             value=text(interaction, "config.limits_value", per_guild=s.max_parties_per_guild,
-                       per_member=s.max_parties_per_member),
+                       per_member=s.max_parties_per_member, title=s.max_party_title_length,
+                       description=s.max_party_description_length),
             inline=False,
         )
         embed.set_footer(text=text(interaction, "config.show.footer"))
@@ -177,26 +178,33 @@ class ConfigCog(commands.Cog):
         )
 
     # -- /config limits -----------------------------------------------------------------------------
-    @config.command(name="limits", description="Limit upcoming watch parties per server and per member")
+    @config.command(name="limits", description="Limits for watch parties: how many, and how long their texts")
     @app_commands.describe(per_server="Upcoming parties in the whole server",
-                           per_member="Upcoming parties one member hosts")
+                           per_member="Upcoming parties one member hosts",
+                           title_length="Longest party title, in characters",
+                           description_length="Longest party description, in characters")
     async def limits(
         self,
         interaction: discord.Interaction,
         per_server: app_commands.Range[int, 1, 500] | None = None,
         per_member: app_commands.Range[int, 1, 50] | None = None,
+        title_length: app_commands.Range[int, 10, 100] | None = None,
+        description_length: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
-        values = {}
-        if per_server is not None:
-            values["max_parties_per_guild"] = per_server
-        if per_member is not None:
-            values["max_parties_per_member"] = per_member
+        given = {
+            "max_parties_per_guild": per_server,
+            "max_parties_per_member": per_member,
+            "max_party_title_length": title_length,
+            "max_party_description_length": description_length,
+        }
+        values = {column: value for column, value in given.items() if value is not None}
         if not values:
             raise UserFacingError("config.limits.nothing")
         s = await self.settings.update(interaction.guild_id, **values)
         await interaction.response.send_message(
             text(interaction, "config.limits.saved", per_guild=s.max_parties_per_guild,
-                 per_member=s.max_parties_per_member),
+                 per_member=s.max_parties_per_member, title=s.max_party_title_length,
+                 description=s.max_party_description_length),
             ephemeral=True,
         )
 

@@ -23,6 +23,8 @@ class GuildSettings:
     thread_archive_minutes: int = 10080
     max_parties_per_guild: int = 50
     max_parties_per_member: int = 5
+    max_party_title_length: int = 100
+    max_party_description_length: int = 1000
     guide_posted_at: str | None = None
 
     def channel_id(self, kind: str) -> int | None:

@@ -128,11 +128,15 @@ async def test_config_reminders_threads_limits(fake, bot):
     resp = await (await fake.slash(g, admin, "config threads", archive_after=1440)).response()
     assert resp.content == "Episode threads now auto-archive after 24h without messages."
     resp = await (await fake.slash(g, admin, "config limits", per_member=3)).response()
-    assert resp.content == "Limits saved: 50 upcoming parties per server, 3 per member."
+    assert resp.content == ("Limits saved: 50 upcoming parties per server, 3 per member; "
+                            "titles up to 100 characters, descriptions up to 1000.")
+    resp = await (await fake.slash(g, admin, "config limits", title_length=60, description_length=0)).response()
+    assert resp.content.endswith("titles up to 60 characters, descriptions up to 0.")
     resp = await (await fake.slash(g, admin, "config limits")).response()
-    assert resp.content == "Give per_server, per_member or both."
+    assert resp.content == "Give at least one of per_server, per_member, title_length, description_length."
     s = await _settings(bot, g)
     assert (s.reminder_offsets, s.thread_archive_minutes, s.max_parties_per_member) == ("1d 2h 0", 1440, 3)
+    assert (s.max_party_title_length, s.max_party_description_length) == (60, 0)
 
 
 async def test_join_creates_defaults_and_posts_guide(fake, bot):
