@@ -7,6 +7,7 @@ from typing import Any
 
 import discord
 
+log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 
 # What the bot needs in a channel of each configured kind, by channel type.
@@ -65,6 +66,6 @@ async def notify_admins(client: Any, guild_id: int, content: str) -> bool:
     try:
         await channel.send(content, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
-        logging.getLogger(__name__).warning("could not post to the log channel of guild %s", guild_id, exc_info=True)
+        log.warning("could not post to the log channel of guild %s", guild_id, exc_info=True)
         return False
     return True
