@@ -52,6 +52,14 @@ async def main() -> None:
         await asyncio.gather(*(service.open_or_link(e.id, may_create=True) for e in episodes[:100] for _ in range(3)))
         print(f"100 episodes x 3 concurrent requests: {time.perf_counter() - started:.2f} s, "
               f"threads created: {len(service.gateway.created)}")
+        service.gateway.refreshed.clear()
+        service.gateway.refresh_delays = [0.005] * 1000  # a Discord edit takes time: concurrent votes queue up
+        started = time.perf_counter()
+        burst = 200
+        await asyncio.gather(*(service.rate(episodes[0].id, 10_000 + i, 1 + i % 5) for i in range(burst)))
+        print(f"{burst} concurrent votes on one starter: {time.perf_counter() - started:.2f} s, "
+              f"starter edits: {len(service.gateway.refreshed)} (serialized, coalesced), "
+              f"last shown: {service.gateway.shown_votes[-1]} votes")
         scheduler.shutdown(wait=False)
         await db.close()
 

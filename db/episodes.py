@@ -216,6 +216,41 @@ class EpisodeRepository:
         )
         return [_show(row) for row in rows]
 
+    # -- failed automatic openings ---------------------------------------------------------------------
+    async def record_open_failure(self, episode_id: int) -> int:
+        """Count a failed automatic opening of the episode; return its failed attempts so far."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE episodes SET open_attempts = open_attempts + 1 WHERE id = ?", (episode_id,))
+            row = await tx.fetch_one("SELECT open_attempts FROM episodes WHERE id = ?", (episode_id,))
+        return 0 if row is None else row["open_attempts"]
+
+    async def claim_open_notice(self, guild_id: int, kind: str) -> bool:
+        """True once per (guild, failure kind) until the guild's next successful opening clears the notices."""
+        claimed = await self.db.execute(
+            "INSERT INTO episode_open_notices (guild_id, kind, notified_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, kind) DO NOTHING",
+            (guild_id, kind, _now()),
+        )
+        return claimed.rowcount == 1
+
+    async def release_open_notice(self, guild_id: int, kind: str) -> None:
+        """Forget a claimed notice that could not be delivered, so a later retry tries to tell the admins again."""
+        await self.db.execute("DELETE FROM episode_open_notices WHERE guild_id = ? AND kind = ?", (guild_id, kind))
+
+    async def failed_openings(self, guild_id: int) -> list[int]:
+        """Ids of the server's episodes whose automatic opening failed and is waiting for a retry."""
+        rows = await self.db.fetch_all(
+            "SELECT e.id FROM episodes e JOIN shows s ON s.id = e.show_id "
+            "WHERE s.guild_id = ? AND e.auto_open_pending = 1 AND e.open_attempts > 0 ORDER BY e.id",
+            (guild_id,),
+        )
+        return [row["id"] for row in rows]
+
+    async def open_notices(self, guild_id: int) -> list[str]:
+        rows = await self.db.fetch_all("SELECT kind FROM episode_open_notices WHERE guild_id = ? ORDER BY kind",
+                                       (guild_id,))
+        return [row["kind"] for row in rows]
+
     # -- threads --------------------------------------------------------------------------------------
     async def get_thread(self, episode_id: int) -> EpisodeThread | None:
         row = await self.db.fetch_one(
@@ -248,7 +283,9 @@ class EpisodeRepository:
                 (thread.guild_id, thread.episode_id, thread.channel_id, thread.thread_id, thread.starter_message_id,
                  thread.kind, thread.state, _now()),
             )
-            await tx.execute("UPDATE episodes SET auto_open_pending = 0 WHERE id = ?", (thread.episode_id,))
+            await tx.execute("UPDATE episodes SET auto_open_pending = 0, open_attempts = 0 WHERE id = ?",
+                             (thread.episode_id,))
+            await tx.execute("DELETE FROM episode_open_notices WHERE guild_id = ?", (thread.guild_id,))
         return saved.rowcount == 1
 
     async def set_thread_state(self, episode_id: int, state: str) -> None:

@@ -5,7 +5,11 @@ Threads open on request (`open_or_link`) and automatically at the episode's open
 `episode:<id>:open` per pending episode). The rule for automatic opening: an episode is *pending* when its open
 time was in the future when it was scheduled; pending episodes whose open time has passed (the bot was down) are
 opened at start-up, once, and then stop being pending. An episode whose time was already past when it was added
-(e.g. a preset of a show that aired last year) is never opened automatically: someone asks for it.
+(e.g. a preset of a show that aired last year) is never opened automatically: someone asks for it, or an admin
+opens them all with `open_aired` (/show open).
+
+A failed automatic opening (no discussion channel, a missing permission, a Discord error) stays pending and is
+retried with a capped backoff (`RETRY_DELAYS`, same job id); admins are told once per failure kind and server.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +49,7 @@ from db.episodes import DuplicateShow, Episode, EpisodeRepository, EpisodeRow, E
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "BulkOpenResult",
     "Episode",
     "EpisodeService",
     "EpisodeThread",
@@ -59,8 +64,18 @@ __all__ = [
     "show_key",
 ]
 
+
 def open_job_id(episode_id: int) -> str:
     return f"episode:{episode_id}:open"
+
+
+RETRY_DELAYS = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+"""Waits before retrying a failed automatic opening; after the last one it repeats (capped backoff)."""
+TRANSIENT_FAILURES = frozenset({"discord_unavailable", "unexpected"})
+"""Failure kinds an admin cannot fix: reported only once they persist for NOTICE_AFTER_TRANSIENT attempts."""
+NOTICE_AFTER_TRANSIENT = 3
+BULK_OPEN_SPACING = timedelta(seconds=1.5)
+"""Pause between threads opened by `/show open`: stays well inside Discord's thread-creation rate limits."""
 
 
 _EPISODE_REF = re.compile(
@@ -104,6 +119,18 @@ class ThreadResult:
 
 
 @dataclass(frozen=True, slots=True)
+class BulkOpenResult:
+    """What `/show open` did: each aired episode handled, in order, and the error that stopped it, if any."""
+
+    results: list[tuple[Episode, ThreadResult]]
+    error: Exception | None = None
+    stopped_at: Episode | None = None
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for _, result in self.results if result.outcome in outcomes)
+
+
+@dataclass(frozen=True, slots=True)
 class RatingsTable:
     show: Show
     rows: list[tuple[Episode, RatingSummary]]
@@ -137,8 +164,14 @@ class ThreadGateway(Protocol):
 
     async def add_member(self, thread: EpisodeThread, user_id: int) -> None: ...
 
-    async def report_failure(self, guild_id: int, starter: StarterInfo, error: BaseException) -> None:
-        """Tell the server's admins that an automatic opening failed."""
+    def failure_kind(self, error: BaseException) -> str:
+        """What kind of failure `error` is, for retries and admin notices: 'no_channel',
+        'missing_permissions:<names>', 'forbidden', 'discord_unavailable', 'unexpected', ..."""
+
+    async def report_failure(self, guild_id: int, starter: StarterInfo, kind: str, error: BaseException,
+                             retry_at: datetime | None) -> bool:
+        """Tell the server's admins that an automatic opening failed and when it is retried; False if the
+        notice could not be delivered (no log channel)."""
 
 
 class EpisodeService:
@@ -149,8 +182,12 @@ class EpisodeService:
         self.settings = settings
         self.clock = clock
         self.gateway: ThreadGateway | None = None
+        self.retry_delays: tuple[timedelta, ...] = RETRY_DELAYS
+        self.bulk_open_spacing: timedelta = BULK_OPEN_SPACING
         self._locks: dict[int, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._starter_locks: dict[int, asyncio.Lock] = {}
+        self._starter_changes: dict[int, int] = {}
+        self._starter_rendered: dict[int, int] = {}
 
     # -- looking things up ----------------------------------------------------------------------------
     async def shows(self, guild_id: int) -> list[Show]:
@@ -364,12 +401,20 @@ class EpisodeService:
                 self.scheduler.add_job(self._open_job, "date", args=[episode.id], id=open_job_id(episode.id),
                                        replace_existing=True)
 
+    async def retry_failed_now(self, guild_id: int) -> int:
+        """Retry the server's failed automatic openings at once (an admin just changed the configuration)."""
+        episode_ids = await self.repo.failed_openings(guild_id)
+        for episode_id in episode_ids:
+            self.scheduler.add_job(self._open_job, "date", args=[episode_id], id=open_job_id(episode_id),
+                                   replace_existing=True)
+        return len(episode_ids)
+
     def _remove_job(self, episode_id: int) -> None:
         with contextlib.suppress(JobLookupError):
             self.scheduler.remove_job(open_job_id(episode_id))
 
     async def _open_job(self, episode_id: int) -> None:
-        """Job body: open the episode's thread; errors are logged and reported to admins, never raised."""
+        """Job body: open the episode's thread; a failure is logged, retried later and reported to admins."""
         try:
             if self.gateway is None:
                 log.warning("no thread gateway: episode %s not opened", episode_id)
@@ -381,10 +426,36 @@ class EpisodeService:
             result = await self.open_or_link(episode_id, may_create=True)
             log.info("episode %s thread %s automatically (%s)", episode_id, result.thread.thread_id, result.outcome)
         except Exception as error:
-            log.exception("automatic opening of episode %s failed", episode_id)
-            with contextlib.suppress(Exception):
-                starter = await self.starter_info(episode_id)
-                await self.gateway.report_failure(starter.guild_id, starter, error)
+            try:
+                await self._open_failed(episode_id, error)
+            except Exception:
+                log.exception("handling the failed opening of episode %s failed too", episode_id)
+
+    async def _open_failed(self, episode_id: int, error: Exception) -> None:
+        """Reschedule the opening with a capped backoff; tell admins once per failure kind (not per retry)."""
+        kind = self.gateway.failure_kind(error)
+        if kind in TRANSIENT_FAILURES:
+            log.exception("automatic opening of episode %s failed (%s)", episode_id, kind)
+        else:
+            log.warning("automatic opening of episode %s failed (%s): %s", episode_id, kind, error)
+        episode = await self.repo.get_episode_by_id(episode_id)
+        show = None if episode is None else await self.repo.get_show_by_id(episode.show_id)
+        if episode is None or show is None or not episode.auto_open_pending:
+            return
+        attempts = await self.repo.record_open_failure(episode_id)
+        retry_at = self.clock() + self.retry_delays[min(attempts, len(self.retry_delays)) - 1]
+        self.scheduler.add_job(self._open_job, "date", run_date=retry_at, args=[episode_id],
+                               id=open_job_id(episode_id), replace_existing=True)
+        log.info("episode %s: automatic opening retried at %s (attempt %d failed)", episode_id,
+                 retry_at.isoformat(), attempts)
+        if kind in TRANSIENT_FAILURES and attempts < NOTICE_AFTER_TRANSIENT:
+            return
+        if not await self.repo.claim_open_notice(show.guild_id, kind):
+            return  # the admins were already told about this problem
+        delivered = await self.gateway.report_failure(show.guild_id, await self.starter_info(episode_id), kind,
+                                                      error, retry_at)
+        if not delivered:
+            await self.repo.release_open_notice(show.guild_id, kind)
 
     # -- threads ----------------------------------------------------------------------------------------
     def _lock(self, episode_id: int) -> asyncio.Lock:
@@ -430,8 +501,36 @@ class EpisodeService:
             if not saved:  # another process recorded one first: keep theirs
                 await self._delete_quietly(created)
                 return ThreadResult(await self.repo.get_thread(episode_id), "linked")
+            self._remove_job(episode_id)  # a pending (or retrying) automatic opening has nothing left to do
         await self._refresh_neighbours(starter)
         return ThreadResult(created, "recreated" if replaces else "created")
+
+    async def open_aired(self, show: Show, season: int | None = None) -> BulkOpenResult:
+        """Open the threads of every episode that has aired (an explicit admin action: presets of shows that
+        aired before they were installed open nothing by themselves).
+
+        Sequential, with a pause after each thread actually created, so Discord's rate limits are respected;
+        idempotent, since each episode goes through `open_or_link` (existing threads are linked, archived ones
+        reopened, deleted ones recreated). Stops at the first failure (e.g. no discussion channel) and says so.
+        """
+        aired = [e for e in await self.repo.list_episodes(show.id, season) if self.has_aired(e)]
+        results: list[tuple[Episode, ThreadResult]] = []
+        for episode in aired:
+            try:
+                result = await self.open_or_link(episode.id, may_create=True)
+            except Exception as error:
+                log.warning("/show open stopped at episode %s: %r", episode.id, error)
+                return BulkOpenResult(results, error, episode)
+            results.append((episode, result))
+            if result.outcome in ("created", "recreated") and episode is not aired[-1]:
+                await asyncio.sleep(self.bulk_open_spacing.total_seconds())
+        return BulkOpenResult(results)
+
+    async def unopened_aired(self, show: Show) -> int:
+        """How many aired episodes of the show have no thread yet."""
+        episodes = [e for e in await self.repo.list_episodes(show.id) if self.has_aired(e)]
+        threads = await self.repo.threads_for_episodes(e.id for e in episodes)
+        return sum(1 for e in episodes if e.id not in threads)
 
     async def _delete_quietly(self, thread: EpisodeThread) -> None:
         try:
@@ -442,13 +541,38 @@ class EpisodeService:
     async def _refresh_neighbours(self, starter: StarterInfo) -> None:
         """Edit the previous and next episodes' starter messages so they link to the new thread."""
         for neighbour in (starter.previous, starter.next):
-            if neighbour is None or neighbour[1] is None:
-                continue
-            episode, thread = neighbour
+            if neighbour is not None and neighbour[1] is not None:
+                self._starter_changed(neighbour[0].id)
+                await self.refresh_starter(neighbour[0].id)
+
+    def _starter_changed(self, episode_id: int) -> None:
+        """Note that what the episode's starter message shows changed in the database (call after writing)."""
+        self._starter_changes[episode_id] = self._starter_changes.get(episode_id, 0) + 1
+
+    async def refresh_starter(self, episode_id: int) -> StarterInfo:
+        """Edit the episode's starter message, one edit at a time per episode, from the database state read
+        under the lock: whatever order concurrent votes arrive in, the last edit shows the latest totals.
+
+        A refresh finding that a later one already showed its change skips the edit (bursts coalesce).
+        Returns what the message shows; a failed edit is logged, never raised (the vote itself is stored).
+        """
+        wanted = self._starter_changes.get(episode_id, 0)
+        lock = self._starter_locks.setdefault(episode_id, asyncio.Lock())
+        async with lock:
+            shown = self._starter_rendered.get(episode_id, -1)
+            if shown >= wanted and wanted > 0:
+                return await self.starter_info(episode_id)
+            self._starter_rendered[episode_id] = self._starter_changes.get(episode_id, 0)
+            starter = await self.starter_info(episode_id)
+            thread = await self.repo.get_thread(episode_id)
+            if thread is None:
+                return starter
             try:
-                await self.gateway.refresh_starter(thread, await self.starter_info(episode.id))
+                await self.gateway.refresh_starter(thread, starter)
             except Exception:
+                self._starter_rendered[episode_id] = shown
                 log.warning("could not update the starter message of thread %s", thread.thread_id, exc_info=True)
+            return starter
 
     async def starter_info(self, episode_id: int) -> StarterInfo:
         show, episode = await self.episode_by_id(episode_id)
@@ -475,6 +599,8 @@ class EpisodeService:
         if thread is None:
             raise UserFacingError("episodes.no_thread", episode=_label(episode))
         async with self._lock(episode.id):
+            if await self.gateway.status(thread) == "missing":
+                raise UserFacingError("episodes.no_thread", episode=_label(episode))
             await self.gateway.lock(thread)
             await self.repo.set_thread_state(episode.id, "locked")
         return thread
@@ -485,12 +611,13 @@ class EpisodeService:
         return RatingSummary.from_histogram(histogram)
 
     async def rate(self, episode_id: int, user_id: int, stars: int) -> StarterInfo:
-        """Record (or change) the member's vote; the updated starter info for the message."""
+        """Record (or change) the member's vote and refresh the starter message; what it now shows."""
         if not 1 <= stars <= 5:
             raise UserFacingError("episodes.bad_rating")
         await self.episode_by_id(episode_id)
         await self.repo.set_rating(episode_id, user_id, stars)
-        return await self.starter_info(episode_id)
+        self._starter_changed(episode_id)
+        return await self.refresh_starter(episode_id)
 
     async def ratings_table(self, show: Show, season: int | None = None) -> RatingsTable:
         episodes = await self.repo.list_episodes(show.id, season)
@@ -514,15 +641,20 @@ class EpisodeService:
         return is_beyond_progress(episode.season, episode.number, progress.key if progress else None)
 
     async def join(self, episode_id: int, user_id: int) -> EpisodeThread:
-        """Add the member to the episode's thread and move their progress up to this episode."""
+        """Add the member to the episode's thread and move their progress up to this episode.
+
+        The thread goes through `open_or_link` first: an archived one is reopened and a deleted one recreated
+        (adding a member to either would fail); nobody is added to a locked thread, which stays readable.
+        """
         show, episode = await self.episode_by_id(episode_id)
-        thread = await self.repo.get_thread(episode_id)
-        if thread is None:
+        if await self.repo.get_thread(episode_id) is None:
             raise UserFacingError("episodes.no_thread", episode=_label(episode))
-        await self.gateway.add_member(thread, user_id)
+        result = await self.open_or_link(episode_id, may_create=self.has_aired(episode))
+        if result.outcome != "locked":
+            await self.gateway.add_member(result.thread, user_id)
         await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number,
                                      only_forward=True)
-        return thread
+        return result.thread
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,9 @@ from bot.errors import UserFacingError
 from bot.services.episodes import EpisodeService, Show, ThreadResult
 from bot.ui import NO_MENTIONS, is_moderator, permission_label, text
 
-from .components import ConfirmView, JoinButton, RateButton, starter_view
-from .discord_threads import ChannelPermissionError, DiscordThreads
-from .render import rating_line, ratings_embed, starter_embed
+from .components import ConfirmView, JoinButton, RateButton
+from .discord_threads import ChannelPermissionError, DiscordThreads, failure_reason
+from .render import rating_line, ratings_embed
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ def _localized_permissions(interaction: discord.Interaction, error: ChannelPermi
 
 
 class EpisodesCog(commands.Cog, name="Episodes"):
-    show_group = app_commands.Group(name="show", description="Shows and their episode schedules", guild_only=True,
-                                    default_permissions=discord.Permissions(manage_guild=True))
+    # No default_permissions on /show: its commands are for Manage Server *or* the moderator role (issue #4),
+    # and Discord would hide them from moderators without Manage Server; each command checks on the server side.
+    show_group = app_commands.Group(name="show", description="Shows and their episode schedules", guild_only=True)
     episode_group = app_commands.Group(name="episode", description="Episode discussion threads and ratings",
                                        guild_only=True)
     progress_group = app_commands.Group(name="progress", description="How far you have watched (spoiler safety)",
@@ -71,6 +72,15 @@ class EpisodesCog(commands.Cog, name="Episodes"):
         for job in self.bot.scheduler.get_jobs():  # type: ignore[attr-defined]
             if job.id.startswith("episode:"):
                 job.remove()
+
+    @commands.Cog.listener()
+    async def on_app_command_completion(self, interaction: discord.Interaction, command) -> None:
+        """An admin changed the channels or roles: failed automatic openings get another try right away
+        instead of at their next retry."""
+        if interaction.guild_id and command.qualified_name.startswith("config "):
+            retried = await self.service.retry_failed_now(interaction.guild_id)
+            if retried:
+                log.info("retrying %d failed episode opening(s) in guild %s", retried, interaction.guild_id)
 
     # -- shared checks and lookups ------------------------------------------------------------------
     async def require_moderator(self, interaction: discord.Interaction) -> None:
@@ -147,10 +157,12 @@ class EpisodesCog(commands.Cog, name="Episodes"):
         show, count, created = await self.service.install_preset(interaction.guild_id, name.value,
                                                                  pace.value if pace else None)
         key = "episodes.preset.installed" if created else "episodes.preset.updated"
-        await interaction.response.send_message(
-            text(interaction, key, show=_show_name(show), count=count,
-                 pace=text(interaction, f"episodes.pace.{show.release_pace}")),
-            ephemeral=True, allowed_mentions=NO_MENTIONS)
+        reply = text(interaction, key, show=_show_name(show), count=count,
+                     pace=text(interaction, f"episodes.pace.{show.release_pace}"))
+        unopened = await self.service.unopened_aired(show)
+        if unopened:
+            reply += "\n" + text(interaction, "episodes.preset.open_hint", count=unopened, key=show.key)
+        await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @show_group.command(name="add", description="Add a show to this server's catalog")
     @app_commands.describe(title="Title, e.g. Trauma Code: Heroes on Call", original_title="Original title",
@@ -215,7 +227,32 @@ class EpisodesCog(commands.Cog, name="Episodes"):
         await interaction.followup.send(text(interaction, "episodes.show.imported", count=count,
                                              show=_show_name(found)), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    @show_group.command(name="open", description="Open the threads of every episode that has already aired")
+    @app_commands.describe(show="The show", season="Only this season")
+    async def show_open(self, interaction: discord.Interaction, show: str, season: Season | None = None) -> None:
+        """Threads of episodes that aired before the show was added never open by themselves: this opens them,
+        one at a time, and links the ones that exist (running it again opens nothing new)."""
+        await self.require_moderator(interaction)
+        found = await self.service.show(interaction.guild_id, show)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        outcome = await self.service.open_aired(found, season)
+        if not outcome.results and outcome.error is None:
+            reply = text(interaction, "episodes.show.none_aired", show=_show_name(found))
+        else:
+            reply = text(interaction, "episodes.show.opened", show=_show_name(found),
+                         opened=outcome.count("created", "recreated"), reopened=outcome.count("reopened"),
+                         existing=outcome.count("linked", "locked"))
+        if outcome.error is not None:
+            if not isinstance(outcome.error, UserFacingError | discord.HTTPException):
+                raise outcome.error
+            stopped = outcome.stopped_at
+            reason = failure_reason(lambda key, **params: text(interaction, key, **params), outcome.error)
+            reply += "\n" + text(interaction, "episodes.show.open_stopped",
+                                  episode=episode_label(stopped.season, stopped.number), reason=reason)
+        await interaction.followup.send(reply[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     show_pace.autocomplete("show")(show_autocomplete)
+    show_open.autocomplete("show")(show_autocomplete)
     show_remove.autocomplete("show")(show_autocomplete)
     show_import.autocomplete("show")(show_autocomplete)
 
@@ -344,14 +381,14 @@ class EpisodesCog(commands.Cog, name="Episodes"):
 
     # -- buttons on starter messages ----------------------------------------------------------------------
     async def on_rate(self, interaction: discord.Interaction, episode_id: int, stars: int) -> None:
+        """Acknowledge at once, then record the vote; the service edits the starter message one edit at a time
+        per episode, from the database, so concurrent votes never leave a stale average on it."""
+        await interaction.response.defer()
         try:
             starter = await self.service.rate(episode_id, interaction.user.id, stars)
         except UserFacingError as error:
             await self.bot.tree.on_error(interaction, error)  # type: ignore[arg-type]
             return
-        guild = interaction.guild
-        await interaction.response.edit_message(embed=starter_embed(self.bot, guild, starter),
-                                                view=starter_view(self.bot, guild, starter))
         await interaction.followup.send(
             text(interaction, "episodes.rated", stars=stars, rating=rating_line(
                 lambda key, **p: text(interaction, key, **p), starter.rating)),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+import aiohttp
 import discord
 
 from bot.domain.episodes import episode_label, episode_tag_name, show_tag_name
@@ -143,19 +147,49 @@ class DiscordThreads:
     async def add_member(self, thread: EpisodeThread, user_id: int) -> None:
         await self.bot.http.add_user_to_thread(thread.thread_id, user_id)
 
-    async def report_failure(self, guild_id: int, starter: StarterInfo, error: BaseException) -> None:
+    def failure_kind(self, error: BaseException) -> str:
+        return failure_kind(error)
+
+    async def report_failure(self, guild_id: int, starter: StarterInfo, kind: str, error: BaseException,
+                             retry_at: datetime | None) -> bool:
         guild = self.bot.get_guild(guild_id)
-        if isinstance(error, ChannelPermissionError):
-            labels = [guild_text(self.bot, guild, f"permissions.{name}") for name in error.names]
-            reason = guild_text(self.bot, guild, error.key, channel=f"<#{error.channel_id}>",
-                                permissions=", ".join(labels))
-        elif isinstance(error, UserFacingError):
-            reason = guild_text(self.bot, guild, error.key, **error.params)
-        else:
-            reason = f"{type(error).__name__}: {error}"[:300]
+
+        def say(key: str, **params: object) -> str:
+            return guild_text(self.bot, guild, key, **params)
+
         episode = episode_label(starter.episode.season, starter.episode.number)
-        await notify_admins(self.bot, guild_id, guild_text(self.bot, guild, "episodes.auto_open_failed",
-                                                           show=starter.show.title, episode=episode, reason=reason))
+        retry = f"<t:{int(retry_at.timestamp())}:R>" if retry_at else "—"
+        return await notify_admins(self.bot, guild_id, say("episodes.auto_open_failed", show=starter.show.title,
+                                                           episode=episode, reason=failure_reason(say, error),
+                                                           retry=retry)[:2000])
+
+
+def failure_kind(error: BaseException) -> str:
+    """The kind of an opening failure: admins are told once per kind; transient kinds only when they persist."""
+    if isinstance(error, ChannelPermissionError):
+        return "missing_permissions:" + ",".join(sorted(error.names))
+    if isinstance(error, UserFacingError):
+        return error.key.removeprefix("episodes.")
+    if isinstance(error, discord.Forbidden):
+        return "forbidden"
+    if isinstance(error, discord.DiscordServerError | aiohttp.ClientError | asyncio.TimeoutError | OSError):
+        return "discord_unavailable"
+    if isinstance(error, discord.HTTPException):
+        return f"http_{error.status}"
+    return "unexpected"
+
+
+def failure_reason(say: Callable[..., str], error: BaseException) -> str:
+    """What went wrong and what to fix, in the language `say` speaks."""
+    if isinstance(error, ChannelPermissionError):
+        labels = [say(f"permissions.{name}") for name in error.names]
+        return say(error.key, channel=f"<#{error.channel_id}>", permissions=", ".join(labels))
+    if isinstance(error, UserFacingError):
+        return say(error.key, **error.params)
+    kind = failure_kind(error)
+    if kind.startswith("http_") and isinstance(error, discord.HTTPException):
+        return say("episodes.failure.http", status=error.status, message=str(error.text)[:200])
+    return say(f"episodes.failure.{kind}")
 
 
 async def _quietly(awaitable) -> None:

@@ -119,3 +119,23 @@ async def test_bad_values_are_refused_by_the_schema(repo):
     with pytest.raises(Exception, match="CHECK"):
         await repo.save_thread(_thread(episode.id, kind="voice"))
     assert await repo.get_thread(episode.id) is None
+
+
+async def test_failed_openings_count_and_notices_once_per_kind_until_a_thread_opens(repo):
+    show, _ = await _show(repo, episodes=2)
+    e1, e2 = await repo.list_episodes(show.id)
+    await repo.set_auto_open_pending([e1.id, e2.id], True)
+    assert [await repo.record_open_failure(e1.id) for _ in range(3)] == [1, 2, 3]
+    assert await repo.failed_openings(GUILD) == [e1.id]
+    assert await repo.failed_openings(GUILD + 1) == []
+    assert await repo.claim_open_notice(GUILD, "no_channel")
+    assert not await repo.claim_open_notice(GUILD, "no_channel")
+    assert await repo.claim_open_notice(GUILD, "forbidden")
+    assert await repo.claim_open_notice(GUILD + 1, "no_channel")  # per server
+    await repo.release_open_notice(GUILD, "forbidden")
+    assert await repo.open_notices(GUILD) == ["no_channel"]
+    assert await repo.save_thread(_thread(e1.id))
+    assert await repo.open_notices(GUILD) == []
+    assert await repo.open_notices(GUILD + 1) == ["no_channel"]
+    assert await repo.failed_openings(GUILD) == []
+    assert await repo.record_open_failure(e1.id) == 1  # the count restarted at the success

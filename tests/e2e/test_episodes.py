@@ -54,7 +54,9 @@ async def test_preset_install_then_forum_thread_with_tags_is_idempotent(fake, bo
     resp = await _preset(fake, g)
     assert resp.ephemeral
     assert resp.content == ("Installed Trauma Code: Heroes on Call (중증외상센터): 8 episodes; "
-                            "all threads at release.")
+                            "all threads at release.\n8 of its episodes have already aired, and threads of aired "
+                            "episodes don't open by themselves. Open them all at once with /show open "
+                            "show:trauma-code.")
 
     # No progress recorded: a spoiler check with Confirm/Cancel comes first.
     ix = await fake.slash(g, g.member("admin"), "episode thread", show="trauma-code", episode="S1E3")
@@ -220,12 +222,14 @@ async def test_ratings_votes_change_and_table(fake, runner):
     await runner.restart()  # the buttons are persistent
 
     async def vote(member, stars):
+        mark = fake.mark()
         ix = await fake.click(starter["id"], f"ep:rate:{episode_id}:{stars}", member)
-        resp = await ix.response()
-        assert resp.type == 7
+        assert (await ix.response()).type == 6  # acknowledged at once; the starter is edited through REST
         [followup] = await ix.followups(1)
         assert followup["flags"] & EPHEMERAL
-        return next(f["value"] for f in resp.data["embeds"][0]["fields"] if f["name"] == "Rating"), followup
+        edit = await fake.wait_for_request("PATCH", "/channels/{channel_id}/messages/{message_id}", since=mark)
+        assert edit.params["message_id"] == starter["id"]
+        return next(f["value"] for f in edit.json["embeds"][0]["fields"] if f["name"] == "Rating"), followup
 
     await vote(g.member("fan1"), 5)
     rating, _ = await vote(g.member("fan2"), 3)
@@ -349,7 +353,9 @@ async def test_korean_main_path(fake, bot):
     await _discussion(bot, g, g.channel("episode-discussion"))
     resp = await _preset(fake, g, locale="ko")
     show = "Trauma Code: Heroes on Call (중증외상센터)"
-    assert resp.content == f"{show}을(를) 설치했어요: 에피소드 8개, 공개 때 모든 스레드."
+    assert resp.content == (f"{show}을(를) 설치했어요: 에피소드 8개, 공개 때 모든 스레드.\n이미 공개된 에피소드가 8개 "
+                            "있어요. 공개된 에피소드의 스레드는 저절로 열리지 않아요. /show open show:trauma-code로 "
+                            "한 번에 열 수 있어요.")
     fan = g.member("fan1")
     ix = await fake.slash(g, fan, "progress set", show="trauma-code", episode="S1E8", locale="ko")
     assert (await ix.response()).content == f"저장했어요: {show}을(를) S1E8까지 봤어요."

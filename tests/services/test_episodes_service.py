@@ -9,7 +9,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.episodes import ScheduleImportError
 from bot.errors import UserFacingError
-from bot.services.episodes import EpisodeService, open_job_id, parse_episode_ref, show_key
+from bot.services.episodes import (
+    NOTICE_AFTER_TRANSIENT,
+    RETRY_DELAYS,
+    EpisodeService,
+    open_job_id,
+    parse_episode_ref,
+    show_key,
+)
 from bot.services.settings import SettingsService
 from db.database import Database
 from db.episodes import EpisodeThread
@@ -33,6 +40,10 @@ class MemoryThreads:
         self.failures: list[BaseException] = []
         self.ids = itertools.count(1000)
         self.create_delay = 0.0
+        self.deliver_notices = True
+        self.fail_with: Exception | None = None
+        self.refresh_delays: list[float] = []
+        self.shown_votes: list[int] = []
 
     async def ready(self):
         return None
@@ -42,6 +53,8 @@ class MemoryThreads:
 
     async def create(self, starter):
         await asyncio.sleep(self.create_delay)
+        if self.fail_with is not None:
+            raise self.fail_with
         thread_id = next(self.ids)
         self.threads[thread_id] = "open"
         self.created.append(thread_id)
@@ -56,7 +69,10 @@ class MemoryThreads:
         self.deleted.append(thread.thread_id)
 
     async def refresh_starter(self, thread, starter):
+        if self.refresh_delays:
+            await asyncio.sleep(self.refresh_delays.pop(0))
         self.refreshed.append(thread.thread_id)
+        self.shown_votes.append(starter.rating.count)
 
     async def lock(self, thread):
         self.threads[thread.thread_id] = "archived"
@@ -64,8 +80,12 @@ class MemoryThreads:
     async def add_member(self, thread, user_id):
         self.members.append((thread.thread_id, user_id))
 
-    async def report_failure(self, guild_id, starter, error):
-        self.failures.append(error)
+    def failure_kind(self, error):
+        return error.key.removeprefix("episodes.") if isinstance(error, UserFacingError) else "unexpected"
+
+    async def report_failure(self, guild_id, starter, kind, error, retry_at):
+        self.failures.append((kind, retry_at))
+        return self.deliver_notices
 
 
 @pytest.fixture
@@ -250,3 +270,149 @@ async def test_ratings_progress_and_join(env):
     assert service.gateway.members == [(thread.thread_id, 9)]
     assert (await service.progress(9, show)).key == (1, 2)
     assert not await service.is_beyond_progress(9, show, e1)
+
+
+async def _failing_episode(service, clock, error, minutes=5):
+    show = await service.add_show(GUILD, "Night Shift", None, None, "on_air")
+    episode = await service.add_episode(show, 1, 1, None, NOW + timedelta(minutes=minutes))
+    service.gateway.fail_with = error
+    clock["now"] = NOW + timedelta(minutes=minutes)  # air time: the job runs
+    return show, episode
+
+
+async def test_failed_opening_retries_with_capped_backoff_and_notifies_once_per_kind(env):
+    service, clock = env
+    _, episode = await _failing_episode(service, clock, UserFacingError("episodes.no_channel"))
+    expected_waits = [*RETRY_DELAYS, RETRY_DELAYS[-1], RETRY_DELAYS[-1]]
+    for wait in expected_waits:
+        await service._open_job(episode.id)
+        job = service.scheduler.get_job(open_job_id(episode.id))
+        assert job.next_run_time == clock["now"] + wait
+        clock["now"] = job.next_run_time
+    assert service.gateway.failures == [("no_channel", NOW + timedelta(minutes=10))]  # once, not per retry
+    assert await service.repo.open_notices(GUILD) == ["no_channel"]
+    assert (await service.repo.get_episode_by_id(episode.id)).auto_open_pending
+
+    service.gateway.fail_with = None  # the admin configured the channel: the next retry goes through
+    await service._open_job(episode.id)
+    assert len(service.gateway.created) == 1
+    assert (await service.thread(episode)).thread_id == service.gateway.created[0]
+    assert service.scheduler.get_job(open_job_id(episode.id)) is None
+    assert await service.repo.open_notices(GUILD) == []  # a later failure is reported again
+
+    show = await service.repo.get_show_by_id(episode.show_id)
+    second = await service.add_episode(show, 1, 2, None, clock["now"] + timedelta(minutes=1))
+    service.gateway.fail_with = UserFacingError("episodes.no_channel")
+    await service._open_job(second.id)
+    await service._open_job(second.id)
+    assert [kind for kind, _ in service.gateway.failures] == ["no_channel", "no_channel"]
+    job = service.scheduler.get_job(open_job_id(second.id))
+    assert job.next_run_time == clock["now"] + RETRY_DELAYS[1]  # its own backoff, from its first attempt
+
+
+async def test_transient_failures_are_reported_only_when_they_persist(env):
+    service, clock = env
+    _, episode = await _failing_episode(service, clock, RuntimeError("503 Service Unavailable"))
+    for attempt in range(1, NOTICE_AFTER_TRANSIENT + 2):
+        await service._open_job(episode.id)
+        reported = 0 if attempt < NOTICE_AFTER_TRANSIENT else 1
+        assert len(service.gateway.failures) == reported, attempt
+    assert service.gateway.failures[0][0] == "unexpected"
+
+
+async def test_undelivered_notice_is_tried_again_at_the_next_retry(env):
+    service, clock = env
+    _, episode = await _failing_episode(service, clock, UserFacingError("episodes.no_channel"))
+    service.gateway.deliver_notices = False  # no log channel yet
+    await service._open_job(episode.id)
+    await service._open_job(episode.id)
+    assert len(service.gateway.failures) == 2
+    assert await service.repo.open_notices(GUILD) == []
+    service.gateway.deliver_notices = True
+    await service._open_job(episode.id)
+    await service._open_job(episode.id)
+    assert len(service.gateway.failures) == 3
+
+
+async def test_a_removed_show_stops_the_retries(env):
+    service, clock = env
+    show, episode = await _failing_episode(service, clock, UserFacingError("episodes.no_channel"))
+    await service.remove_show(show)
+    await service._open_job(episode.id)
+    assert service.scheduler.get_jobs() == []
+    assert service.gateway.failures == []
+
+
+async def test_concurrent_votes_edit_the_starter_in_order_from_the_database(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    episode = await service.episode(show, "S1E1")
+    await service.open_or_link(episode.id, may_create=True)
+    service.gateway.shown_votes.clear()
+    # The first vote's edit is slow: unserialized, it would land after the others and show one vote.
+    service.gateway.refresh_delays = [0.1]
+    first = asyncio.create_task(service.rate(episode.id, 1, 5))
+    await asyncio.sleep(0.03)
+    others = await asyncio.gather(*(service.rate(episode.id, user, 3) for user in (2, 3, 4)))
+    await first
+    assert service.gateway.shown_votes == [1, 4]  # in order; the three waiting refreshes coalesced into one
+    assert all(s.rating.count == 4 for s in others)
+    assert (await service.rating(episode.id)).count == 4
+
+
+async def test_open_aired_opens_each_once_and_again_opens_none(env):
+    service, clock = env
+    clock["now"] = datetime.now(UTC)
+    service.bulk_open_spacing = timedelta(0)
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    assert await service.unopened_aired(show) == 8
+    first = await service.open_aired(show)
+    assert (first.count("created"), first.error) == (8, None)
+    assert [e.number for e, _ in first.results] == list(range(1, 9))
+    again = await service.open_aired(show)
+    assert (again.count("created", "recreated"), again.count("linked")) == (0, 8)
+    assert len(service.gateway.created) == 8
+    assert await service.unopened_aired(show) == 0
+
+
+async def test_open_aired_skips_unaired_and_stops_at_a_failure(env):
+    service, _ = env
+    show = await service.add_show(GUILD, "Night Shift", None, None, "on_air")
+    for number, days in ((1, -2), (2, -1), (3, 1)):
+        await service.add_episode(show, 1, number, None, NOW + timedelta(days=days))
+    service.bulk_open_spacing = timedelta(0)
+    service.gateway.fail_with = UserFacingError("episodes.no_channel")
+    stopped = await service.open_aired(show)
+    assert (stopped.results, stopped.stopped_at.number, stopped.error.key) == ([], 1, "episodes.no_channel")
+    service.gateway.fail_with = None
+    done = await service.open_aired(show)
+    assert [e.number for e, _ in done.results] == [1, 2]
+
+
+async def test_join_reopens_an_archived_thread_and_skips_a_locked_one(env):
+    service, clock = env
+    clock["now"] = datetime.now(UTC)
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    e1, e2 = (await service.episodes(show))[:2]
+    t1 = (await service.open_or_link(e1.id, may_create=True)).thread
+    service.gateway.threads[t1.thread_id] = "archived"
+    await service.join(e1.id, 7)
+    assert service.gateway.reopened == [t1.thread_id]
+    assert service.gateway.members == [(t1.thread_id, 7)]
+    await service.open_or_link(e2.id, may_create=True)
+    locked = await service.lock(e2)
+    await service.join(e2.id, 7)
+    assert service.gateway.members == [(t1.thread_id, 7)]  # not added to the locked thread...
+    assert (await service.progress(7, show)).key == (1, 2)  # ...but progress moves up
+    assert locked.thread_id not in service.gateway.reopened
+
+
+async def test_locking_a_thread_deleted_in_discord_says_there_is_none(env):
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    episode = await service.episode(show, "S1E5")
+    thread = (await service.open_or_link(episode.id, may_create=True)).thread
+    del service.gateway.threads[thread.thread_id]
+    with pytest.raises(UserFacingError) as error:
+        await service.lock(episode)
+    assert error.value.key == "episodes.no_thread"
