@@ -7,24 +7,30 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import language_for
-from bot.ui import text
+from bot.ui import is_moderator, text
 
 
-def _allowed(command: app_commands.Command | app_commands.Group, permissions: discord.Permissions) -> bool:
+def _allowed(command: app_commands.Command, permissions: discord.Permissions, moderator: bool) -> bool:
+    """Whether to list `command`: its default permissions, and `extras["audience"] == "moderator"` on it or a parent."""
     root = command.root_parent or command
     needed = root.default_permissions
-    return needed is None or permissions >= needed
+    if needed is not None and not permissions >= needed:
+        return False
+    node: app_commands.Command | app_commands.Group | None = command
+    while node is not None:
+        if node.extras.get("audience") == "moderator" and not moderator:
+            return False
+        node = node.parent
+    return True
 
 
 class HelpCog(commands.Cog):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
 
-    def usable_commands(self, permissions: discord.Permissions) -> list[app_commands.Command]:
-        found = []
-        for command in self.bot.tree.walk_commands():
-            if isinstance(command, app_commands.Command) and _allowed(command, permissions):
-                found.append(command)
+    def usable_commands(self, permissions: discord.Permissions, moderator: bool) -> list[app_commands.Command]:
+        found = [command for command in self.bot.tree.walk_commands()
+                 if isinstance(command, app_commands.Command) and _allowed(command, permissions, moderator)]
         return sorted(found, key=lambda c: c.qualified_name)
 
     def command_line(self, language: str, command: app_commands.Command) -> str:
@@ -39,7 +45,10 @@ class HelpCog(commands.Cog):
     @app_commands.command(name="help", description="What Code Blue does and the commands you can use")
     async def help(self, interaction: discord.Interaction) -> None:
         language = language_for(interaction.locale)
-        lines = [self.command_line(language, c) for c in self.usable_commands(interaction.permissions)]
+        settings = await self.bot.settings_service.get(interaction.guild_id) if interaction.guild_id else None  # type: ignore[attr-defined]
+        moderator = is_moderator(interaction, settings.moderator_role_id if settings else None)
+        commands_ = self.usable_commands(interaction.permissions, moderator)
+        lines = [self.command_line(language, c) for c in commands_]
         embed = discord.Embed(title=text(interaction, "help.title"), description=text(interaction, "help.intro"),
                               colour=discord.Colour.blue())
         # Embed field values are limited to 1024 characters: spread the commands over as many fields as needed.

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 PACE_CHOICES = [app_commands.Choice(name=pace.value, value=pace.value) for pace in ReleasePace]
 PRESET_CHOICES = [app_commands.Choice(name=key, value=key) for key in list_presets()]
 MAX_CHOICES = 25
+MODERATORS = {"audience": "moderator"}  # /help lists these only to moderators
 MAX_IMPORT_BYTES = 256 * 1024
 MAX_IMPORT_PROBLEMS_SHOWN = 10
 Season = app_commands.Range[int, 1, MAX_SEASON]
@@ -51,7 +52,8 @@ def _localized_permissions(interaction: discord.Interaction, error: ChannelPermi
 class EpisodesCog(commands.Cog, name="Episodes"):
     # No default_permissions on /show: its commands are for Manage Server *or* the moderator role (issue #4),
     # and Discord would hide them from moderators without Manage Server; each command checks on the server side.
-    show_group = app_commands.Group(name="show", description="Shows and their episode schedules", guild_only=True)
+    show_group = app_commands.Group(name="show", description="Shows and their episode schedules", guild_only=True,
+                                    extras=MODERATORS)
     episode_group = app_commands.Group(name="episode", description="Episode discussion threads and ratings",
                                        guild_only=True)
     progress_group = app_commands.Group(name="progress", description="How far you have watched (spoiler safety)",
@@ -257,7 +259,8 @@ class EpisodesCog(commands.Cog, name="Episodes"):
     show_import.autocomplete("show")(show_autocomplete)
 
     # -- /episode admin ---------------------------------------------------------------------------------
-    @episode_group.command(name="add", description="Add an episode (moderators)")
+    @episode_group.command(name="add", description="Add an episode (moderators)",
+                            extras=MODERATORS)
     @app_commands.describe(show="The show", season="Season number", episode="Episode number",
                            title="Episode title", airs="Air time, e.g. 2025-01-24 17:00 (server time zone)")
     async def episode_add(self, interaction: discord.Interaction, show: str, season: Season, episode: EpisodeNumber,
@@ -271,7 +274,8 @@ class EpisodesCog(commands.Cog, name="Episodes"):
                  episode=episode_label(added.season, added.number), airs=_airs(interaction, added.airs_at)),
             ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    @episode_group.command(name="schedule", description="Set or change an episode's air time (moderators)")
+    @episode_group.command(name="schedule", description="Set or change an episode's air time (moderators)",
+                            extras=MODERATORS)
     @app_commands.describe(show="The show", season="Season number", episode="Episode number",
                            airs="Air time, e.g. 2025-01-24 17:00 (server time zone)")
     async def episode_schedule(self, interaction: discord.Interaction, show: str, season: Season,
@@ -286,7 +290,8 @@ class EpisodesCog(commands.Cog, name="Episodes"):
                  episode=episode_label(updated.season, updated.number), airs=_airs(interaction, updated.airs_at)),
             ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    @episode_group.command(name="lock", description="Archive and lock an episode's thread (moderators)")
+    @episode_group.command(name="lock", description="Archive and lock an episode's thread (moderators)",
+                            extras=MODERATORS)
     @app_commands.describe(show="The show", episode="Episode, e.g. 3 or S1E3")
     async def episode_lock(self, interaction: discord.Interaction, show: str, episode: str) -> None:
         await self.require_moderator(interaction)

@@ -199,3 +199,17 @@ async def test_unexpected_error_gives_reference_and_logs_it(fake, bot, caplog, m
     reference = resp.content.rsplit(" ", 1)[-1]
     assert len(reference) == 6
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_help_shows_moderator_commands_only_to_moderators(fake, bot):
+    g = fake.default_guild
+    fan_text = "\n".join(f["value"] for f in (await (await fake.slash(g, g.member("fan1"), "help")).response())
+                         .embeds[0]["fields"])
+    assert "/episode thread" in fan_text
+    assert "/episode lock" not in fan_text and "/show" not in fan_text
+
+    await (await fake.slash(g, g.member("admin"), "config role", kind="moderator", role=g.role("Moderator"))).response()
+    mod_text = "\n".join(f["value"] for f in (await (await fake.slash(g, g.member("mod"), "help")).response())
+                         .embeds[0]["fields"])
+    assert "/episode lock" in mod_text and "/show open" in mod_text
+    assert "/config" not in mod_text
