@@ -30,6 +30,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.services.news import NewsPost, NewsService
+from bot.services.news.service import PARSE_PROCESSES, new_parse_pool
 from bot.services.settings import SettingsService
 from db.database import Database
 from db.migrate import migrate
@@ -147,7 +148,7 @@ class Clock:
         return self.now
 
 
-async def run(feeds: int, items: int, concurrency: int, trace_memory: bool) -> None:
+async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, parse_processes: int = 0) -> None:
     from bot.services.feed_fetch import FeedFetcher
 
     port_queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -167,15 +168,18 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool) -> N
         async with aiohttp.ClientSession(connector=connector) as session:
             fetcher = FeedFetcher(session, user_agent="CodeBlue-bench", allow_private=True)
             poster = RecordingPoster()
+            executor = new_parse_pool(parse_processes)
             service = NewsService(repo, fetcher, poster, settings, clock=clock, concurrency=concurrency,
-                                  rng=random.Random(1))
+                                  rng=random.Random(1), parse_executor=executor,
+                                  parse_concurrency=max(2, parse_processes))
             now = int(clock.now.timestamp())
             for n in range(feeds):
                 feed = await repo.ensure_feed(f"http://127.0.0.1:{port}/feed/{n}", now=now, next_poll_at=now)
                 await repo.create_subscription(1, feed.id, channel_id=None, created_by=1, now=now)
             await repo.add_keyword(1, None, "season 2", "include", now)
 
-            print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}")
+            parsing = f"{parse_processes} parse processes" if parse_processes else "parse in threads"
+            print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}")
             print(f"{'phase':<16}{'wall s':>9}{'cpu s':>9}{'entries/s':>12}{'max stall ms':>14}"
                   f"{'posted':>8}{'304s':>7}{'failed':>8}{'RSS MB':>8}{'traced MB':>10}")
             for phase in ("first poll", "all changed", "all unchanged"):
@@ -198,6 +202,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool) -> N
                 print(f"{phase:<16}{wall:>9.2f}{cpu:>9.2f}{rate:>12}{meter.worst * 1000:>14.1f}"
                       f"{poster.posts - posted_before:>8}{summary.not_modified:>7}{summary.failed:>8}"
                       f"{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
+            if executor is not None:
+                executor.shutdown()
         await db.close()
     command_queue.put("stop")
     server.join(timeout=10)
@@ -211,8 +217,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--trace-memory", action="store_true")
+    parser.add_argument("--parse-processes", type=int, default=PARSE_PROCESSES,
+                        help="parsing processes, as the bot uses (default %(default)s); 0 parses in threads")
     args = parser.parse_args()
-    asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory))
+    asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory, args.parse_processes))
 
 
 if __name__ == "__main__":

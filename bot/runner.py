@@ -11,14 +11,28 @@ import aiohttp
 
 from bot.client import CodeBlueBot
 from bot.config import Settings
+from bot.services.feed_fetch import GuardedResolver
 
 log = logging.getLogger(__name__)
 USER_AGENT = "CodeBlue (https://github.com/codeblue-bot/codeblue, 0.1) discord-fan-bot"
 
 
-def new_http_session() -> aiohttp.ClientSession:
-    """The one HTTP session for feeds and other outside calls (discord.py keeps its own)."""
+def new_http_session(
+    settings: Settings | None = None, *, resolver: aiohttp.abc.AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """The one HTTP session for feeds and other outside calls (discord.py keeps its own).
+
+    Unless the settings allow private feeds, the connector resolves names through `GuardedResolver`, so the
+    address aiohttp connects to is checked too, not only the one the fetcher looked up before (DNS rebinding).
+    Without settings the guarded (safe) session is built. `resolver`: the name lookup to guard (tests).
+    """
+    allow_private = settings is not None and settings.allow_private_feeds
+    if allow_private:
+        connector = aiohttp.TCPConnector(resolver=resolver) if resolver is not None else aiohttp.TCPConnector()
+    else:
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(resolver))
     return aiohttp.ClientSession(
+        connector=connector,
         headers={"User-Agent": USER_AGENT},
         timeout=aiohttp.ClientTimeout(total=30, connect=10),
     )
@@ -32,7 +46,7 @@ async def run_bot(
     **bot_options: object,
 ) -> None:
     """Run until `stop` is set or the connection ends for good; errors from start-up propagate."""
-    async with new_http_session() as session:
+    async with new_http_session(settings) as session:
         bot = CodeBlueBot(settings, session=session, **bot_options)  # type: ignore[arg-type]
         if on_created is not None:
             on_created(bot)

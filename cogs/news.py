@@ -172,6 +172,7 @@ class NewsCog(commands.Cog):
             scheduler.remove_job(POLL_JOB_ID)
         for task in list(self._tasks):
             task.cancel()
+        self.service.close()
 
     async def _tick(self) -> None:
         try:

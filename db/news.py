@@ -1,6 +1,6 @@
 """News alerts: feeds, subscriptions, keywords, seen entries and deliveries (all SQL for them lives here).
 
-Times are integer Unix epoch seconds (UTC), as in migration 0005.
+Times are integer Unix epoch seconds (UTC), as in migration 0005; 0006 adds `title_normalized`.
 """
 
 from __future__ import annotations
@@ -76,6 +76,15 @@ class NewDelivery:
     title_fingerprint: str
     payload: str
     published_at: int | None
+    title_normalized: str = ""  # bot.domain.feed_entries.dedupe_title of the title; '' = compute when read
+
+
+@dataclass(frozen=True, slots=True)
+class RecentStory:
+    """A story of the dedupe window, as the cross-feed dedupe compares it."""
+
+    title: str
+    title_normalized: str  # '' for rows written before migration 0006
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,18 @@ def _subscription(row: sqlite3.Row, offset: int = 0) -> SubscriptionRecord:
 
 def _delivery(row: sqlite3.Row) -> DeliveryRecord:
     return DeliveryRecord(*(row[i] for i in range(16)))
+
+
+_INSERT_DELIVERY = (
+    "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title,"
+    " title_fingerprint, title_normalized, payload, published_at, state, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (guild_id, dedupe_key) DO NOTHING"
+)
+
+
+def _delivery_params(d: NewDelivery, now: int) -> tuple:
+    return (d.guild_id, d.subscription_id, d.feed_id, d.channel_id, d.entry_key, d.dedupe_key, d.link, d.title,
+            d.title_fingerprint, d.title_normalized, d.payload, d.published_at, now)
 
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -202,14 +223,7 @@ class NewsRepository:
                              (feed_id, prune_seen_before))
             written = 0
             for d in deliveries:
-                result = await tx.execute(
-                    "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key,"
-                    " dedupe_key, link, title, title_fingerprint, payload, published_at, state, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
-                    " ON CONFLICT (guild_id, dedupe_key) DO NOTHING",
-                    (d.guild_id, d.subscription_id, d.feed_id, d.channel_id, d.entry_key, d.dedupe_key, d.link,
-                     d.title, d.title_fingerprint, d.payload, d.published_at, now),
-                )
+                result = await tx.execute(_INSERT_DELIVERY, _delivery_params(d, now))
                 written += result.rowcount
         return written
 
@@ -344,25 +358,30 @@ class NewsRepository:
         return [KeywordRecord(*r) for r in rows]
 
     # -- deliveries -----------------------------------------------------------------------------------------------
-    async def recent_delivery_titles(self, guild_id: int, since: int) -> list[tuple[str, str]]:
-        """(title, title fingerprint) of the server's stories since `since`, newest first."""
+    async def recent_stories(self, guild_id: int, since: int, limit: int) -> list[RecentStory]:
+        """The server's latest `limit` stories since `since`, newest first (for the fuzzy title comparison)."""
         rows = await self.db.fetch_all(
-            "SELECT title, title_fingerprint FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"
-            " ORDER BY id DESC",
-            (guild_id, since),
+            "SELECT title, title_normalized FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (guild_id, since, limit),
         )
-        return [(r[0], r[1]) for r in rows]
+        return [RecentStory(r[0], r[1]) for r in rows]
+
+    async def known_fingerprints(self, guild_id: int, since: int, fingerprints: Iterable[str]) -> set[str]:
+        """Which of `fingerprints` a story of the server since `since` has (indexed; the whole window)."""
+        known: set[str] = set()
+        for chunk in _chunks(sorted({f for f in fingerprints if f})):
+            rows = await self.db.fetch_all(
+                "SELECT DISTINCT title_fingerprint FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+                f" AND title_fingerprint IN ({', '.join('?' * len(chunk))})",
+                (guild_id, since, *chunk),
+            )
+            known.update(r[0] for r in rows)
+        return known
 
     async def add_delivery(self, delivery: NewDelivery, now: int) -> bool:
         """One intent outside a fetch (the "post the newest" option of feed add)."""
-        result = await self.db.execute(
-            "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link,"
-            " title, title_fingerprint, payload, published_at, state, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (guild_id, dedupe_key) DO NOTHING",
-            (delivery.guild_id, delivery.subscription_id, delivery.feed_id, delivery.channel_id, delivery.entry_key,
-             delivery.dedupe_key, delivery.link, delivery.title, delivery.title_fingerprint, delivery.payload,
-             delivery.published_at, now),
-        )
+        result = await self.db.execute(_INSERT_DELIVERY, _delivery_params(delivery, now))
         return result.rowcount == 1
 
     async def pending_deliveries(self, limit: int = 500) -> list[DeliveryRecord]:

@@ -58,6 +58,10 @@ _REQUIRED_GAP = r"[\W_]+"
 
 def normalize_text(s: str) -> str:
     """NFKC, case folding, invisible characters removed and whitespace collapsed to single spaces."""
+    if s.isascii():
+        # Fast path (most English headlines and summaries): ASCII has no format characters and is its own
+        # NFKC form, so only case folding and whitespace remain.
+        return _WHITESPACE_RUN.sub(" ", s.lower()).strip()
     visible = "".join(ch for ch in s if ch not in _INVISIBLE_EXTRA and unicodedata.category(ch) != "Cf")
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
     folded = "".join(ch for ch in folded if ch not in _INVISIBLE_EXTRA)
@@ -289,7 +293,10 @@ class KeywordSet:
     exclusions: tuple[KeywordMatcher, ...]
 
     def match(self, title: str, summary: str = "") -> MatchResult:
-        fields = [normalize_text(title or ""), normalize_text(summary or "")]
+        return self.match_normalized((normalize_text(title or ""), normalize_text(summary or "")))
+
+    def match_normalized(self, fields: Sequence[str]) -> MatchResult:
+        """``match`` on fields already passed through normalize_text (normalize once, match for many servers)."""
         for matcher in self.exclusions:
             if any(matcher.search(field) for field in fields):
                 included = next((m.keyword.raw for m in self.includes if any(m.search(f) for f in fields)), None)

@@ -132,7 +132,9 @@ async def test_delivery_lifecycle_and_order(repo):
     await repo.mark_failed(pending[1].id, "forbidden")
     assert [d.entry_key for d in await repo.pending_deliveries()] == ["undated"]
     assert await repo.count_deliveries(1, "sent") == 1
-    assert await repo.recent_delivery_titles(1, NOW - 1) == [("Story undated", "undated"), ("Story old", "old"),
-                                                             ("Story new", "new")]
+    assert [s.title for s in await repo.recent_stories(1, NOW - 1, limit=2)] == ["Story undated", "Story old"]
+    assert await repo.known_fingerprints(1, NOW - 1, ["old", "nope", ""]) == {"old"}
+    assert await repo.known_fingerprints(1, NOW + 1, ["old"]) == set()  # outside the window
+    assert await repo.known_fingerprints(2, NOW - 1, ["old"]) == set()  # another server's story
     assert await repo.prune_deliveries(NOW + 10_000) == 2  # sent + failed; the pending one stays
     assert await repo.count_deliveries(1) == 1

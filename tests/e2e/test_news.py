@@ -10,80 +10,59 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from html import escape
 
 import pytest
-from aiohttp import web
 
 from tests.e2e.harness import BotRunner
+from tests.feeds import fixtures
+from tests.feeds.builders import KOREAN_ITEMS, Item, korean_outlet, load_sample, rss2
+from tests.feeds.server import FeedServer, RebindingDns
+
+feed_server = fixtures.feed_server
 
 EPHEMERAL = 64
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POST_MESSAGE = ("POST", "/channels/{channel_id}/messages")
 
 
-def rss(title: str, items: list[tuple[str, str, datetime]]) -> bytes:
-    body = "".join(
-        f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
-        f"<description>&lt;p&gt;{escape(t)} &amp;amp; more&lt;/p&gt;</description>"
-        f"<pubDate>{format_datetime(when)}</pubDate></item>"
-        for t, link, when in items
-    )
-    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
-            f"<link>https://outlet.test/</link><description>d</description>{body}</channel></rss>").encode()
+class NewsFeeds:
+    """The shared test feed server (tests/feeds) with names for paths: `set`/`add` live RSS feeds, request and
+    304 counts per feed, forced HTTP failures."""
 
+    def __init__(self, server: FeedServer) -> None:
+        self.server = server
 
-class FeedServer:
-    """Minimal feed server on 127.0.0.1 (ETag + 304, per-path request counts, forced errors).
-
-    Stand-in until tests/feeds (the news-domain helper's `feed_server`) lands; see the report.
-    """
-
-    def __init__(self) -> None:
-        self.feeds: dict[str, tuple[str, list]] = {}
-        self.requests: Counter[str] = Counter()
-        self.not_modified: Counter[str] = Counter()
-        self.failing: dict[str, int] = {}
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/{name}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return self.server.url(f"/{name}")
 
-    def set(self, name: str, title: str, items: list) -> None:
-        self.feeds[name] = (title, list(items))
+    def set(self, name: str, title: str, items: list, *, kind: str = "rss2") -> None:
+        self.server.serve_items(f"/{name}", [self._item(*item) for item in items], kind=kind, title=title)
 
     def add(self, name: str, title: str, link: str, when: datetime) -> None:
-        self.feeds[name][1].append((title, link, when))
+        self.server.add_item(f"/{name}", self._item(title, link, when))
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.requests[name] += 1
-        if name in self.failing:
-            return web.Response(status=self.failing[name], text="down")
-        if name not in self.feeds:
-            return web.Response(status=404, text="no such feed")
-        title, items = self.feeds[name]
-        body = rss(title, items)
-        etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
-        if request.headers.get("If-None-Match") == etag:
-            self.not_modified[name] += 1
-            return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(body=body, content_type="application/rss+xml", charset="utf-8", headers={"ETag": etag})
+    @staticmethod
+    def _item(title: str, link: str, when: datetime) -> Item:
+        return Item(title=title, link=link, guid=link, summary=f"<p>{escape(title)} &amp; more</p>", published=when)
+
+    @property
+    def requests(self) -> Counter[str]:
+        return Counter({path.lstrip("/"): n for path, n in self.server.request_counts().items()})
+
+    @property
+    def not_modified(self) -> Counter[str]:
+        return Counter({path.lstrip("/"): n for path, n in self.server.not_modified.items()})
+
+    def fail(self, name: str, status: int) -> None:
+        self.server.fail(f"/{name}", status)
+
+    def recover(self, name: str) -> None:
+        self.server.recover(f"/{name}")
 
 
 class Clock:
@@ -102,7 +81,7 @@ class NewsWorld:
     fake: object
     runner: BotRunner
     clock: Clock
-    feeds: FeedServer
+    feeds: NewsFeeds
 
     @property
     def bot(self):
@@ -118,11 +97,8 @@ class NewsWorld:
 
 
 @pytest.fixture
-async def feeds():
-    server = FeedServer()
-    await server.start()
-    yield server
-    await server.stop()
+def feeds(feed_server):
+    return NewsFeeds(feed_server)
 
 
 @pytest.fixture
@@ -277,7 +253,7 @@ async def test_failure_notice_after_three_failures_and_recovery_in_the_log_chann
     log_channel = g.channel("bot-log")
     news.feeds.set("flaky", "Flaky", old_items())
     await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("flaky")))
-    news.feeds.failing["flaky"] = 503
+    news.feeds.fail("flaky", 503)
     for _ in range(4):
         news.clock.advance(days=1)
         await news.service.tick()
@@ -286,7 +262,7 @@ async def test_failure_notice_after_three_failures_and_recovery_in_the_log_chann
     ix = await fake.slash(g, g.member("admin"), "news feed list")
     embed = (await ix.response()).embeds[0]
     assert "4 failure(s) in a row" in embed["fields"][0]["value"]
-    del news.feeds.failing["flaky"]
+    news.feeds.recover("flaky")
     news.clock.advance(days=1)
     await news.service.tick()
     notices = [m["content"] for m in fake.messages_in(log_channel)]
@@ -407,6 +383,29 @@ async def test_private_addresses_are_refused_unless_allowed(fake, feeds, tmp_pat
         await runner.stop()
 
 
+
+async def test_dns_rebinding_is_refused_at_connect_time_when_private_feeds_are_off(fake, feeds, tmp_path,
+                                                                                    monkeypatch):
+    """The feed host answers public to the fetcher's check and 127.0.0.1 to the connection's own lookup: the
+    runner's shared session (GuardedResolver) refuses the connect, so the feed server sees no request."""
+    dns = RebindingDns().install(monkeypatch)
+    runner = BotRunner(fake, tmp_path / "rebind.db", env={"CODEBLUE_ALLOW_PRIVATE_FEEDS": "0"})
+    try:
+        bot = await runner.start()
+        g = fake.default_guild
+        await configure(bot, g)
+        feeds.set("outlet", "Outlet", old_items())
+        url = f"http://{dns.host}:{feeds.port}/outlet"
+        content, ephemeral = await answer(await fake.slash(g, g.member("admin"), "news feed add", url=url))
+        assert ephemeral and content == (
+            f"I won't fetch <{url}>: it points to a private, local or reserved address. "
+            "(Self-hosters can allow those with CODEBLUE_ALLOW_PRIVATE_FEEDS=1.)")
+        assert dns.lookups == 2  # checked public first, then the connector's lookup was refused
+        assert feeds.requests["outlet"] == 0
+        assert await bot.get_cog("NewsCog").service.list_feeds(g.id) == []
+    finally:
+        await runner.stop()
+
 async def test_burst_is_posted_in_order_and_a_429_loses_nothing(fake, news):
     bot = await news.runner.start()
     g = fake.default_guild
@@ -449,3 +448,121 @@ async def test_restart_after_a_crash_mid_send_reconciles_instead_of_reposting(fa
     assert history, "the channel's recent messages were checked"
     assert reposted == ["https://outlet.test/unsent"]
     assert await news.service.repo.pending_deliveries() == []
+
+
+# --- feed formats, cross-feed dedupe and broken feeds through the bot (shared tests/feeds server) -------------
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss1"])
+async def test_atom_and_rss1_feeds_post_new_entries(fake, news, kind):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    news.feeds.set("feed", "Drama Beat", old_items(), kind=kind)
+    content, _ = await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("feed")))
+    assert content.startswith("Following **Drama Beat**: 2 current items were marked as seen")
+    news.feeds.add("feed", "Trauma Code season 2 teaser", "https://outlet.test/teaser", START + timedelta(minutes=5))
+    await news.next_cycle()
+    [post] = news_posts(fake, g.channel("news"))
+    [embed] = post["embeds"]
+    assert (embed["title"], embed["url"]) == ("Trauma Code season 2 teaser", "https://outlet.test/teaser")
+    published = int((START + timedelta(minutes=5)).timestamp())
+    assert {f["name"]: f["value"] for f in embed["fields"]} == {
+        "Source": "Drama Beat", "Published": f"<t:{published}:F> (<t:{published}:R>)"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "declare_encoding"),
+    [
+        ("application/rss+xml; charset=euc-kr", True),  # HTTP charset and XML declaration
+        ("application/rss+xml", True),  # XML declaration only
+        ("application/rss+xml", False),  # neither: detected
+    ],
+)
+async def test_korean_euc_kr_feed_matches_a_korean_keyword_and_posts_the_title_intact(fake, news, content_type,
+                                                                                       declare_encoding):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    admin = g.member("admin")
+    await configure(bot, g)
+    await answer(await fake.slash(g, admin, "news keywords add", keyword="시즌2", locale="ko"))
+    items = [KOREAN_ITEMS[1]]
+
+    def publish() -> None:
+        body = korean_outlet(items, encoding="euc-kr", declare_encoding=declare_encoding)
+        news.feeds.server.serve("/kr", body, content_type=content_type)
+
+    publish()
+    content, _ = await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url("kr"), locale="ko"))
+    assert content.startswith("**연예뉴스 - 스타일경제** 구독을 시작했어요")
+    other = Item(title="다른 드라마 캐스팅 소식", link="https://www.example.co.kr/news/2000",
+                 published=datetime(2025, 3, 2, 2, 0, tzinfo=UTC))
+    items = [other, KOREAN_ITEMS[0], *items]
+    publish()
+    await news.next_cycle()
+    [post] = news_posts(fake, g.channel("news"))
+    [embed] = post["embeds"]
+    assert embed["title"] == "중증외상센터 시즌2 제작 확정…주지훈 다시 백강혁으로"
+    assert embed["url"] == "https://www.example.co.kr/news/articleView.html?idxno=1001"  # utm_medium removed
+    assert embed["description"] == "넷플릭스 시리즈 <중증외상센터>가 시즌 2 제작을 확정했다."
+    assert embed["thumbnail"]["url"] == "https://img.example.co.kr/1001.jpg"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Source"] == "연예뉴스 - 스타일경제"
+
+
+async def test_google_news_and_the_outlets_own_feed_post_a_story_once(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    admin = g.member("admin")
+    await configure(bot, g)
+    server = news.feeds.server
+    server.serve_items("/gnews", [], kind="google_news", title="Trauma Code season 2")
+    server.serve_items("/soompi", [], kind="rss2", title="Soompi")
+    for name in ("gnews", "soompi"):
+        await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url(name)))
+    when = START + timedelta(minutes=3)
+    soompi = ("Soompi", "https://www.soompi.com")
+    server.add_item("/gnews", Item(title="Trauma Code Season 2 cast confirmed", published=when, source=soompi,
+                                   link="https://news.google.com/rss/articles/CBMiCast?oc=5", guid="CBMiCast"))
+    server.add_item("/gnews", Item(title="Trauma Code Season 2 filming confirmed", source=soompi,
+                                   published=when + timedelta(minutes=1),
+                                   link="https://news.google.com/rss/articles/CBMiFilm?oc=5", guid="CBMiFilm"))
+    server.add_item("/soompi", Item(title="“Trauma Code” Season 2 cast confirmed!", published=when,
+                                    link="https://www.soompi.com/article/1", guid="soompi-1"))
+    summary = await news.next_cycle()
+    assert summary.new_entries == 3
+    titles = sorted(p["embeds"][0]["title"] for p in news_posts(fake, g.channel("news")))
+    assert len(titles) == 2  # the cast story once (from whichever feed came first), the filming story apart
+    assert "cast confirmed" in titles[0].lower() or "cast confirmed" in titles[1].lower()
+    assert sum("filming confirmed" in t.lower() for t in titles) == 1
+    await news.next_cycle()
+    assert len(news_posts(fake, g.channel("news"))) == 2
+
+
+async def test_malformed_oversize_and_slow_feeds_are_recorded_and_the_others_still_post(fake, news, monkeypatch):
+    monkeypatch.setattr("bot.services.news.service.FETCH_TOTAL_TIMEOUT", 0.3)  # the fetcher the cog builds at start
+    bot = await news.runner.start()
+    g = fake.default_guild
+    admin = g.member("admin")
+    await configure(bot, g)
+    names = ("healthy", "broken", "huge", "slow")
+    for name in names:
+        news.feeds.set(name, f"Feed {name}", old_items(f"https://{name}.test"))
+        await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url(name)))
+    server = news.feeds.server
+    server.serve("/broken", load_sample("garbage.xml"), content_type="application/xml")
+    server.oversize("/huge", size=6_000_000)
+    server.slow("/slow", rss2("Feed slow", []), delay=1.5)
+    news.feeds.add("healthy", "Season 2 news still arrives", "https://healthy.test/new", START)
+    summary = await news.next_cycle()
+    assert (summary.feeds, summary.failed, summary.posted) == (4, 3, 1)
+    [post] = news_posts(fake, g.channel("news"))
+    assert post["embeds"][0]["title"] == "Season 2 news still arrives"
+
+    embed = (await (await fake.slash(g, admin, "news feed list")).response()).embeds[0]
+    fields = {f["name"].split(" ", 1)[1]: f["value"] for f in embed["fields"]}
+    assert "failure" not in fields["Feed healthy"]
+    assert "⚠️ 1 failure(s) in a row: malformed" in fields["Feed broken"]
+    assert "⚠️ 1 failure(s) in a row: too_large" in fields["Feed huge"]
+    assert "⚠️ 1 failure(s) in a row: timeout" in fields["Feed slow"]
+    assert bot.is_ready() and not bot.is_closed()

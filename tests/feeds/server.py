@@ -61,6 +61,8 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.live_feeds: dict[str, LiveFeed] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.not_modified: Counter[str] = Counter()  # 304 answers per path
+        self.failing: dict[str, int] = {}  # path -> HTTP status answered instead of the route (see fail())
         self._counts: Counter[str] = Counter()
         self._clock = BASE_TIME
         self._runner: web.AppRunner | None = None
@@ -130,14 +132,27 @@ class FeedServer:
             return self.serve(path, b"<rss>" + b" " * size)
         return self.serve(path, b"", stream_size=size)
 
+    def fail(self, path: str, status: int = 503) -> None:
+        """Answer ``status`` at ``path`` until ``recover(path)``; the route (and a live feed) is kept."""
+        self.failing[path] = status
+
+    def recover(self, path: str) -> None:
+        self.failing.pop(path, None)
+
     def request_count(self, path: str) -> int:
         return self._counts[path]
+
+    def request_counts(self) -> Counter[str]:
+        """Requests per path so far (a copy)."""
+        return Counter(self._counts)
 
     # --- handler -----------------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self._counts[path] += 1
         self.requests.append((path, dict(request.headers)))
+        if path in self.failing:
+            return web.Response(status=self.failing[path], text="failing on purpose")
         route = self.routes.get(path)
         if route is None:
             return web.Response(status=404, text="not found")
@@ -150,6 +165,7 @@ class FeedServer:
             headers["ETag"] = route.etag
             headers["Last-Modified"] = format_datetime(route.last_modified, usegmt=True)
             if self._not_modified(request, route):
+                self.not_modified[path] += 1
                 return web.Response(status=304, headers=headers)
         if route.content_type:
             headers["Content-Type"] = route.content_type
@@ -238,3 +254,33 @@ def static_resolver(table: dict[str, list[str]]):
             raise socket.gaierror(socket.EAI_NONAME, f"unknown host {host}") from None
 
     return resolve
+
+
+class RebindingDns:
+    """Simulated DNS rebinding on a running event loop: ``host`` resolves to ``first`` (a public address) on the
+    first lookup and to ``then`` (loopback: the feed server) on every later one. Other names resolve normally.
+
+    It replaces ``loop.getaddrinfo``, which both the fetcher's own check (``system_resolver``) and aiohttp's
+    default resolver call, so nothing in the code under test is swapped out. Use ``install(monkeypatch)``.
+    """
+
+    def __init__(self, host: str = "rebind.test", *, first: str = "93.184.216.34", then: str = "127.0.0.1") -> None:
+        self.host = host
+        self.first = first
+        self.then = then
+        self.lookups = 0
+        self._real: Callable | None = None
+
+    def install(self, monkeypatch) -> RebindingDns:
+        loop = asyncio.get_running_loop()
+        self._real = loop.getaddrinfo
+        monkeypatch.setattr(loop, "getaddrinfo", self.getaddrinfo)
+        return self
+
+    async def getaddrinfo(self, host, port, *args, **kwargs):
+        if host != self.host:
+            assert self._real is not None
+            return await self._real(host, port, *args, **kwargs)
+        self.lookups += 1
+        address = self.first if self.lookups == 1 else self.then
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port or 0)))]

@@ -375,3 +375,23 @@ async def test_test_feed_reports_matches_and_writes_nothing(world):
     assert (report.title, report.entries) == ("Outlet", 3)
     assert [(m.title, m.keyword) for m in report.matching] == [("Season 2 teaser", "season 2")]
     assert await world.service.list_feeds(G1) == [] and world.poster.posts == []
+
+
+async def test_dedupe_titles_are_stored_normalized_and_legacy_rows_still_count(world):
+    """Deliveries keep the normalized dedupe title (migration 0006); rows written before it ('') are normalized
+    when read, so a story delivered before the upgrade still blocks its Google News twin."""
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.fetcher.add(FEED, item("Trauma Code Season 2: cast confirmed!", 3))
+    await world.next_cycle()
+    row = await world.repo.db.fetch_one("SELECT title_normalized, title_fingerprint FROM news_deliveries")
+    assert tuple(row) == ("trauma code season 2: cast confirmed!", "traumacodeseason2castconfirmed")
+    await world.repo.db.execute("UPDATE news_deliveries SET title_normalized = '', title_fingerprint = 'legacy'")
+    world.fetcher.set(GNEWS, "Google News", [])
+    await world.service.add_feed(G1, GNEWS, created_by=7)
+    world.fetcher.add(GNEWS, ("Trauma Code season 2 cast confirmed - Soompi", "http://news.google.test/a",
+                              START + timedelta(minutes=9)))
+    world.fetcher.add(GNEWS, ("Trauma Code season 2 filming confirmed - Soompi", "http://news.google.test/b",
+                              START + timedelta(minutes=10)))
+    await world.next_cycle()
+    assert world.titles() == ["Trauma Code Season 2: cast confirmed!",
+                              "Trauma Code season 2 filming confirmed - Soompi"]

@@ -1,0 +1,152 @@
+"""News service models: limits, errors, the poster protocol and the results commands get back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.domain.news_match import KeywordError
+from bot.errors import UserFacingError
+from db.news import SubscriptionRecord
+
+DEFAULT_INTERVAL = timedelta(minutes=10)
+MIN_INTERVAL = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(hours=6)
+JITTER_FRACTION = 0.1
+FAILURE_NOTICE_AFTER = 3
+SEEN_RETENTION = timedelta(days=30)
+CHECK_COOLDOWN = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+MAX_FEEDS_PER_GUILD = 50
+MAX_KEYWORDS_PER_SCOPE = 50
+SUMMARY_LIMIT = 600
+FEED_USER_AGENT = "CodeBlue/0.1 news alerts (Discord fan bot; +https://github.com/codeblue-bot/codeblue)"
+
+
+KEYWORD_ERROR_CODES = frozenset({"empty", "too_long", "bad_regex", "regex_too_complex"})
+
+
+class NewsError(UserFacingError):
+    """Bad input or a refused news action; the key is a catalog message under `news.`."""
+
+
+def _keyword_error(exc: KeywordError, raw: str) -> NewsError:
+    code = getattr(exc, "code", "")
+    key = f"news.keyword.error.{code}" if code in KEYWORD_ERROR_CODES else "news.keyword.error.other"
+    return NewsError(key, keyword=raw[:100], detail=str(getattr(exc, "detail", "") or exc)[:200])
+
+
+class PostError(Exception):
+    """The poster could not post. `permanent`: retrying cannot help (no access, channel gone)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class NewsPost:
+    """One story for one server, as the poster renders it."""
+
+    delivery_id: int
+    guild_id: int
+    channel_id: int
+    role_id: int | None
+    title: str
+    link: str | None
+    summary: str
+    source: str | None
+    published: datetime | None
+    thumbnail: str | None
+
+
+class NewsPoster(Protocol):
+    async def post(self, post: NewsPost) -> int:
+        """Send the post; return the message id; raise PostError."""
+
+    async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
+        """The id of a message posted since `since` that carries this story, if any (crash reconciliation)."""
+
+    async def notify(self, guild_id: int, key: str, **params: object) -> None:
+        """Tell the server's admins (log channel) the catalog message `key`."""
+
+
+class SettingsLookup(Protocol):
+    async def get(self, guild_id: int) -> Any: ...
+
+
+@dataclass(slots=True)
+class PollSummary:
+    feeds: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    queued: int = 0
+    posted: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AddFeedResult:
+    subscription: SubscriptionRecord
+    title: str | None
+    entries: int
+    queued_newest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TestedEntry:
+    title: str
+    link: str | None
+    keyword: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedTestReport:
+    title: str | None
+    entries: int
+    matching: list[TestedEntry]
+    excluded: int
+
+
+@dataclass(frozen=True, slots=True)
+class PresetResult:
+    added: list[str]
+    already: list[str]
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _from_epoch(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _entry_payload(entry: Any, feed_title: str | None) -> str:
+    published = getattr(entry, "published", None)
+    return json.dumps(
+        {
+            "title": entry.title,
+            "link": entry.link,
+            "summary": entry.summary or "",
+            "source": getattr(entry, "source", None) or feed_title,
+            "published": published.isoformat() if published else None,
+            "thumbnail": getattr(entry, "thumbnail", None),
+        },
+        ensure_ascii=False,
+    )
+
+
+
+def _keyword_kind(keyword: Any) -> str:
+    kind = getattr(keyword, "kind", "include")
+    return str(getattr(kind, "value", kind))
+
+
+def _keyword_text(keyword: Any, raw: str) -> str:
+    """The canonical stored form of a keyword (so `remove` finds what `add` stored)."""
+    return str(getattr(keyword, "raw", None) or raw).strip()

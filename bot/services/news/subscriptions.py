@@ -1,0 +1,206 @@
+"""Commands' side of the news service: following feeds and presets, keywords, `/news test`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain.feed_entries import normalize_link
+from bot.domain.feed_presets import news_presets
+from bot.domain.news_match import KeywordError, compile_keywords, match_entry, parse_keyword
+from bot.services.feed_fetch import validate_feed_url
+from bot.services.news.dedupe import delivery_for
+from bot.services.news.models import (
+    MAX_FEEDS_PER_GUILD,
+    MAX_KEYWORDS_PER_SCOPE,
+    AddFeedResult,
+    FeedTestReport,
+    NewsError,
+    PresetResult,
+    TestedEntry,
+    _keyword_error,
+    _keyword_kind,
+    _keyword_text,
+)
+from db.news import KeywordRecord, SubscriptionRecord, SubscriptionWithFeed
+
+
+class SubscriptionsMixin:
+    """Feeds, presets and keywords of a server (state is set up in NewsService.__init__)."""
+
+    async def _subscription_for(self, guild_id: int, subscription_id: int | None) -> SubscriptionRecord | None:
+        if subscription_id is None:
+            return None
+        subscription = await self.repo.get_subscription(guild_id, subscription_id)
+        if subscription is None:
+            raise NewsError("news.feed.unknown")
+        return subscription
+
+    async def add_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> Any:
+        try:
+            keyword = parse_keyword(raw)
+        except KeywordError as exc:
+            raise _keyword_error(exc, raw) from None
+        await self._subscription_for(guild_id, subscription_id)
+        existing = [r for r in await self.repo.keywords_of_guild(guild_id) if r.subscription_id == subscription_id]
+        if len(existing) >= MAX_KEYWORDS_PER_SCOPE:
+            raise NewsError("news.keyword.too_many", limit=MAX_KEYWORDS_PER_SCOPE)
+        stored = _keyword_text(keyword, raw)
+        if not await self.repo.add_keyword(guild_id, subscription_id, stored, _keyword_kind(keyword), self._now()):
+            raise NewsError("news.keyword.exists", keyword=stored)
+        self._forget_keywords(guild_id)
+        return keyword
+
+    async def remove_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> None:
+        await self._subscription_for(guild_id, subscription_id)
+        candidates = {raw.strip()}
+        try:
+            candidates.add(_keyword_text(parse_keyword(raw), raw))
+        except KeywordError:
+            pass
+        removed = False
+        for text in candidates:
+            removed = await self.repo.remove_keyword(guild_id, subscription_id, text) or removed
+        if not removed:
+            raise NewsError("news.keyword.not_found", keyword=raw[:100])
+        self._forget_keywords(guild_id)
+
+    async def list_keywords(self, guild_id: int, subscription_id: int | None = None) -> list[KeywordRecord]:
+        await self._subscription_for(guild_id, subscription_id)
+        return [r for r in await self.repo.keywords_of_guild(guild_id) if r.subscription_id == subscription_id]
+
+    # -- subscriptions --------------------------------------------------------------------------------------------
+    async def _fetch_once(self, url: str) -> tuple[Any, Any]:
+        result = await self.fetcher.fetch(url)
+        parsed, error = await self._parse(result)
+        if error is not None:
+            if error.startswith("blocked_address"):
+                raise NewsError("news.feed.blocked", url=url[:200])
+            raise NewsError("news.feed.unreachable", url=url[:200], reason=error[:300])
+        return parsed, result
+
+    def feed_url(self, raw: str) -> str:
+        """The normalized feed URL (one feed row per URL); NewsError when it is not an http(s) URL."""
+        url = raw.strip()
+        problem: object = None
+        try:
+            checked = validate_feed_url(url, allow_private=self.allow_private)
+        except ValueError as exc:
+            if getattr(exc, "code", None) == "blocked_address":
+                raise NewsError("news.feed.blocked", url=url[:200]) from None
+            problem = getattr(exc, "detail", None) or str(exc) or "invalid"
+        else:
+            # Accept the validator returning None/True (fine), a URL (fine), False or a problem text.
+            if checked is False or (isinstance(checked, str) and not checked.startswith(("http://", "https://"))):
+                problem = checked or "invalid"
+        if problem:
+            raise NewsError("news.feed.bad_url", url=url[:200], reason=str(problem)[:200])
+        return normalize_link(url)
+
+    async def add_feed(self, guild_id: int, raw_url: str, *, created_by: int, channel_id: int | None = None,
+                       keywords: Sequence[str] = (), post_newest: bool = False) -> AddFeedResult:
+        """Follow a feed: fetched once to check it is a feed; its current entries are marked seen."""
+        url = self.feed_url(raw_url)
+        parsed_keywords = []
+        for raw in keywords:
+            try:
+                parsed_keywords.append((raw, parse_keyword(raw)))
+            except KeywordError as exc:
+                raise _keyword_error(exc, raw) from None
+        current = await self.repo.subscriptions_of_guild(guild_id)
+        if any(s.feed.url == url for s in current):
+            raise NewsError("news.feed.already", url=url[:200])
+        if len(current) >= MAX_FEEDS_PER_GUILD:
+            raise NewsError("news.feed.too_many", limit=MAX_FEEDS_PER_GUILD)
+        parsed, result = await self._fetch_once(url)
+        now = self._now()
+        feed = await self.repo.ensure_feed(url, now=now, next_poll_at=self.next_poll_after_success(now))
+        async with self._feed_lock(feed.id):
+            feed = await self.repo.get_feed(feed.id) or feed
+            # Entries other servers have not had yet are theirs; for this server they are backlog.
+            await self._ingest(feed, parsed, result, now, exclude_guild=guild_id)
+            subscription = await self.repo.create_subscription(guild_id, feed.id, channel_id=channel_id,
+                                                               created_by=created_by, now=now)
+            if subscription is None:
+                raise NewsError("news.feed.already", url=url[:200])
+        for raw, keyword in parsed_keywords:
+            await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
+                                        _keyword_kind(keyword), now)
+        self._forget_keywords(guild_id)
+        queued = False
+        if post_newest and parsed.entries:
+            dated = [e for e in parsed.entries if e.published is not None]
+            newest = max(dated, key=lambda e: e.published) if dated else parsed.entries[-1]
+            fresh = await self.repo.get_feed(feed.id) or feed
+            queued = await self.repo.add_delivery(delivery_for(subscription, fresh, parsed.title, newest), now)
+        return AddFeedResult(subscription, parsed.title, len(parsed.entries), queued)
+
+    async def add_preset(self, guild_id: int, show_key: str, *, created_by: int,
+                         channel_id: int | None = None) -> PresetResult:
+        """Follow a show's preset feeds (Google News searches). Each is checked at its first poll, which is
+        its baseline: nothing old is posted."""
+        try:
+            presets = news_presets(show_key)
+        except KeyError:
+            presets = []
+        if not presets:
+            raise NewsError("news.preset.unknown", show=show_key[:60])
+        current = await self.repo.subscriptions_of_guild(guild_id)
+        followed = {s.feed.url for s in current}
+        added, already = [], []
+        now = self._now()
+        for preset in presets:
+            url = normalize_link(preset.url)
+            if url in followed:
+                already.append(preset.label)
+                continue
+            if len(current) + len(added) >= MAX_FEEDS_PER_GUILD:
+                raise NewsError("news.feed.too_many", limit=MAX_FEEDS_PER_GUILD)
+            feed = await self.repo.ensure_feed(url, now=now, next_poll_at=now)
+            subscription = await self.repo.create_subscription(guild_id, feed.id, channel_id=channel_id,
+                                                               created_by=created_by, now=now)
+            if subscription is None:
+                already.append(preset.label)
+                continue
+            for raw in getattr(preset, "keywords", ()) or ():
+                try:
+                    keyword = parse_keyword(raw)
+                except KeywordError:
+                    continue
+                await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
+                                            _keyword_kind(keyword), now)
+            added.append(preset.label)
+        self._forget_keywords(guild_id)
+        return PresetResult(added, already)
+
+    async def remove_feed(self, guild_id: int, subscription_id: int) -> None:
+        if not await self.repo.delete_subscription(guild_id, subscription_id):
+            raise NewsError("news.feed.unknown")
+        self._forget_keywords(guild_id)
+
+    async def set_paused(self, guild_id: int, subscription_id: int, paused: bool) -> None:
+        if not await self.repo.set_paused(guild_id, subscription_id, paused):
+            raise NewsError("news.feed.unknown")
+
+    async def list_feeds(self, guild_id: int) -> list[SubscriptionWithFeed]:
+        return await self.repo.subscriptions_of_guild(guild_id)
+
+    async def test_feed(self, guild_id: int, raw_url: str, *, limit: int = 10) -> FeedTestReport:
+        """Fetch once and say what would be posted with the server-wide keywords; writes nothing."""
+        parsed, _ = await self._fetch_once(self.feed_url(raw_url))
+        records = [r for r in await self.repo.keywords_of_guild(guild_id) if r.subscription_id is None]
+        keywords = []
+        for record in records:
+            try:
+                keywords.append(parse_keyword(record.raw))
+            except KeywordError:
+                continue
+        matching, excluded = [], 0
+        keyword_set = compile_keywords(keywords)
+        for entry in parsed.entries:
+            outcome = match_entry(keyword_set, entry.title, entry.summary or "")
+            if outcome.matched:
+                matching.append(TestedEntry(entry.title, entry.link, outcome.keyword))
+            elif outcome.excluded_by:
+                excluded += 1
+        return FeedTestReport(parsed.title, len(parsed.entries), matching[-limit:][::-1], excluded)
