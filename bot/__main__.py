@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import discord
 
 from bot.config import ConfigError, configure_logging, load_environment, parse_settings
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_run(settings))
     except (DatabaseError, ConfigError) as exc:
         return _fail(str(exc))
+    except (aiohttp.ClientError, discord.GatewayNotFound, discord.HTTPException, OSError) as exc:
+        sys.stderr.write(f"codeblue: cannot reach Discord at {settings.api_base}: {exc}\n")
+        return 1
     except discord.LoginFailure:
         return _fail("Discord refused DISCORD_TOKEN: reset it on the Developer Portal's Bot page and set it again")
     except discord.PrivilegedIntentsRequired:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.util
 import json
@@ -35,6 +36,7 @@ def discover_extensions() -> tuple[str, ...]:
 
 DEFAULT_EXTENSIONS = discover_extensions()
 Clock = Callable[[], datetime]
+JOB_DRAIN_SECONDS = 10.0
 
 
 def utc_now() -> datetime:
@@ -70,6 +72,9 @@ class CodeBlueBot(commands.Bot):
         start_scheduler: bool = True,
         guild_ready_timeout: float = 2.0,
     ) -> None:
+        # The bot uses no voice: discord.py's warnings about voice libraries are noise in every log.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             guild_ready_timeout=guild_ready_timeout,
@@ -113,7 +118,11 @@ class CodeBlueBot(commands.Bot):
         for extension in self.initial_extensions:
             await self.load_extension(extension)
         if self._sync_on_start:
-            await self.sync_commands(only_if_changed=True)
+            try:
+                await self.sync_commands(only_if_changed=True)
+            except discord.HTTPException:
+                # Commands already synced keep working; the hash is not stored, so the next start tries again.
+                log.exception("syncing application commands failed; run `codeblue sync` once Discord answers")
 
     async def command_payload(self, guild: discord.abc.Snowflake | None) -> list[dict]:
         translator = self.tree.translator
@@ -145,8 +154,22 @@ class CodeBlueBot(commands.Bot):
         return True
 
     async def close(self) -> None:
-        """Scheduler first (no new jobs start), then Discord, then the database once writes in flight finish."""
+        """Scheduler first (no new jobs start, running ones may finish), then Discord, then the database."""
         if self.scheduler.running:
+            self.scheduler.pause()
+            await self._wait_for_running_jobs()
             self.scheduler.shutdown(wait=False)
         await super().close()
         await self.db.close()
+
+    async def _wait_for_running_jobs(self) -> None:
+        """Give job coroutines already running a few seconds to finish their writes.
+
+        APScheduler 3's asyncio executor cancels running jobs on shutdown and exposes no public way to wait for
+        them, hence its private `_pending_futures` (absent attribute: nothing to wait for).
+        """
+        executor = self.scheduler._lookup_executor("default")
+        running = [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
+        if running:
+            log.info("waiting for %d running job(s) before shutdown", len(running))
+            await asyncio.wait(running, timeout=JOB_DRAIN_SECONDS)

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in CHANNEL_KINDS]
 ROLE_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in ROLE_KINDS]
+ONLINE_MARK_MINUTES = 5
 ARCHIVE_CHOICES = [
     app_commands.Choice(name="1h", value=60),
     app_commands.Choice(name="24h", value=1440),
@@ -47,6 +48,25 @@ class ConfigCog(commands.Cog):
     def __init__(self, bot: commands.Bot, settings: SettingsService) -> None:
         self.bot = bot
         self.settings = settings
+        self._offline_since: datetime | None = None
+
+    async def cog_load(self) -> None:
+        self._offline_since = await self.settings.last_online()
+        await self._mark_online()
+        self.bot.scheduler.add_job(  # type: ignore[attr-defined]
+            self._mark_online, "interval", minutes=ONLINE_MARK_MINUTES, id="bot:last-online", replace_existing=True
+        )
+
+    async def cog_unload(self) -> None:
+        if self.bot.scheduler.get_job("bot:last-online"):  # type: ignore[attr-defined]
+            self.bot.scheduler.remove_job("bot:last-online")  # type: ignore[attr-defined]
+        await self._mark_online()
+
+    async def _mark_online(self) -> None:
+        try:
+            await self.settings.mark_online(self.bot.clock())  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("could not record that the bot is online")
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Checked again on our side: default permissions can be overridden by server admins."""
@@ -143,8 +163,8 @@ class ConfigCog(commands.Cog):
             suggestions = ", ".join(f"`{name}`" for name in exc.suggestions[:3]) or "`Asia/Seoul`"
             raise UserFacingError("config.timezone.unknown", value=tz[:60], suggestions=suggestions) from None
         await self.settings.update(interaction.guild_id, timezone=resolution.name)
-        reply = text(interaction, "config.timezone.saved", tz=resolution.name,
-                     now=discord.utils.format_dt(datetime.now(UTC), "t"))
+        local_now = datetime.now(resolution.zone).strftime("%H:%M")
+        reply = text(interaction, "config.timezone.saved", tz=resolution.name, now=local_now)
         if resolution.note:
             reply += "\n" + text(interaction, "config.timezone.note", note=resolution.note)
         await interaction.response.send_message(reply, ephemeral=True)
@@ -213,6 +233,19 @@ class ConfigCog(commands.Cog):
     async def on_guild_join(self, guild: discord.Guild) -> None:
         settings, _ = await self.settings.ensure(guild.id)
         if settings.guide_posted_at is None:
+            await self.post_guide(guild)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """A server that added the bot while it was offline arrives as a plain GUILD_CREATE: welcome it too.
+
+        "While offline" means the bot's own member joined after the last moment this bot was known online; with no
+        such moment (a new or restored database) nothing is posted, so a restore never spams every server.
+        """
+        settings, _ = await self.settings.ensure(guild.id)
+        joined_at = guild.me.joined_at if guild.me else None
+        if (settings.guide_posted_at is None and self._offline_since is not None and joined_at is not None
+                and joined_at > self._offline_since):
             await self.post_guide(guild)
 
     async def post_guide(self, guild: discord.Guild) -> None:

@@ -47,14 +47,18 @@ def _message_payloads(body):
 
 
 def assert_mentions_always_explicit(server: FakeDiscord) -> None:
-    """Every message the bot sent with text set `allowed_mentions` explicitly (DESIGN.md runtime rule)."""
+    """Every message the bot sent with text named exactly whom it may ping (DESIGN.md runtime rule).
+
+    `allowed_mentions` must be present and must not let Discord parse mentions from the text (`parse` empty):
+    only users and roles listed by id may be pinged, so nothing from a feed or a member can ping anyone.
+    """
     loose = [
-        f"{r.method} {r.template}"
+        f"{r.method} {r.template}: {payload.get('allowed_mentions')}"
         for r in server.requests
         for payload in _message_payloads(r.json)
-        if "allowed_mentions" not in payload
+        if (payload.get("allowed_mentions") or {}).get("parse", ["missing"]) != []
     ]
-    assert loose == [], f"messages sent without explicit allowed_mentions: {loose}"
+    assert loose == [], f"messages sent without safe allowed_mentions: {loose}"
 
 
 @pytest.fixture

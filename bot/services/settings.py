@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from db.database import Database
-from db.guilds import GuildSettingsRepository
+from db.guilds import BotStateRepository, GuildSettingsRepository
 from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
+
+LAST_ONLINE_KEY = "last_online_at"
 
 
 class SettingsService:
     def __init__(self, db: Database) -> None:
         self._repo = GuildSettingsRepository(db)
+        self._state = BotStateRepository(db)
 
     async def get(self, guild_id: int) -> GuildSettings:
         return await self._repo.get(guild_id)
@@ -30,3 +35,11 @@ class SettingsService:
 
     async def update(self, guild_id: int, **values: object) -> GuildSettings:
         return await self._repo.update(guild_id, **values)
+
+    async def last_online(self) -> datetime | None:
+        """When this bot was last known to be connected (before the current run), if ever."""
+        value = await self._state.get(LAST_ONLINE_KEY)
+        return datetime.fromisoformat(value) if value else None
+
+    async def mark_online(self, now: datetime) -> None:
+        await self._state.set(LAST_ONLINE_KEY, now.isoformat())

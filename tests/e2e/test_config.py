@@ -213,3 +213,20 @@ async def test_help_shows_moderator_commands_only_to_moderators(fake, bot):
                          .embeds[0]["fields"])
     assert "/episode lock" in mod_text and "/show open" in mod_text
     assert "/config" not in mod_text
+
+
+async def test_server_that_added_the_bot_while_offline_gets_the_guide_at_start(fake, runner):
+    bot = await runner.start()
+    assert await bot.settings_service.last_online() is not None
+    await runner.stop()
+    mark = fake.mark()
+    guild = fake.add_guild("Joined While Offline", default_layout=False)  # no bot connected: no live join event
+    bot = await runner.start()
+    general = guild.channel("general")
+    sent = await fake.wait_for_request("POST", "/channels/{channel_id}/messages",
+                                       lambda r: r.params["channel_id"] == str(general.id), since=mark)
+    assert sent.json["content"].startswith("👋 Thanks for adding **Code Blue** to Joined While Offline!")
+    # The default guild, where the bot already was, gets nothing; and the guide is not posted again.
+    assert fake.messages_in(fake.default_guild.channel("general")) == []
+    await runner.restart()
+    assert len(fake.messages_in(general)) == 1

@@ -66,6 +66,10 @@ def test_mentions_check_catches_a_message_without_allowed_mentions():
                                json={"type": 4, "data": {"content": "@everyone"}})
     forum = SimpleNamespace(method="POST", template="/channels/{channel_id}/threads",
                             json={"name": "t", "message": {"content": "<@&1>", "allowed_mentions": {"parse": []}}})
+    parsing = SimpleNamespace(method="POST", template="/channels/{channel_id}/messages",
+                              json={"content": "hi", "allowed_mentions": {"parse": ["everyone"]}})
     assert_mentions_always_explicit(SimpleNamespace(requests=[ok, forum]))
     with pytest.raises(AssertionError, match="callback"):
         assert_mentions_always_explicit(SimpleNamespace(requests=[ok, callback]))
+    with pytest.raises(AssertionError, match="everyone"):
+        assert_mentions_always_explicit(SimpleNamespace(requests=[parsing]))

@@ -67,3 +67,12 @@ def test_backup_command(tmp_path):
     assert sqlite3.connect(tmp_path / "copy.db").execute("SELECT x FROM t").fetchall() == [(1,)]
     again = _run(["backup", str(tmp_path / "copy.db")], tmp_path, CODEBLUE_DB=str(db))
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_unreachable_discord_is_one_line_not_a_traceback(tmp_path):
+    result = _run(["run"], tmp_path, DISCORD_TOKEN=TOKEN, CODEBLUE_DB=str(tmp_path / "bot.db"),
+                  DISCORD_API_BASE="http://127.0.0.1:9/api/v10")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("codeblue:")]
+    assert len(errors) == 1 and errors[0].startswith("codeblue: cannot reach Discord at http://127.0.0.1:9/api/v10")
