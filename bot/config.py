@@ -19,6 +19,7 @@ DEFAULT_DB_PATH = "./codeblue.db"
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # Bot tokens are three base64url parts separated by dots.
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
+MAX_PARSE_PROCESSES = 32
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -32,6 +33,7 @@ class Settings:
     log_level: str
     dev_guild: int | None
     allow_private_feeds: bool
+    feed_parse_processes: int | None = None
 
     @property
     def api_base_is_custom(self) -> bool:
@@ -89,6 +91,16 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
 
     allow_private = _bool("CODEBLUE_ALLOW_PRIVATE_FEEDS", env.get("CODEBLUE_ALLOW_PRIVATE_FEEDS", "0"))
 
+    parse_processes = None
+    raw_processes = (env.get("CODEBLUE_FEED_PARSE_PROCESSES") or "").strip()
+    if raw_processes:
+        if not raw_processes.isdigit() or int(raw_processes) > MAX_PARSE_PROCESSES:
+            raise ConfigError(
+                f"CODEBLUE_FEED_PARSE_PROCESSES must be a whole number from 0 (threads) to {MAX_PARSE_PROCESSES}, "
+                f"got {raw_processes!r}"
+            )
+        parse_processes = int(raw_processes)
+
     return Settings(
         token=token,
         db_path=db_path,
@@ -97,6 +109,7 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
         log_level=log_level,
         dev_guild=dev_guild,
         allow_private_feeds=allow_private,
+        feed_parse_processes=parse_processes,
     )
 
 

@@ -384,5 +384,6 @@ async def setup(bot: commands.Bot) -> None:
         bot.settings_service,  # type: ignore[attr-defined]
         clock=bot.clock,  # type: ignore[attr-defined]
         allow_private=bot.settings.allow_private_feeds,  # type: ignore[attr-defined]
+        parse_processes=bot.settings.feed_parse_processes,  # type: ignore[attr-defined]
     )
     await bot.add_cog(NewsCog(bot, service))

@@ -28,6 +28,7 @@ def test_every_setting_read():
         "CODEBLUE_LOG_LEVEL": "debug",
         "CODEBLUE_DEV_GUILD": "123456789012345678",
         "CODEBLUE_ALLOW_PRIVATE_FEEDS": "1",
+        "CODEBLUE_FEED_PARSE_PROCESSES": "0",
     })
     assert s.token == TOKEN
     assert s.db_path == Path("/srv/x/bot.db")
@@ -36,6 +37,7 @@ def test_every_setting_read():
     assert s.log_level == "DEBUG"
     assert s.dev_guild == 123456789012345678
     assert s.allow_private_feeds is True
+    assert s.feed_parse_processes == 0
 
 
 @pytest.mark.parametrize(
@@ -50,6 +52,8 @@ def test_every_setting_read():
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_DEV_GUILD": "abc"}, "CODEBLUE_DEV_GUILD"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_DEV_GUILD": "12"}, "CODEBLUE_DEV_GUILD"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_ALLOW_PRIVATE_FEEDS": "maybe"}, "CODEBLUE_ALLOW_PRIVATE_FEEDS"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_PARSE_PROCESSES": "-1"}, "CODEBLUE_FEED_PARSE_PROCESSES"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_PARSE_PROCESSES": "99"}, "CODEBLUE_FEED_PARSE_PROCESSES"),
     ],
 )
 def test_errors_name_the_setting(env, names):
