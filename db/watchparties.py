@@ -93,6 +93,22 @@ class Reminder:
         return timedelta(seconds=self.offset_seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class DueWork:
+    """A reminder (offset_seconds set; state pending or sending) or a party's end (offset_seconds None, state
+    "end") that falls due at `due`; `starts_at` is the party's start (the overdue rule needs it)."""
+
+    party_id: int
+    offset_seconds: int | None
+    due: datetime
+    state: str
+    starts_at: datetime
+
+    @property
+    def is_end(self) -> bool:
+        return self.offset_seconds is None
+
+
 class PartyLimitReached(Exception):
     """Creating would exceed a limit; `scope` is "guild" or "member", `limit` the configured maximum."""
 
@@ -227,10 +243,12 @@ class WatchPartyRepository:
         starts_at: datetime | None = None,
         duration_minutes: int | None = None,
         voice_channel_id: int | None = None,
+        clear_voice_channel: bool = False,
         plan: Sequence[tuple[int, datetime]] | None = None,
     ) -> Party | None:
-        """Change a scheduled party; with `plan`, its reminder rows are replaced by the new plan (all pending).
-        Returns None when the party is not (or no longer) scheduled."""
+        """Change a scheduled party (None keeps a value; `clear_voice_channel` removes the voice channel); with
+        `plan`, its reminder rows are replaced by the new plan (all pending). Returns None when the party is not (or
+        no longer) scheduled."""
         async with self.db.transaction() as tx:
             row = await tx.fetch_one(f"{_SELECT_PARTY} WHERE id = ? AND status = 'scheduled'", (party_id,))
             if row is None:
@@ -242,7 +260,7 @@ class WatchPartyRepository:
                 (title if title is not None else current.title,
                  to_epoch(starts_at if starts_at is not None else current.starts_at),
                  duration_minutes if duration_minutes is not None else current.duration_minutes,
-                 voice_channel_id if voice_channel_id is not None else current.voice_channel_id,
+                 None if clear_voice_channel else voice_channel_id or current.voice_channel_id,
                  to_epoch(now), party_id),
             )
             if plan is not None:
@@ -279,11 +297,6 @@ class WatchPartyRepository:
             "SELECT COUNT(*) AS n FROM watch_parties WHERE guild_id = ? AND status = 'scheduled'", (guild_id,)
         )
         return int(row["n"]) if row else 0
-
-    async def scheduled(self) -> list[Party]:
-        """Every scheduled party of every server (start-up: end-of-party jobs)."""
-        rows = await self.db.fetch_all(f"{_SELECT_PARTY} WHERE status = 'scheduled' ORDER BY starts_at")
-        return [_party(r) for r in rows]
 
     # -- RSVPs ----------------------------------------------------------------------------------------
     async def set_rsvp(self, party_id: int, user_id: int, display_name: str, status: str, now: datetime) -> None:
@@ -335,14 +348,23 @@ class WatchPartyRepository:
         )
         return None if row is None else _reminder(row)
 
-    async def pending_reminders(self) -> list[tuple[Reminder, datetime]]:
-        """Pending reminders of scheduled parties with each party's start, earliest first (start-up rebuild)."""
+    async def due_work(self, until: datetime, *, include_sending: bool = False) -> list[DueWork]:
+        """Everything of scheduled parties due before `until`, in one indexed query: pending reminders (and, with
+        `include_sending`, those a crash left in 'sending') by `party_reminders_due`, and party ends by
+        `watch_parties_status_start` (an end before `until` implies a start before it)."""
+        stop = to_epoch(until)
+        states = ("pending", "sending") if include_sending else ("pending", "pending")
         rows = await self.db.fetch_all(
-            "SELECT r.party_id, r.offset_seconds, r.fire_at, r.state, r.late, r.sent_at, p.starts_at AS party_start "
+            "SELECT r.party_id, r.offset_seconds, r.fire_at AS due, r.state, p.starts_at "
             "FROM party_reminders AS r JOIN watch_parties AS p ON p.id = r.party_id "
-            "WHERE r.state = 'pending' AND p.status = 'scheduled' ORDER BY r.fire_at"
+            "WHERE r.state IN (?, ?) AND r.fire_at < ? AND p.status = 'scheduled' "
+            "UNION ALL "
+            "SELECT id, NULL, starts_at + duration_minutes * 60, 'end', starts_at FROM watch_parties "
+            "WHERE status = 'scheduled' AND starts_at < ? AND starts_at + duration_minutes * 60 < ?",
+            (*states, stop, stop, stop),
         )
-        return [(_reminder(r), from_epoch(r["party_start"])) for r in rows]
+        return [DueWork(party_id=r["party_id"], offset_seconds=r["offset_seconds"], due=from_epoch(r["due"]),
+                        state=r["state"], starts_at=from_epoch(r["starts_at"])) for r in rows]
 
     async def count_reminders(self, state: str) -> int:
         row = await self.db.fetch_one("SELECT COUNT(*) AS n FROM party_reminders WHERE state = ?", (state,))
@@ -369,16 +391,15 @@ class WatchPartyRepository:
         )
 
     async def skip_reminders(self, keys: Sequence[tuple[int, int]]) -> int:
-        """pending -> skipped for (party_id, offset_seconds) pairs; returns how many changed."""
+        """pending -> skipped for (party_id, offset_seconds) pairs, in one batch; returns how many changed."""
         if not keys:
             return 0
         async with self.db.transaction() as tx:
-            total = 0
-            for party_id, offset_seconds in keys:
-                changed = await tx.execute(
-                    "UPDATE party_reminders SET state = 'skipped' WHERE party_id = ? AND offset_seconds = ? "
-                    "AND state = 'pending'",
-                    (party_id, offset_seconds),
-                )
-                total += changed.rowcount
-        return total
+            before = await tx.fetch_one("SELECT total_changes() AS n")
+            await tx.executemany(
+                "UPDATE party_reminders SET state = 'skipped' WHERE party_id = ? AND offset_seconds = ? "
+                "AND state = 'pending'",
+                list(keys),
+            )
+            after = await tx.fetch_one("SELECT total_changes() AS n")
+        return int(after["n"]) - int(before["n"])

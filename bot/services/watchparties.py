@@ -8,6 +8,12 @@ Party times are computed with the injected `clock` (the bot's, which tests may s
 real clock, so a job due at `fire_at` (clock time) is given the real run date `real_now + (fire_at - clock())`.
 Every job body looks at the clock again and applies the overdue rule of `bot.domain.reminders.classify_reminder`.
 
+Only reminders and party ends due within `HORIZON` (12 h) have jobs. Start-up (`rebuild`) reads them with one
+indexed query and adds the periodic `watchparty:horizon` job, which every `HORIZON_REFRESH` (15 min) adds the
+jobs that came within reach; creating or editing a party schedules its in-horizon jobs at once. Since the
+refresh interval is far shorter than the horizon, every job exists hours before it is due. Jobs are only
+triggers: whether a reminder is sent is decided by its row in the ledger (below), never by the job's existence.
+
 Exactly once
 ------------
 A reminder row goes pending -> sending -> sent (or failed). `sending` is written and committed BEFORE the post,
@@ -47,17 +53,25 @@ from bot.domain.timezones import UnknownTimezone, ZoneResolution, resolve_timezo
 from bot.errors import UserFacingError
 from bot.services.settings import SettingsService
 from db.database import Database
-from db.watchparties import NewParty, Party, PartyLimitReached, Reminder, Rsvp, WatchPartyRepository
+from db.models import GuildSettings
+from db.watchparties import DueWork, NewParty, Party, PartyLimitReached, Reminder, Rsvp, WatchPartyRepository
 
 log = logging.getLogger(__name__)
 
-TITLE_MAX = 100  # Discord's limit for a scheduled event's name
-DESCRIPTION_MAX = 1000  # ... and for its description
+# Discord's limits for a scheduled event's name and description: the most a server's own limits
+# (GuildSettings.max_party_title_length / max_party_description_length, set with /config limits) can allow.
+TITLE_MAX = 100
+DESCRIPTION_MAX = 1000
 SHOW_MAX = 100
 DEFAULT_DURATION_MINUTES = 60
 MAX_DURATION_MINUTES = 24 * 60
 MAX_REPEAT_WEEKLY = 12
 PAGE_SIZE = 5
+# Only work due within HORIZON has an APScheduler job; the horizon job (every HORIZON_REFRESH, much shorter than
+# HORIZON) adds the rest as it comes within reach. Start-up then costs jobs for hours, not for every future party.
+HORIZON = timedelta(hours=12)
+HORIZON_REFRESH = timedelta(minutes=15)
+HORIZON_JOB_ID = "watchparty:horizon"
 
 
 def utc_now() -> datetime:
@@ -71,8 +85,9 @@ def end_job_id(party_id: int) -> str:
 class PartyPoster(Protocol):
     """What the service needs from Discord; the cog implements it."""
 
-    async def send_reminder(self, party: Party, offset: timedelta, going: Sequence[Rsvp], *, late: bool) -> None:
-        """Post the reminder (mentions and DMs); raise if the channel post itself failed."""
+    async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *, late: bool) -> None:
+        """Post the reminder: mention the recipients who want channel pings, DM those with `dm_reminders` (see
+        `reminder_recipients`); raise if the channel post itself failed."""
 
     async def party_ended(self, party: Party) -> None:
         """The party is over: disable its buttons."""
@@ -126,14 +141,20 @@ class WatchPartyService:
         clock: Callable[[], datetime] = utc_now,
         real_clock: Callable[[], datetime] = utc_now,
         grace: timedelta = DEFAULT_GRACE,
+        horizon: timedelta = HORIZON,
+        horizon_refresh: timedelta = HORIZON_REFRESH,
         poster: PartyPoster | None = None,
     ) -> None:
+        if horizon_refresh >= horizon:
+            raise ValueError("the horizon must be longer than its refresh interval")
         self.repo = repo
         self.settings = settings
         self.scheduler = scheduler
         self.clock = clock
         self.real_clock = real_clock
         self.grace = grace
+        self.horizon = horizon
+        self.horizon_refresh = horizon_refresh
         self.poster = poster
 
     # -- time zones ----------------------------------------------------------------------------------
@@ -172,9 +193,9 @@ class WatchPartyService:
 
         Raises WhenError (the cog words it with examples) or UserFacingError; nothing is written then.
         """
-        title = _checked_text(request.title, TITLE_MAX, "title")
-        description = _checked_text(request.description, DESCRIPTION_MAX, "description") if request.description \
-            else None
+        settings = await self.settings.get(request.guild_id)
+        title = _checked_text(request.title, _title_limit(settings), "title")
+        description = _checked_description(request.description, settings)
         show = _checked_text(request.show, SHOW_MAX, "show") if request.show else None
         if not 1 <= request.repeat_weekly <= MAX_REPEAT_WEEKLY:
             raise UserFacingError("watchparty.create.repeat_range", max=MAX_REPEAT_WEEKLY)
@@ -184,7 +205,6 @@ class WatchPartyService:
         now = self.clock()
         parsed = parse_when(request.when, zone=zone.zone, now=now)
         offsets = await self._offsets(request.guild_id)
-        settings = await self.settings.get(request.guild_id)
         starts = weekly_occurrences(parsed.local, request.repeat_weekly)
         parties = [
             NewParty(
@@ -247,7 +267,11 @@ class WatchPartyService:
         return party, await self.repo.rsvps(party_id)
 
     async def toggle_dm(self, party_id: int, user_id: int) -> bool:
+        """Flip the member's "DM me" choice; only Going or Maybe members have reminders to receive."""
         await self._open_party(party_id)
+        answer = next((r for r in await self.repo.rsvps(party_id) if r.user_id == user_id), None)
+        if answer is None or answer.status == "declined":
+            raise UserFacingError("watchparty.rsvp.dm_needs_rsvp")
         value = await self.repo.toggle_dm(party_id, user_id)
         if value is None:
             raise UserFacingError("watchparty.rsvp.dm_needs_rsvp")
@@ -273,13 +297,18 @@ class WatchPartyService:
         when: str | None = None,
         duration_minutes: int | None = None,
         voice_channel_id: int | None = None,
+        remove_voice_channel: bool = False,
     ) -> tuple[Party, Party]:
-        """(before, after). A new `when` is read in the editor's zone and moves every reminder and the end job."""
+        """(before, after). A new `when` is read in the editor's zone and moves every reminder and the end job;
+        `remove_voice_channel` makes it a party without a voice channel (its event becomes external)."""
         before = await self._managed_party(party_id, guild_id, actor_id, is_moderator)
-        if title is None and when is None and duration_minutes is None and voice_channel_id is None:
+        if title is None and when is None and duration_minutes is None and voice_channel_id is None \
+                and not remove_voice_channel:
             raise UserFacingError("watchparty.edit.nothing")
+        if remove_voice_channel and voice_channel_id is not None:
+            raise UserFacingError("watchparty.edit.voice_conflict")
         if title is not None:
-            title = _checked_text(title, TITLE_MAX, "title")
+            title = _checked_text(title, _title_limit(await self.settings.get(guild_id)), "title")
         if duration_minutes is not None and not 1 <= duration_minutes <= MAX_DURATION_MINUTES:
             raise UserFacingError("watchparty.create.duration_range", max=MAX_DURATION_MINUTES)
         now = self.clock()
@@ -291,7 +320,8 @@ class WatchPartyService:
             plan = [(int(p.offset.total_seconds()), p.fire_at) for p in reminder_plan(starts_at, offsets, now)]
         old_reminders = await self.repo.reminders(party_id)
         after = await self.repo.update(party_id, now, title=title, starts_at=starts_at,
-                                       duration_minutes=duration_minutes, voice_channel_id=voice_channel_id, plan=plan)
+                                       duration_minutes=duration_minutes, voice_channel_id=voice_channel_id,
+                                       clear_voice_channel=remove_voice_channel, plan=plan)
         if after is None:
             raise UserFacingError(f"watchparty.rsvp.{(await self.repo.get(party_id)).status}")  # type: ignore[union-attr]
         if plan is not None:
@@ -354,60 +384,113 @@ class WatchPartyService:
         if end:
             self._remove_job(end_job_id(party_id))
 
+    def _in_horizon(self, due: datetime) -> bool:
+        return due < self.clock() + self.horizon
+
     async def _schedule_party(self, party: Party) -> None:
+        """A created or edited party: its in-horizon jobs now; later ones are left to the horizon job."""
         for reminder in await self.repo.reminders(party.id):
-            if reminder.state == "pending":
+            if reminder.state == "pending" and self._in_horizon(reminder.fire_at):
                 self._schedule_reminder(reminder)
-        self._add_job(end_job_id(party.id), party.ends_at, self.end_party, party.id)
+        if self._in_horizon(party.ends_at):
+            self._add_job(end_job_id(party.id), party.ends_at, self.end_party, party.id)
+        else:
+            self._remove_job(end_job_id(party.id))
 
     def _schedule_reminder(self, reminder: Reminder) -> None:
         self._add_job(reminder_job_id(reminder.party_id, reminder.offset), reminder.fire_at, self.fire_reminder,
                       reminder.party_id, reminder.offset_seconds)
 
-    async def rebuild(self) -> RebuildReport:
-        """Start-up: jobs for every pending reminder and every scheduled party, from the tables.
+    def _schedule_work(self, work: Sequence[DueWork], *, only_missing: bool) -> int:
+        """Add a job per item (reminder or party end); returns how many were added.
 
-        Overdue reminders follow `classify_reminder`: within the grace window they run now (and say they are late),
-        beyond it they are recorded as skipped. A party whose end passed while the bot was down ends now.
-        """
-        now = self.clock()
-        scheduled = late = 0
-        to_skip: list[tuple[int, int]] = []
-        rows = await self.repo.pending_reminders()
-        parties = await self.repo.scheduled()
-        # Paused, add_job does not wake the scheduler up once per job (that made 50,000 jobs take ~18 s).
+        The scheduler is paused meanwhile so add_job does not wake it once per job; nothing awaits in between,
+        so no job can be held up by the pause."""
+        added = 0
         was_running = self.scheduler.state == STATE_RUNNING
         if was_running:
             self.scheduler.pause()
         try:
-            for reminder, starts_at in rows:
-                status = classify_reminder(reminder.fire_at, now, self.grace, starts_at=starts_at)
-                if status == "skip":
-                    to_skip.append((reminder.party_id, reminder.offset_seconds))
-                    continue
-                self._schedule_reminder(reminder)
-                if status == "late":
-                    late += 1
+            for item in work:
+                if item.is_end:
+                    job_id, func, args = end_job_id(item.party_id), self.end_party, (item.party_id,)
                 else:
-                    scheduled += 1
-            for party in parties:
-                self._add_job(end_job_id(party.id), party.ends_at, self.end_party, party.id)
+                    offset = timedelta(seconds=item.offset_seconds or 0)
+                    job_id = reminder_job_id(item.party_id, offset)
+                    func, args = self.fire_reminder, (item.party_id, item.offset_seconds)
+                if only_missing and self.scheduler.get_job(job_id) is not None:
+                    continue
+                self._add_job(job_id, item.due, func, *args)
+                added += 1
         finally:
             if was_running:
                 self.scheduler.resume()
+        return added
+
+    async def rebuild(self) -> RebuildReport:
+        """Start-up: jobs for the reminders and party ends due within the horizon, from one indexed query, and
+        the periodic horizon job that schedules the rest as they come within reach.
+
+        Overdue reminders follow `classify_reminder`: within the grace window they run now (and say they are late),
+        beyond it they are recorded as skipped (one batch). A party whose end passed while the bot was down ends
+        now. Reminders left in 'sending' by a crash are counted and never retried.
+        """
+        now = self.clock()
+        work = await self.repo.due_work(now + self.horizon, include_sending=True)
+        to_schedule: list[DueWork] = []
+        to_skip: list[tuple[int, int]] = []
+        scheduled = late = unknown = parties = 0
+        for item in work:
+            if item.is_end:
+                to_schedule.append(item)
+                parties += 1
+                continue
+            if item.state == "sending":
+                unknown += 1
+                continue
+            status = classify_reminder(item.due, now, self.grace, starts_at=item.starts_at)
+            if status == "skip":
+                to_skip.append((item.party_id, item.offset_seconds or 0))
+                continue
+            to_schedule.append(item)
+            if status == "late":
+                late += 1
+            else:
+                scheduled += 1
+        self._schedule_work(to_schedule, only_missing=False)
         skipped = await self.repo.skip_reminders(to_skip)
-        unknown = await self.repo.count_reminders("sending")
+        self._schedule_horizon_job()
         if unknown:
             log.warning("%d watch-party reminder(s) were being sent when the bot stopped; they are not sent again",
                         unknown)
-        report = RebuildReport(scheduled, late, skipped, unknown, len(parties))
+        report = RebuildReport(scheduled, late, skipped, unknown, parties)
         log.info("watch parties rebuilt: %s", report)
         return report
 
+    def _schedule_horizon_job(self) -> None:
+        self.scheduler.add_job(
+            self.refresh_horizon, "interval", seconds=self.horizon_refresh.total_seconds(), id=HORIZON_JOB_ID,
+            replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None,
+        )
+
+    async def refresh_horizon(self) -> int:
+        """Job body, every `horizon_refresh`: add the jobs that came within the horizon since the last run (and any
+        pending one in it that lacks a job); returns how many were added. Jobs that exist are left alone: an edit
+        or a cancel already moved or removed them, and the job bodies re-check the ledger anyway."""
+        try:
+            work = await self.repo.due_work(self.clock() + self.horizon)
+            added = self._schedule_work(work, only_missing=True)
+        except Exception:
+            log.exception("watch-party horizon refresh failed")
+            return 0
+        if added:
+            log.debug("watch-party horizon: %d job(s) added", added)
+        return added
+
     def unschedule_all(self) -> None:
-        """Remove every watch-party job (cog unload)."""
+        """Remove every watch-party job, the horizon job included (cog unload)."""
         for job in self.scheduler.get_jobs():
-            if job.id.startswith("party:"):
+            if job.id.startswith("party:") or job.id == HORIZON_JOB_ID:
                 self._remove_job(job.id)
 
     # -- job bodies -----------------------------------------------------------------------------------
@@ -426,7 +509,8 @@ class WatchPartyService:
         now = self.clock()
         status = classify_reminder(reminder.fire_at, now, self.grace, starts_at=party.starts_at)
         if status == "future":  # woke early by the clock's reckoning (clock moved): try again when due
-            self._schedule_reminder(reminder)
+            if self._in_horizon(reminder.fire_at):
+                self._schedule_reminder(reminder)
             return
         if status == "skip":
             await self.repo.skip_reminders([(party_id, offset_seconds)])
@@ -438,9 +522,9 @@ class WatchPartyService:
             return
         if self.poster is None:
             raise RuntimeError("no poster")
-        going = [r for r in await self.repo.rsvps(party_id) if r.status == "going"]
+        recipients = reminder_recipients(await self.repo.rsvps(party_id))
         try:
-            await self.poster.send_reminder(party, reminder.offset, going, late=late)
+            await self.poster.send_reminder(party, reminder.offset, recipients, late=late)
         except Exception:
             await self.repo.complete_reminder(party_id, offset_seconds, "failed", self.clock())
             raise
@@ -453,13 +537,20 @@ class WatchPartyService:
             party = await self.repo.get(party_id)
             if party is None or party.status != "scheduled":
                 return
-            if party.ends_at > self.clock():  # the end moved or the clock disagrees: wait for it
-                self._add_job(end_job_id(party_id), party.ends_at, self.end_party, party_id)
+            if party.ends_at > self.clock():  # the end moved or the clock disagrees: wait for it (or the horizon job)
+                if self._in_horizon(party.ends_at):
+                    self._add_job(end_job_id(party_id), party.ends_at, self.end_party, party_id)
                 return
             if await self.repo.finish(party_id, "ended", self.clock()) and self.poster is not None:
                 await self.poster.party_ended((await self.repo.get(party_id)) or party)
         except Exception:
             log.exception("ending party %s failed", party_id)
+
+
+def reminder_recipients(rsvps: Sequence[Rsvp]) -> list[Rsvp]:
+    """Who is reminded: every Going member (pinged in the channel, or by DM if they toggled "DM me"), and Maybe
+    members who toggled "DM me" (they asked for it; Maybe alone never pings anyone). Declined: nobody."""
+    return [r for r in rsvps if r.status == "going" or (r.status == "maybe" and r.dm_reminders)]
 
 
 def watch_party_service(
@@ -475,6 +566,19 @@ def _resolve_or_refuse(text: str) -> ZoneResolution:
     except UnknownTimezone as exc:
         suggestions = ", ".join(f"`{name}`" for name in exc.suggestions[:3]) or "`Asia/Seoul`"
         raise UserFacingError("timezone.unknown", value=text[:60], suggestions=suggestions) from None
+
+
+def _title_limit(settings: GuildSettings) -> int:
+    return min(settings.max_party_title_length, TITLE_MAX)
+
+
+def _checked_description(value: str | None, settings: GuildSettings) -> str | None:
+    if not value:
+        return None
+    limit = min(settings.max_party_description_length, DESCRIPTION_MAX)
+    if limit <= 0:
+        raise UserFacingError("watchparty.create.description_off")
+    return _checked_text(value, limit, "description")
 
 
 def _checked_text(value: str | None, limit: int, field: str) -> str:

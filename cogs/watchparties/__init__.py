@@ -235,7 +235,7 @@ class WatchPartyCog(commands.Cog):
                 log.info("could not DM user %s about party %s: %s", user_id, party.id, exc)
 
     # -- PartyPoster ----------------------------------------------------------------------------------
-    async def send_reminder(self, party: Any, offset: timedelta, going: Sequence[Any], *, late: bool) -> None:
+    async def send_reminder(self, party: Any, offset: timedelta, recipients: Sequence[Any], *, late: bool) -> None:
         await self.bot.wait_until_ready()
         t = self._guild_t(party.guild_id)
         settings = await self.bot.settings_service.get(party.guild_id)
@@ -245,7 +245,7 @@ class WatchPartyCog(commands.Cog):
         if late:
             body = t("watchparty.reminder.late") + " " + body
         try:
-            await self._notify(party, going, body, body, settings.watchparty_ping_role_id)
+            await self._notify(party, recipients, body, body, settings.watchparty_ping_role_id)
         except discord.HTTPException as exc:
             await notify_admins(self.bot, party.guild_id,
                                 t("watchparty.reminder.failed", title=party.title, channel=f"<#{party.channel_id}>",
@@ -368,11 +368,12 @@ class WatchPartyCog(commands.Cog):
     @app_commands.rename(party_id="id")
     @app_commands.describe(party_id="The party number (see /watchparty list)", title="New title",
                            when="New start, read like at creation", duration="New length in minutes",
-                           voice_channel="New voice channel")
+                           voice_channel="New voice channel",
+                           remove_voice_channel="True: the party no longer uses a voice channel")
     async def edit(
         self, interaction: discord.Interaction, party_id: int, title: app_commands.Range[str, 1, 100] | None = None,
         when: str | None = None, duration: app_commands.Range[int, 1, 1440] | None = None,
-        voice_channel: discord.VoiceChannel | None = None,
+        voice_channel: discord.VoiceChannel | None = None, remove_voice_channel: bool = False,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.settings_service.get(interaction.guild_id)
@@ -380,7 +381,8 @@ class WatchPartyCog(commands.Cog):
             _, party = await self.service.edit(
                 party_id, interaction.guild_id, interaction.user.id,
                 is_moderator=is_moderator(interaction, settings.moderator_role_id), title=title, when=when,
-                duration_minutes=duration, voice_channel_id=voice_channel.id if voice_channel else None)
+                duration_minutes=duration, voice_channel_id=voice_channel.id if voice_channel else None,
+                remove_voice_channel=remove_voice_channel)
         except WhenError as exc:
             raise _when_refusal(interaction, exc) from None
         await self._refresh_announcement(party)

@@ -95,7 +95,33 @@ async def test_claim_is_exclusive_and_completion_needs_a_claim(repo):
     await repo.complete_reminder(party.id, 3600, "sent", NOW)
     reminder = await repo.reminder(party.id, 3600)
     assert (reminder.state, reminder.late, reminder.sent_at) == ("sent", True, NOW)
-    assert [r.offset_seconds for r, _ in await repo.pending_reminders()] == [0]
+    assert [(w.offset_seconds, w.state) for w in await repo.due_work(START + timedelta(days=1))] == [
+        (0, "pending"), (None, "end")]
+
+
+async def test_due_work_is_the_window_of_reminders_and_ends_of_scheduled_parties(repo):
+    soon, later = await create(repo, new_party(), new_party(host=11, start=START + timedelta(days=3)))
+    [cancelled] = await create(repo, new_party(host=12))
+    await repo.finish(cancelled.id, "cancelled", NOW)
+    assert await repo.claim_reminder(soon.id, 3600, late=False)  # left 'sending' by a "crash"
+    until = START + timedelta(minutes=90)  # soon's end is START + 90 min: not before `until`
+    assert [(w.party_id, w.offset_seconds, w.due, w.state) for w in await repo.due_work(until)] == [
+        (soon.id, 0, START, "pending")]
+    with_sending = await repo.due_work(until + timedelta(seconds=1), include_sending=True)
+    assert sorted((w.party_id, -1 if w.is_end else w.offset_seconds, w.state) for w in with_sending) == [
+        (soon.id, -1, "end"), (soon.id, 0, "pending"), (soon.id, 3600, "sending")]
+    assert {w.starts_at for w in with_sending} == {START}
+    everything = await repo.due_work(START + timedelta(days=30))
+    assert {w.party_id for w in everything} == {soon.id, later.id}  # never the cancelled party
+
+
+async def test_skip_reminders_in_one_batch_counts_only_pending(repo):
+    a, b = await create(repo, new_party(), new_party(host=11))
+    assert await repo.claim_reminder(a.id, 0, late=False)
+    assert await repo.skip_reminders([(a.id, 3600), (a.id, 0), (b.id, 3600), (b.id, 999)]) == 2
+    assert [r.state for r in await repo.reminders(a.id)] == ["skipped", "sending"]
+    assert [r.state for r in await repo.reminders(b.id)] == ["skipped", "pending"]
+    assert await repo.skip_reminders([]) == 0
 
 
 async def test_update_replaces_the_plan_and_bumps_sequence(repo):

@@ -83,11 +83,53 @@ async def test_create_reads_when_in_the_members_zone_and_schedules_jobs(env):
     [party] = created.parties
     assert party.starts_at == datetime(2026, 5, 2, 21, 0, tzinfo=SEOUL)
     assert (party.zone, party.show, party.episode, party.duration_minutes) == ("Asia/Seoul", "Trauma Code", 3, 60)
+    assert job_ids(service) == []  # a day away: beyond the 12-hour horizon, the horizon job will add them
+
+
+async def test_a_party_within_the_horizon_gets_its_jobs_at_once(env):
+    service, _, _ = env
+    [party] = (await service.create(request("in 2 hours"))).parties
     assert job_ids(service) == [f"party:{party.id}:end", f"party:{party.id}:remind:0",
                                 f"party:{party.id}:remind:3600"]
-    jobs = {job.id: job for job in service.scheduler.get_jobs()}
-    planned = jobs[f"party:{party.id}:remind:3600"].next_run_time - datetime.now(UTC)
+    planned = service.scheduler.get_job(f"party:{party.id}:remind:3600").next_run_time - datetime.now(UTC)
     assert abs(planned - (party.starts_at - timedelta(hours=1) - service.clock())) < timedelta(seconds=1)
+
+
+async def test_the_horizon_job_adds_work_as_it_comes_within_reach(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties  # 24 h ahead
+    [far] = (await service.create(request("2026-05-20 21:00"))).parties
+    report = await service.rebuild()
+    assert (report.scheduled, report.parties) == (0, 0)
+    assert job_ids(service) == ["watchparty:horizon"]
+    assert service.scheduler.get_job("watchparty:horizon").trigger.interval == timedelta(minutes=15)
+    remind_1h, remind_0, end = (f"party:{party.id}:remind:3600", f"party:{party.id}:remind:0",
+                                f"party:{party.id}:end")
+    clock.set(party.starts_at - timedelta(hours=12, minutes=30))  # only the 1-hour reminder is within 12 h
+    assert await service.refresh_horizon() == 1
+    assert job_ids(service) == [remind_1h, "watchparty:horizon"]
+    planned = service.scheduler.get_job(remind_1h).next_run_time - datetime.now(UTC)
+    assert abs(planned - timedelta(hours=11, minutes=30)) < timedelta(seconds=1)
+    clock.set(party.starts_at - timedelta(hours=10))
+    assert await service.refresh_horizon() == 2
+    assert await service.refresh_horizon() == 0  # jobs that exist are left alone
+    assert job_ids(service) == [end, remind_0, remind_1h, "watchparty:horizon"]
+    # An edit that moves the party out of the horizon takes its jobs away; the far party never had any.
+    await service.edit(party.id, GUILD, HOST, is_moderator=False, when="2026-05-10 21:00")
+    assert job_ids(service) == ["watchparty:horizon"]
+    assert far.id not in {w.party_id for w in await service.repo.due_work(service.clock() + service.horizon)}
+    # A reminder already sent is not brought back by the horizon job.
+    clock.set(far.starts_at - timedelta(hours=1))
+    await service.fire_reminder(far.id, 3600)
+    assert [(p, o) for p, o, _, _ in poster.reminders] == [(far.id, 3600)]
+    await service.refresh_horizon()
+    assert f"party:{far.id}:remind:3600" not in job_ids(service)
+    assert f"party:{far.id}:remind:0" in job_ids(service)
+
+
+def test_the_horizon_must_outlast_its_refresh():
+    with pytest.raises(ValueError, match="horizon"):
+        WatchPartyService(None, None, None, horizon=timedelta(minutes=10), horizon_refresh=timedelta(minutes=15))
 
 
 @pytest.mark.parametrize(("member_zone", "server_zone", "expected"), [
@@ -117,6 +159,33 @@ async def test_bad_input_writes_nothing(env):
         await service.create(request(timezone="Mars/Olympus"))
     assert refused.value.key == "timezone.unknown"
     assert await service.repo.count_upcoming(GUILD) == 0 and job_ids(service) == []
+
+
+@pytest.mark.parametrize(("limits", "options", "key", "params"), [
+    ({"max_party_title_length": 20}, {"title": "x" * 21}, "watchparty.create.title_too_long",
+     {"max": 20, "length": 21}),
+    ({"max_party_description_length": 50}, {"description": "d" * 51}, "watchparty.create.description_too_long",
+     {"max": 50, "length": 51}),
+    ({"max_party_description_length": 0}, {"description": "d"}, "watchparty.create.description_off", {}),
+])
+async def test_server_text_limits_refuse_and_write_nothing(env, limits, options, key, params):
+    service, _, _ = env
+    await service.settings.update(GUILD, **limits)
+    with pytest.raises(UserFacingError) as refused:
+        await service.create(request(**options))
+    assert (refused.value.key, refused.value.params) == (key, params)
+    assert await service.repo.count_upcoming(GUILD) == 0 and job_ids(service) == []
+
+
+async def test_server_text_limits_allow_up_to_the_limit_and_apply_to_edits(env):
+    service, _, _ = env
+    await service.settings.update(GUILD, max_party_title_length=20, max_party_description_length=50)
+    [party] = (await service.create(request(title="t" * 20, description="d" * 50))).parties
+    assert (len(party.title), len(party.description)) == (20, 50)
+    with pytest.raises(UserFacingError) as refused:
+        await service.edit(party.id, GUILD, HOST, is_moderator=False, title="e" * 21)
+    assert (refused.value.key, refused.value.params) == ("watchparty.create.title_too_long", {"max": 20, "length": 21})
+    assert (await service.get(party.id)).title == "t" * 20
 
 
 async def test_member_limit(env):
@@ -151,6 +220,24 @@ async def test_reminder_fires_once_with_going_members(env):
     await service.fire_reminder(party.id, 3600)  # a second run (duplicate job) posts nothing
     assert len(poster.reminders) == 1
     assert (await service.repo.reminder(party.id, 3600)).state == "sent"
+
+
+async def test_reminder_goes_to_going_members_and_maybe_members_who_asked_for_a_dm(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    answers = [(21, "going", False), (22, "going", True), (23, "maybe", True), (24, "maybe", False),
+               (25, "declined", False)]
+    for user_id, status, dm in answers:
+        await service.rsvp(party.id, user_id, f"m{user_id}", status)
+        if dm:
+            assert await service.toggle_dm(party.id, user_id) is True
+    with pytest.raises(UserFacingError) as refused:  # nothing to be reminded of
+        await service.toggle_dm(party.id, 25)
+    assert refused.value.key == "watchparty.rsvp.dm_needs_rsvp"
+    await service.repo.toggle_dm(party.id, 25)  # a DM choice kept from before declining does not count
+    clock.set(party.starts_at - timedelta(hours=1))
+    await service.fire_reminder(party.id, 3600)
+    assert poster.reminders == [(party.id, 3600, [21, 22, 23], False)]
 
 
 @pytest.mark.parametrize(("late_by", "expected_state", "posted"), [
