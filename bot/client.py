@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import pkgutil
+import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.errors import DatabaseClosed
 from bot.i18n import Catalog, CatalogTranslator
 from bot.services.settings import SettingsService
 from bot.tree import CodeBlueTree
@@ -123,6 +125,14 @@ class CodeBlueBot(commands.Bot):
             except discord.HTTPException:
                 # Commands already synced keep working; the hash is not stored, so the next start tries again.
                 log.exception("syncing application commands failed; run `codeblue sync` once Discord answers")
+
+    async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
+        """An event handler that runs into the closed database while the bot shuts down is expected, not an error."""
+        error = sys.exc_info()[1]
+        if isinstance(error, DatabaseClosed) and self.is_closed():
+            log.info("ignored %s during shutdown: the database is already closed", event_method)
+            return
+        await super().on_error(event_method, *args, **kwargs)
 
     async def command_payload(self, guild: discord.abc.Snowflake | None) -> list[dict]:
         translator = self.tree.translator

@@ -22,3 +22,7 @@ class ConfigError(Exception):
 
 class DatabaseError(Exception):
     """The database cannot be used as it is (unwritable, written by a newer version, ...)."""
+
+
+class DatabaseClosed(DatabaseError):
+    """A statement came after the database was closed: only during shutdown, when late event handlers run."""

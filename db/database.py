@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.errors import DatabaseError
+from bot.errors import DatabaseClosed, DatabaseError
 
 BUSY_TIMEOUT_MS = 5000
 Params = Sequence[Any] | dict[str, Any]
@@ -86,7 +86,7 @@ class Database:
     @property
     def connection(self) -> aiosqlite.Connection:
         if self._conn is None:
-            raise DatabaseError("the database is not connected")
+            raise DatabaseClosed("the database is not connected (closed or not yet opened)")
         return self._conn
 
     async def close(self) -> None:

@@ -1,5 +1,7 @@
 """The real bot against the fake Discord: start-up wiring, command sync, restart, shutdown."""
 
+import logging
+
 import discord
 import pytest
 
@@ -73,3 +75,16 @@ def test_mentions_check_catches_a_message_without_allowed_mentions():
         assert_mentions_always_explicit(SimpleNamespace(requests=[ok, callback]))
     with pytest.raises(AssertionError, match="everyone"):
         assert_mentions_always_explicit(SimpleNamespace(requests=[parsing]))
+
+
+async def test_event_handler_after_shutdown_is_not_reported_as_an_error(fake, runner, caplog):
+    """An event that arrives while the bot shuts down may find the database closed: logged quietly."""
+    bot = await runner.start()
+    handler = bot.get_cog("ConfigCog").on_guild_available
+    guild = bot.get_guild(fake.default_guild.id)
+    await runner.stop()
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    await bot._run_event(handler, "on_guild_available", guild)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("during shutdown" in r.getMessage() for r in caplog.records)
