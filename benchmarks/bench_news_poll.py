@@ -112,8 +112,8 @@ class RecordingPoster:
     async def find_posted(self, channel_id, link, title, since):
         return None
 
-    async def notify(self, guild_id: int, key: str, **params: object) -> None:
-        return None
+    async def notify(self, guild_id: int, key: str, **params: object) -> bool:
+        return True
 
 
 class StallMeter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -34,7 +35,9 @@ POLL_JOB_ID = "news:poll"
 POLL_TICK_SECONDS = 30
 PRESET_CHOICES = [app_commands.Choice(name="Trauma Code: Heroes on Call", value="trauma-code")]
 FIELD_LIMIT = 1024
-LIST_LIMIT = 3800
+LIST_LIMIT = 3800  # characters of one /news feed list page's fields (Discord's embed limit is 6,000 in all)
+LIST_PAGE_FEEDS = 10
+LIST_CUSTOM_ID = r"nfl:(?P<page>[0-9]+):(?P<direction>prev|next)"
 
 
 def _cut(value: str, limit: int) -> str:
@@ -59,6 +62,24 @@ def split_keywords(raw: str | None) -> list[str]:
     if value.lower().startswith(("re:", "-re:")):
         return [value]
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+# Answers that prove nothing was posted but may pass: rate limited beyond discord.py's own retries, request timeout.
+TEMPORARY_REFUSALS = frozenset({408, 429})
+
+
+def post_error(exc: discord.HTTPException) -> PostError:
+    """What an HTTP error answer means for a news post: 403/404/other 4xx permanent; 408/429 temporary and
+    nothing was posted; 5xx temporary, and Discord may have accepted the message anyway."""
+    if isinstance(exc, discord.Forbidden):
+        return PostError("forbidden", permanent=True)
+    if isinstance(exc, discord.NotFound):
+        return PostError("channel_missing", permanent=True)
+    if exc.status in TEMPORARY_REFUSALS:
+        return PostError(f"unavailable: {exc.status}", permanent=False)
+    if 400 <= exc.status < 500:
+        return PostError(f"rejected: {exc.text[:100]}", permanent=True)
+    return PostError(f"unavailable: {exc.status}", permanent=False, maybe_posted=True)
 
 
 class DiscordNewsPoster:
@@ -110,18 +131,21 @@ class DiscordNewsPoster:
                 raise PostError("not_text_channel", permanent=True)
             message = await channel.send(content, embed=embed, allowed_mentions=mentions)
             return message.id
-        except discord.Forbidden:
-            raise PostError("forbidden", permanent=True) from None
-        except discord.NotFound:
-            raise PostError("channel_missing", permanent=True) from None
         except discord.HTTPException as exc:
-            if 400 <= exc.status < 500:
-                raise PostError(f"rejected: {exc.text[:100]}", permanent=True) from None
-            raise PostError(f"unavailable: {exc.status}", permanent=False) from None
+            raise post_error(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PostError(f"unavailable: {exc}", permanent=False) from None
+            # The request may have reached Discord before the connection failed: the service checks first.
+            raise PostError(f"unavailable: {exc}"[:200], permanent=False, maybe_posted=True) from None
 
     async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
+        try:
+            return await self._find_posted(channel_id, link, title, since)
+        except discord.HTTPException as exc:
+            raise post_error(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PostError(f"unavailable: {exc}"[:200], permanent=False) from None
+
+    async def _find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
         channel = await self._channel(channel_id)
         if isinstance(channel, discord.ForumChannel):
             name = _cut(title or "News", 100)
@@ -138,9 +162,44 @@ class DiscordNewsPoster:
                 return message.id
         return None
 
-    async def notify(self, guild_id: int, key: str, **params: object) -> None:
+    async def notify(self, guild_id: int, key: str, **params: object) -> bool:
         guild = self.bot.get_guild(guild_id)
-        await notify_admins(self.bot, guild_id, guild_text(self.bot, guild, key, **params))
+        return await notify_admins(self.bot, guild_id, _cut(guild_text(self.bot, guild, key, **params), 2000))
+
+
+def feed_list_pages(fields: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """(name, value) fields packed into pages of at most LIST_PAGE_FEEDS feeds and LIST_LIMIT characters."""
+    pages: list[list[tuple[str, str]]] = [[]]
+    size = 0
+    for name, value in fields:
+        cost = len(name) + len(value)
+        if pages[-1] and (len(pages[-1]) >= LIST_PAGE_FEEDS or size + cost > LIST_LIMIT):
+            pages.append([])
+            size = 0
+        pages[-1].append((name, value))
+        size += cost
+    return pages
+
+
+class FeedListButton(discord.ui.DynamicItem[discord.ui.Button], template=LIST_CUSTOM_ID):
+    """◀ / ▶ on a /news feed list page; the custom id carries the page to show (works after a restart)."""
+
+    def __init__(self, page: int, direction: str, *, disabled: bool = False) -> None:
+        label = "◀" if direction == "prev" else "▶"
+        super().__init__(discord.ui.Button(custom_id=f"nfl:{page}:{direction}", label=label,
+                                           style=discord.ButtonStyle.secondary, disabled=disabled))
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+                             match: re.Match[str], /) -> FeedListButton:
+        return cls(int(match["page"]), match["direction"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        cog = interaction.client.get_cog("NewsCog")  # type: ignore[attr-defined]
+        await cog.show_feed_list(interaction, self.page, edit=True)
 
 
 class NewsCog(commands.Cog):
@@ -159,6 +218,7 @@ class NewsCog(commands.Cog):
         self._tasks: set[asyncio.Task] = set()
 
     async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(FeedListButton)
         # Crash reconciliation and overdue polls happen in the first tick, seconds after start-up: feeds overdue
         # while the bot was down are simply polled then (nothing is lost: entries stay in the feed).
         self.bot.scheduler.add_job(  # type: ignore[attr-defined]
@@ -167,6 +227,7 @@ class NewsCog(commands.Cog):
         )
 
     async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(FeedListButton)
         scheduler = self.bot.scheduler  # type: ignore[attr-defined]
         if scheduler.get_job(POLL_JOB_ID):
             scheduler.remove_job(POLL_JOB_ID)
@@ -266,33 +327,58 @@ class NewsCog(commands.Cog):
     @app_commands.describe(feed="The feed")
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def feed_resume(self, interaction: discord.Interaction, feed: str) -> None:
-        await self.service.set_paused(interaction.guild_id, self._subscription_id(feed), False)
-        await interaction.response.send_message(text(interaction, "news.feed.resumed"), ephemeral=True)
+        subscription_id = self._subscription_id(feed)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # resuming fetches the feed once
+        await self.service.set_paused(interaction.guild_id, subscription_id, False)
+        await interaction.followup.send(text(interaction, "news.feed.resumed"), ephemeral=True,
+                                        allowed_mentions=NO_MENTIONS)
 
     @feed.command(name="list", description="The feeds this server follows and how they are doing")
     async def feed_list(self, interaction: discord.Interaction) -> None:
+        await self.show_feed_list(interaction, 0, edit=False)
+
+    async def show_feed_list(self, interaction: discord.Interaction, page: int, *, edit: bool) -> None:
+        """One page of the server's feeds (◀ ▶ when there are several), within Discord's embed limits."""
         items = await self.service.list_feeds(interaction.guild_id)
         if not items:
-            await interaction.response.send_message(text(interaction, "news.list.empty"), ephemeral=True)
+            if edit:
+                await interaction.response.edit_message(content=text(interaction, "news.list.empty"), embed=None,
+                                                        view=None)
+            else:
+                await interaction.response.send_message(text(interaction, "news.list.empty"), ephemeral=True)
             return
-        never = text(interaction, "news.list.never")
+        pages = feed_list_pages([self._feed_field(interaction, item) for item in items])
+        page = max(0, min(page, len(pages) - 1))
         embed = discord.Embed(title=text(interaction, "news.list.title"), colour=discord.Colour.red())
-        for item in items[:25]:
-            feed, sub = item.feed, item.subscription
-            state = text(interaction, "news.list.paused" if sub.paused else "news.list.active")
-            lines = [
-                f"<{_cut(feed.url, 300)}> · {state}",
-                text(interaction, "news.list.checked", when=_stamp(feed.last_checked_at, never),
-                     new=_stamp(feed.last_new_item_at, never)),
-            ]
-            if sub.channel_id:
-                lines.append(text(interaction, "news.list.channel", channel=f"<#{sub.channel_id}>"))
-            if feed.last_error:
-                lines.append(text(interaction, "news.list.error", failures=feed.consecutive_failures,
-                                  error=_cut(feed.last_error, 200)))
-            embed.add_field(name=_cut(f"#{sub.id} {feed.title or feed.url}", 256),
-                            value=_cut("\n".join(lines), FIELD_LIMIT), inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        for name, value in pages[page]:
+            embed.add_field(name=name, value=value, inline=False)
+        view = discord.ui.View(timeout=None)
+        if len(pages) > 1:
+            embed.set_footer(text=text(interaction, "news.list.footer", page=page + 1, pages=len(pages),
+                                       feeds=len(items)))
+            view.add_item(FeedListButton(max(page - 1, 0), "prev", disabled=page == 0))
+            view.add_item(FeedListButton(min(page + 1, len(pages) - 1), "next", disabled=page >= len(pages) - 1))
+        if edit:
+            await interaction.response.edit_message(embed=embed, view=view)
+        else:
+            await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    @staticmethod
+    def _feed_field(interaction: discord.Interaction, item) -> tuple[str, str]:
+        feed, sub = item.feed, item.subscription
+        never = text(interaction, "news.list.never")
+        state = text(interaction, "news.list.paused" if sub.paused else "news.list.active")
+        lines = [
+            f"<{_cut(feed.url, 300)}> · {state}",
+            text(interaction, "news.list.checked", when=_stamp(feed.last_checked_at, never),
+                 new=_stamp(feed.last_new_item_at, never)),
+        ]
+        if sub.channel_id:
+            lines.append(text(interaction, "news.list.channel", channel=f"<#{sub.channel_id}>"))
+        if feed.last_error:
+            lines.append(text(interaction, "news.list.error", failures=feed.consecutive_failures,
+                              error=_cut(feed.last_error, 200)))
+        return _cut(f"#{sub.id} {feed.title or feed.url}", 256), _cut("\n".join(lines), FIELD_LIMIT)
 
     # -- /news keywords -----------------------------------------------------------------------------------------
     def _scope(self, interaction: discord.Interaction, feed: str | None) -> str:
@@ -300,7 +386,7 @@ class NewsCog(commands.Cog):
 
     @keywords.command(name="add", description="Add a keyword, \"quoted phrase\", -exclusion or re:regex")
     @app_commands.describe(keyword="One keyword or quoted phrase; -word excludes; re:pattern is a regex",
-                           feed="Only for this feed (replaces the server-wide keywords for it)")
+                           feed="Only for this feed (replaces server-wide keywords; their exclusions still apply)")
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def keywords_add(self, interaction: discord.Interaction, keyword: str, feed: str | None = None) -> None:
         sub_id = self._subscription_id(feed) if feed else None

@@ -1,6 +1,7 @@
 """News alerts: feeds, subscriptions, keywords, seen entries and deliveries (all SQL for them lives here).
 
-Times are integer Unix epoch seconds (UTC), as in migration 0005; 0006 adds `title_normalized`.
+Times are integer Unix epoch seconds (UTC), as in migration 0005; 0006 adds `title_normalized`, 0011 the
+deliveries' `retries` and `next_attempt_at`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from db.database import Database
 
@@ -105,13 +107,25 @@ class DeliveryRecord:
     attempted_at: int | None
     message_id: int | None
     created_at: int
+    retries: int = 0
+    next_attempt_at: int | None = None
+
+    @property
+    def order_key(self) -> int:
+        """Stories go out oldest first: by publication time, else by when the intent was written (then id)."""
+        return self.published_at if self.published_at is not None else self.created_at
+
+    @property
+    def unresolved_attempts(self) -> int:
+        """Sends whose outcome was never recorded (the process died mid-send): these count toward giving up."""
+        return self.attempts - self.retries
 
 
 _FEED_COLUMNS = ("id, url, title, etag, last_modified, last_checked_at, last_success_at, last_new_item_at, "
                  "last_error, consecutive_failures, next_poll_at, created_at")
 _SUB_COLUMNS = "id, guild_id, feed_id, channel_id, paused, created_by, created_at, failure_notice_sent"
 _DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
-                     "published_at, state, attempts, attempted_at, message_id, created_at")
+                     "published_at, state, attempts, attempted_at, message_id, created_at, retries, next_attempt_at")
 
 
 def _prefixed(columns: str, alias: str) -> str:
@@ -130,7 +144,7 @@ def _subscription(row: sqlite3.Row, offset: int = 0) -> SubscriptionRecord:
 
 
 def _delivery(row: sqlite3.Row) -> DeliveryRecord:
-    return DeliveryRecord(*(row[i] for i in range(16)))
+    return DeliveryRecord(*(row[i] for i in range(18)))
 
 
 _INSERT_DELIVERY = (
@@ -303,10 +317,14 @@ class NewsRepository:
         return [SubscriptionWithFeed(_subscription(r), _feed(r, 8)) for r in rows]
 
     async def set_paused(self, guild_id: int, subscription_id: int, paused: bool) -> bool:
-        result = await self.db.execute(
-            "UPDATE news_subscriptions SET paused = ? WHERE guild_id = ? AND id = ?",
-            (int(paused), guild_id, subscription_id),
-        )
+        """Pause (its queued stories are dropped in the same transaction) or resume; False when unknown here."""
+        async with self.db.transaction() as tx:
+            result = await tx.execute(
+                "UPDATE news_subscriptions SET paused = ? WHERE guild_id = ? AND id = ?",
+                (int(paused), guild_id, subscription_id),
+            )
+            if result.rowcount == 1 and paused:
+                await self._cancel_pending(tx, subscription_id)
         return result.rowcount == 1
 
     async def set_failure_notice(self, subscription_ids: Sequence[int], sent: bool) -> None:
@@ -319,12 +337,14 @@ class NewsRepository:
         )
 
     async def delete_subscription(self, guild_id: int, subscription_id: int) -> bool:
-        """Remove the subscription (its keywords go with it) and the feed when nobody follows it any more."""
+        """Remove the subscription (its keywords and queued stories go with it) and the feed when nobody follows
+        it any more."""
         async with self.db.transaction() as tx:
             row = await tx.fetch_one("SELECT feed_id FROM news_subscriptions WHERE guild_id = ? AND id = ?",
                                      (guild_id, subscription_id))
             if row is None:
                 return False
+            await self._cancel_pending(tx, subscription_id)
             await tx.execute("DELETE FROM news_subscriptions WHERE id = ?", (subscription_id,))
             await tx.execute(
                 "DELETE FROM news_feeds WHERE id = ?"
@@ -384,12 +404,16 @@ class NewsRepository:
         result = await self.db.execute(_INSERT_DELIVERY, _delivery_params(delivery, now))
         return result.rowcount == 1
 
-    async def pending_deliveries(self, limit: int = 500) -> list[DeliveryRecord]:
-        """Intents not yet known to be posted, oldest story first."""
+    async def pending_deliveries(self, limit: int = 500,
+                                 after: tuple[int, int] | None = None) -> list[DeliveryRecord]:
+        """Intents not yet known to be posted, oldest story first; `after` = (order key, id) of the last row of
+        the previous page (DeliveryRecord.order_key), to page past channels that must wait."""
+        key, last_id = after if after is not None else (-(2**62), -1)
         rows = await self.db.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE state = 'pending'"  # noqa: S608
+            " AND (COALESCE(published_at, created_at) > ? OR (COALESCE(published_at, created_at) = ? AND id > ?))"
             " ORDER BY COALESCE(published_at, created_at), id LIMIT ?",
-            (limit,),
+            (key, key, last_id, limit),
         )
         return [_delivery(r) for r in rows]
 
@@ -410,11 +434,27 @@ class NewsRepository:
             (message_id, now, delivery_id),
         )
 
-    async def mark_not_sent(self, delivery_id: int, error: str) -> None:
-        """The send failed without posting (an HTTP error answer): retry later, no reconciliation needed."""
+    async def mark_retry(self, delivery_id: int, error: str, *, next_attempt_at: int, maybe_posted: bool) -> None:
+        """A send failed for a reason that may pass: retry at `next_attempt_at`. When Discord may have accepted it
+        (timeout, 5xx) `attempted_at` is kept, so the next try looks for it in the channel first; after a definite
+        refusal (429, 408) it is cleared: nothing was posted."""
         await self.db.execute(
-            "UPDATE news_deliveries SET attempted_at = NULL, error = ? WHERE id = ?", (error[:500], delivery_id)
+            "UPDATE news_deliveries SET retries = retries + 1, next_attempt_at = ?, error = ?,"
+            " attempted_at = CASE WHEN ? THEN attempted_at ELSE NULL END WHERE id = ?",
+            (next_attempt_at, error[:500], int(maybe_posted), delivery_id),
         )
+
+    async def postpone(self, delivery_id: int, error: str, *, next_attempt_at: int) -> None:
+        """Try again later without counting a send (the channel could not be checked for an earlier one)."""
+        await self.db.execute("UPDATE news_deliveries SET next_attempt_at = ?, error = ? WHERE id = ?",
+                              (next_attempt_at, error[:500], delivery_id))
+
+    @staticmethod
+    async def _cancel_pending(tx: Any, subscription_id: int) -> None:
+        """Forget the subscription's queued stories no send was started for (deleted, so the same story can
+        still come through another feed). Attempted ones stay: they may be in the channel, and reconcile."""
+        await tx.execute("DELETE FROM news_deliveries WHERE subscription_id = ? AND state = 'pending'"
+                         " AND attempted_at IS NULL", (subscription_id,))
 
     async def mark_failed(self, delivery_id: int, error: str) -> None:
         await self.db.execute(

@@ -125,9 +125,14 @@ async def test_delivery_lifecycle_and_order(repo):
     first = pending[0]
     await repo.mark_attempt(first.id, NOW)
     assert (await repo.get_delivery(first.id)).attempted_at == NOW
-    await repo.mark_not_sent(first.id, "http_500")
-    again = await repo.get_delivery(first.id)
-    assert (again.attempted_at, again.attempts, again.state) == (None, 1, "pending")
+    await repo.mark_retry(first.id, "unavailable: 503", next_attempt_at=NOW + 30, maybe_posted=True)
+    again = await repo.get_delivery(first.id)  # Discord may have posted it: the attempt stays to be checked
+    assert (again.attempted_at, again.attempts, again.retries, again.next_attempt_at, again.state) == (
+        NOW, 1, 1, NOW + 30, "pending")
+    assert again.unresolved_attempts == 0
+    await repo.mark_retry(first.id, "unavailable: 429", next_attempt_at=NOW + 60, maybe_posted=False)
+    again = await repo.get_delivery(first.id)  # a definite refusal: nothing was posted
+    assert (again.attempted_at, again.retries, again.next_attempt_at) == (None, 2, NOW + 60)
     await repo.mark_sent(first.id, 555, NOW)
     await repo.mark_failed(pending[1].id, "forbidden")
     assert [d.entry_key for d in await repo.pending_deliveries()] == ["undated"]
@@ -138,3 +143,17 @@ async def test_delivery_lifecycle_and_order(repo):
     assert await repo.known_fingerprints(2, NOW - 1, ["old"]) == set()  # another server's story
     assert await repo.prune_deliveries(NOW + 10_000) == 2  # sent + failed; the pending one stays
     assert await repo.count_deliveries(1) == 1
+
+
+async def test_pending_deliveries_page_after_a_cursor_in_story_order(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    sub = await repo.create_subscription(1, feed.id, channel_id=None, created_by=9, now=NOW)
+    await _fetched(repo, feed.id, [], [_delivery(1, sub.id, feed.id, f"k{i}", published=NOW - 100 + i % 3)
+                                       for i in range(7)])
+    everything = await repo.pending_deliveries()
+    pages, after = [], None
+    while page := await repo.pending_deliveries(3, after=after):
+        pages.append([d.id for d in page])
+        after = (page[-1].order_key, page[-1].id)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == [d.id for d in everything]  # same order, nothing twice or skipped

@@ -354,10 +354,13 @@ async def test_feed_list_pause_resume_remove_and_check_in_korean(fake, news):
         "피드를 일시 중지했어요: 중지된 동안 나온 항목은 건너뛰어요.", True)
     content, _ = await answer(await fake.slash(g, admin, "news check", locale="ko"))
     assert content == "이 서버에는 사용 중인 피드가 없어요."
-    await answer(await fake.slash(g, admin, "news feed resume", feed=choice["value"]))
+    news.feeds.add("outlet", "Season 2 while paused", "https://outlet.test/paused", START)
+    assert await answer(await fake.slash(g, admin, "news feed resume", feed=choice["value"])) == (
+        "Feed resumed: new items will be posted again.", True)
     news.feeds.add("outlet", "Season 2 via check", "https://outlet.test/check", START)
     content, _ = await answer(await fake.slash(g, admin, "news check", locale="ko"))
     assert content == "피드 1개를 확인했어요: 새 항목 1개, 1개 게시, 0개 실패."
+    assert [p["embeds"][0]["title"] for p in news_posts(fake, g.channel("news"))] == ["Season 2 via check"]
     content, _ = await answer(await fake.slash(g, admin, "news check"))
     assert content.startswith("Feeds were just checked.")
     assert await answer(await fake.slash(g, admin, "news feed remove", feed=choice["value"])) == (
@@ -419,6 +422,30 @@ async def test_burst_is_posted_in_order_and_a_429_loses_nothing(fake, news):
     titles = [p["embeds"][0]["title"] for p in news_posts(fake, g.channel("news"))]
     assert titles == [f"Story {n}" for n in range(8)]
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("status", "checked"), [(503, True), (429, False)])
+async def test_a_discord_error_on_send_is_retried_later_once_without_a_double_post(fake, news, status, checked):
+    """A 503 may have been stored by Discord: the retry reads the channel first. A 429 that outlived discord.py's
+    own retries means nothing was posted: retried later, no check. Neither drops the story or tells the admins."""
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    news.feeds.set("outlet", "Outlet", [])
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet")))
+    news.feeds.add("outlet", "Season 2 during an outage", "https://outlet.test/outage", START)
+    if status == 429:
+        fake.rate_limit(*POST_MESSAGE, times=5, retry_after=0.01)  # more than discord.py retries
+    else:
+        fake.fail(*POST_MESSAGE, status=status)
+    await news.next_cycle()
+    assert news_posts(fake, g.channel("news")) == []
+    mark = fake.mark()
+    news.clock.advance(seconds=31)
+    await news.service.tick()
+    assert [p["embeds"][0]["url"] for p in news_posts(fake, g.channel("news"))] == ["https://outlet.test/outage"]
+    assert bool(fake.requests_to("GET", "/channels/{channel_id}/messages", since=mark)) == checked
+    assert fake.messages_in(g.channel("bot-log")) == []
 
 
 async def test_restart_after_a_crash_mid_send_reconciles_instead_of_reposting(fake, news):
@@ -566,3 +593,44 @@ async def test_malformed_oversize_and_slow_feeds_are_recorded_and_the_others_sti
     assert "⚠️ 1 failure(s) in a row: too_large" in fields["Feed huge"]
     assert "⚠️ 1 failure(s) in a row: timeout" in fields["Feed slow"]
     assert bot.is_ready() and not bot.is_closed()
+
+
+def embed_size(embed: dict) -> int:
+    """Characters Discord counts toward the 6,000 limit of an embed."""
+    fields = sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+    return len(embed.get("title", "")) + len(embed.get("description", "")) + fields + len(
+        embed.get("footer", {}).get("text", ""))
+
+
+async def test_feed_list_pages_50_feeds_with_long_korean_urls_and_errors_within_discord_limits(fake, news):
+    from bot.domain.feed_presets import google_news_url
+
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    repo = news.service.repo
+    now = int(START.timestamp())
+    for n in range(50):
+        url = google_news_url(f"중증외상센터 시즌2 {'방송 확정 촬영 캐스팅 ' * 6}{n}", "ko")
+        feed = await repo.ensure_feed(url, now=now, next_poll_at=now + 3600)
+        await repo.record_failure(feed.id, now=now, next_poll_at=now + 3600, error="http_5xx: " + "오류 " * 200)
+        await repo.create_subscription(g.id, feed.id, channel_id=g.channel("news").id, created_by=1, now=now)
+    admin = g.member("admin")
+    listing = await fake.slash(g, admin, "news feed list", locale="ko")
+    page = await listing.response()
+    assert page.ephemeral
+    message_id = page.message["id"]
+    seen, pages = [], []
+    while True:
+        [embed] = page.embeds
+        assert embed_size(embed) <= 6000 and len(embed["fields"]) <= 25
+        seen += [f["name"].split()[0] for f in embed["fields"]]
+        pages.append(embed["footer"]["text"])
+        buttons = page.components[0]["components"]
+        following = next(b for b in buttons if b["custom_id"].endswith(":next"))
+        if following.get("disabled"):
+            break
+        page = await (await fake.click(message_id, following["custom_id"], admin, locale="ko")).response()
+        assert page.type == 7
+    assert len(seen) == len(set(seen)) == 50
+    assert pages[0].startswith(f"{len(pages)}쪽 중 1쪽") and len(pages) >= 5

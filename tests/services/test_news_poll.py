@@ -98,8 +98,9 @@ class RecordingPoster:
     async def find_posted(self, channel_id, link, title, since):
         return None
 
-    async def notify(self, guild_id: int, key: str, **params) -> None:
+    async def notify(self, guild_id: int, key: str, **params) -> bool:
         self.notices.append((guild_id, key, params))
+        return True
 
 
 class Clock:
@@ -307,7 +308,37 @@ async def test_paused_subscriptions_are_skipped_and_not_polled_alone(world):
     await world.service.set_paused(G1, added.subscription.id, False)
     world.fetcher.add(FEED, item("Season 2 after resume", 4, 1))
     await world.next_cycle()
-    assert world.titles() == ["Season 2 while paused", "Season 2 after resume"]
+    assert world.titles() == ["Season 2 after resume"]  # what appeared while paused was skipped, as promised
+
+
+async def test_a_paused_server_skips_what_other_servers_get_meanwhile(world):
+    mine = await world.service.add_feed(G1, FEED, created_by=7)
+    await world.service.add_feed(G2, FEED, created_by=8)
+    await world.service.set_paused(G1, mine.subscription.id, True)
+    world.fetcher.add(FEED, item("Polled for G2 while G1 paused", 3))
+    await world.next_cycle()
+    world.fetcher.add(FEED, item("Not polled yet when G1 resumes", 4, 1))
+    await world.service.set_paused(G1, mine.subscription.id, False)
+    await world.service.deliver_pending()
+    world.fetcher.add(FEED, item("After resume", 5, 2))
+    await world.next_cycle()
+    assert [(p.guild_id, p.title) for p in world.poster.posts] == [
+        (G2, "Polled for G2 while G1 paused"), (G2, "Not polled yet when G1 resumes"),
+        (G1, "After resume"), (G2, "After resume")]
+
+
+async def test_resuming_an_unreachable_feed_keeps_it_paused_and_says_why(world):
+    added = await world.service.add_feed(G1, FEED, created_by=7)
+    await world.service.set_paused(G1, added.subscription.id, True)
+    world.fetcher.add(FEED, item("While paused", 3))
+    world.fetcher.broken.add(FEED)
+    with pytest.raises(NewsError, match=r"news\.feed\.resume_failed"):
+        await world.service.set_paused(G1, added.subscription.id, False)
+    assert (await world.repo.get_subscription(G1, added.subscription.id)).paused
+    world.fetcher.broken.clear()
+    await world.service.set_paused(G1, added.subscription.id, False)
+    await world.next_cycle()
+    assert world.titles() == []
 
 
 async def test_transient_post_failure_is_retried_in_order_and_permanent_one_is_reported(world):
@@ -317,6 +348,9 @@ async def test_transient_post_failure_is_retried_in_order_and_permanent_one_is_r
     world.poster.failures = [PostError("unavailable: 503", permanent=False)]
     await world.next_cycle()
     assert world.titles() == []  # the channel rests after a transient failure; nothing is lost
+    await world.service.tick()
+    assert world.titles() == []  # A backs off, and B waits behind it
+    world.clock.advance(seconds=31)
     await world.service.tick()
     assert world.titles() == ["A", "B"]
     world.fetcher.add(FEED, item("C", 5, 3))
@@ -395,3 +429,226 @@ async def test_dedupe_titles_are_stored_normalized_and_legacy_rows_still_count(w
     await world.next_cycle()
     assert world.titles() == ["Trauma Code Season 2: cast confirmed!",
                               "Trauma Code season 2 filming confirmed - Soompi"]
+
+
+# --- delivery failures: temporary ones back off and never count toward giving up (review #1, #2, #11) -------------
+
+OUTAGE = PostError("unavailable: 503", permanent=False, maybe_posted=True)
+
+
+class CheckingPoster(RecordingPoster):
+    """Discord stand-in whose failed sends may still have been stored (`accepted`), with a channel history check
+    that finds them, and a count of those checks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted: list[PostError] = []  # errors answered although the message was posted
+        self.checks = 0
+
+    async def post(self, post: NewsPost) -> int:
+        if self.accepted:
+            self.posts.append(post)
+            raise self.accepted.pop(0)
+        return await super().post(post)
+
+    async def find_posted(self, channel_id, link, title, since):
+        self.checks += 1
+        return next((5000 + i for i, p in enumerate(self.posts) if p.link == link and p.channel_id == channel_id),
+                    None)
+
+
+async def _tick_when_retry_due(world) -> None:
+    pending = await world.repo.pending_deliveries()
+    due = min((d.next_attempt_at for d in pending if d.next_attempt_at), default=None)
+    if due is not None:
+        world.clock.now = max(world.clock.now, datetime.fromtimestamp(due, UTC))
+    await world.service.tick()
+
+
+async def test_a_discord_outage_delays_stories_with_capped_backoff_and_loses_none(world):
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.fetcher.add(FEED, item("A", 3, 1))
+    world.fetcher.add(FEED, item("B", 4, 2))
+    world.poster.failures = [OUTAGE] * 10  # every retry fails for a while (an outage of about an hour)
+    await world.next_cycle()
+    delays = []
+    while world.poster.failures:
+        before = int(world.clock.now.timestamp())
+        [first, _] = await world.repo.pending_deliveries()
+        delays.append(first.next_attempt_at - before)
+        await _tick_when_retry_due(world)
+    await _tick_when_retry_due(world)
+    assert delays == [30, 60, 120, 240, 480, 960, 1800, 1800, 1800]
+    assert world.titles() == ["A", "B"]
+    assert world.poster.notices == []
+    assert await world.repo.count_deliveries(G1, "failed") == 0
+
+
+async def test_a_send_answered_with_5xx_or_a_timeout_is_looked_for_before_it_is_sent_again(world):
+    world.service.poster = poster = CheckingPoster()
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.fetcher.add(FEED, item("Stored although the answer was an error", 3, 1))
+    world.fetcher.add(FEED, item("Next story", 4, 2))
+    poster.accepted = [PostError("unavailable: timeout", permanent=False, maybe_posted=True)]
+    await world.next_cycle()
+    [pending, _] = await world.repo.pending_deliveries()
+    assert pending.attempted_at is not None  # kept: the next try checks the channel first
+    await _tick_when_retry_due(world)
+    assert [p.title for p in poster.posts] == ["Stored although the answer was an error", "Next story"]
+    assert poster.checks == 1 and await world.repo.count_deliveries(G1, "sent") == 2
+
+
+async def test_a_429_or_408_answer_is_retried_without_a_channel_check(world):
+    world.service.poster = poster = CheckingPoster()
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.fetcher.add(FEED, item("A", 3, 1))
+    poster.failures = [PostError("unavailable: 429", permanent=False), PostError("unavailable: 408", permanent=False)]
+    await world.next_cycle()
+    [pending] = await world.repo.pending_deliveries()
+    assert (pending.attempted_at, pending.retries) == (None, 1)  # Discord refused it: nothing was posted
+    await _tick_when_retry_due(world)
+    await _tick_when_retry_due(world)
+    assert [p.title for p in poster.posts] == ["A"] and poster.checks == 0
+
+
+async def test_a_story_failing_for_a_day_is_given_up_and_admins_are_told_once(world):
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.fetcher.add(FEED, item("A", 3, 1))
+    world.fetcher.add(FEED, item("B", 4, 2))
+    world.poster.failures = [OUTAGE] * 3
+    await world.next_cycle()
+    world.clock.advance(hours=25)
+    await world.service.tick()  # A and B fail again, a day after they were queued: both given up
+    await world.service.tick()
+    assert world.titles() == []
+    assert [(g, key, params["count"]) for g, key, params in world.poster.notices] == [
+        (G1, "news.notice.gave_up", 2)]
+    assert world.poster.notices[0][2]["reason"] == "unavailable: 503"
+    assert await world.repo.count_deliveries(G1, "failed") == 2
+    world.fetcher.add(FEED, item("C", 5, 3))
+    await world.next_cycle()
+    assert world.titles() == ["C"]
+
+
+async def test_a_story_whose_send_never_finishes_is_given_up_after_max_attempts_with_a_notice(world):
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.fetcher.add(FEED, item("Kills the process", 3, 1))
+    world.service.poster = RecordingPoster(failures=[asyncio.CancelledError()] * 5)  # type: ignore[list-item]
+    with pytest.raises(asyncio.CancelledError):
+        await world.next_cycle()
+    for _ in range(4):
+        with pytest.raises(asyncio.CancelledError):
+            await world.service.tick()
+    assert world.service.poster.failures == []
+    await world.service.tick()
+    assert [key for _, key, _ in world.service.poster.notices] == ["news.notice.gave_up"]
+    assert await world.repo.count_deliveries(G1, "failed") == 1
+
+
+async def test_a_backlog_in_a_waiting_channel_does_not_hide_other_channels(world, monkeypatch):
+    from bot.services.news import delivery
+
+    monkeypatch.setattr(delivery, "DELIVERY_BATCH", 2)  # a page smaller than the waiting channel's backlog
+    await world.service.add_feed(G1, FEED, created_by=7)
+    await world.service.add_feed(G2, FEED, created_by=8)
+    world.poster.failures = [OUTAGE]
+    for n in range(5):
+        world.fetcher.add(FEED, item(f"Story {n}", 10 + n, n))
+    await world.next_cycle()  # G1's channel failed on its first story and waits; G2 got all five
+    g2_before = len(world.titles(G2))
+    assert world.titles(G1) == [] and g2_before == 5
+    await world.repo.db.execute("UPDATE news_deliveries SET next_attempt_at = ? WHERE guild_id = ? AND state = "
+                                "'pending'", (int(world.clock.now.timestamp()) + 3600, G1))
+    world.fetcher.add(FEED, item("Newest", 20, 30))
+    await world.next_cycle()
+    assert world.titles(G1) == [] and world.titles(G2)[g2_before:] == ["Newest"]
+
+
+async def test_the_delivery_lock_is_held_until_every_channel_task_finished(world, caplog):
+    await world.service.add_feed(G1, FEED, created_by=7)
+    await world.service.add_feed(G2, FEED, created_by=8)
+    world.fetcher.add(FEED, item("Story", 3))
+    release, broken, sending = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    class OneBrokenOneSlow(RecordingPoster):
+        async def post(self, post):
+            if post.guild_id == G1:
+                broken.set()
+                raise RuntimeError("bug in rendering")
+            sending.set()
+            await release.wait()
+            return await super().post(post)
+
+    world.service.poster = poster = OneBrokenOneSlow()
+    world.clock.advance(minutes=12)
+    running = asyncio.create_task(world.service.tick())
+    await asyncio.wait_for(asyncio.gather(broken.wait(), sending.wait()), 5)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not running.done() and world.service._delivery_lock.locked()  # G2's send is still under way
+    second = asyncio.create_task(world.service.deliver_pending())  # must wait for the first run
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not second.done()
+    release.set()
+    await running
+    assert await second == 0
+    assert [(p.guild_id, p.title) for p in poster.posts] == [(G2, "Story")]
+    assert "delivering news to channel" in caplog.text
+
+
+@pytest.mark.parametrize("action", ["pause", "remove"])
+async def test_pausing_or_removing_a_feed_drops_its_queued_stories_but_not_one_being_sent(world, action):
+    added = await world.service.add_feed(G1, FEED, created_by=7)
+    for n in range(3):
+        world.fetcher.add(FEED, item(f"Story {n}", 10 + n, n))
+    world.service.poster = poster = CheckingPoster()
+    poster.accepted = [OUTAGE]  # the first send may have reached Discord: it must be reconciled, not dropped
+    await world.next_cycle()
+    [in_doubt, _, _] = await world.repo.pending_deliveries()
+    assert in_doubt.attempted_at is not None
+    if action == "pause":
+        await world.service.set_paused(G1, added.subscription.id, True)
+    else:
+        await world.service.remove_feed(G1, added.subscription.id)
+    assert [d.id for d in await world.repo.pending_deliveries()] == [in_doubt.id]
+    await _tick_when_retry_due(world)
+    assert [p.title for p in poster.posts if p.guild_id == G1] == ["Story 0"]  # reconciled, not posted again
+    assert poster.checks == 1 and await world.repo.pending_deliveries() == []
+
+
+
+async def test_server_wide_exclusions_apply_to_feeds_with_their_own_keywords(world):
+    other = "http://feeds.test/other.xml"
+    world.fetcher.set(other, "Other", [])
+    sub = await world.service.add_feed(G1, other, created_by=7, keywords=["season 2", "-rumor"])
+    await world.service.add_keyword(G1, "trauma code")  # replaced by the feed's own includes there
+    await world.service.add_keyword(G1, "-spoiler")  # applies everywhere: exclusions win
+    world.fetcher.add(other, ("Season 2 spoiler leak", "http://other.test/1", START))
+    world.fetcher.add(other, ("Season 2 rumor", "http://other.test/2", START + timedelta(minutes=1)))
+    world.fetcher.add(other, ("Trauma Code cast interview", "http://other.test/3", START + timedelta(minutes=2)))
+    world.fetcher.add(other, ("Season 2 filming begins", "http://other.test/4", START + timedelta(minutes=3)))
+    await world.next_cycle()
+    assert world.titles() == ["Season 2 filming begins"]
+    assert [k.raw for k in await world.service.list_keywords(G1, sub.subscription.id)] == ["season 2", "-rumor"]
+
+
+
+async def test_failure_notice_has_a_short_url_and_is_retried_until_it_could_be_posted(world):
+    long_url = "http://feeds.test/" + "very-long-path/" * 130 + "feed.xml"
+    world.fetcher.set(long_url, "Long", [])
+    await world.service.add_feed(G1, long_url, created_by=7)
+    world.fetcher.broken.add(long_url)
+    delivered = []
+
+    async def log_channel_down_at_first(guild_id, key, **params):
+        delivered.append((key, params))
+        return len(delivered) > 1  # the first notice could not be posted
+
+    world.poster.notify = log_channel_down_at_first
+    for _ in range(5):
+        world.clock.advance(days=1)
+        await world.service.tick()
+    assert [key for key, _ in delivered] == ["news.notice.failing", "news.notice.failing"]
+    assert all(len(params["url"]) <= 200 for _, params in delivered)
+    assert (await world.repo.subscriptions_of_guild(G1))[0].subscription.failure_notice_sent

@@ -1,15 +1,22 @@
 """Posting delivery intents, oldest story first, crash-safely.
 
-
 Crash safety: an intent row is written (with the whole story) before anything is sent, `attempted_at` is set just
-before the send call, and the message id is recorded after it. A crash can therefore leave three situations:
+before the send call, and the message id is recorded after it. A crash can therefore leave two situations:
 - intent without `attempted_at`: never sent; it is simply posted on the next delivery run (nothing lost);
 - intent with `attempted_at`: the send may or may not have reached Discord. Before resending we look for the story
   in the channel's recent messages (embed URL match since the attempt): found -> recorded as sent, absent -> sent.
   This costs one history read per such row, only after a crash, and avoids both a lost alert and a double post;
-  the only remaining window is a message Discord accepted but that is not readable back (deleted meanwhile),
-  which is then posted again: the unavoidable case;
-- an HTTP error answer (5xx, 403...) means nothing was posted: `attempted_at` is cleared at once and the intent is
+  the only remaining window is a message Discord accepted but that is not readable back (deleted meanwhile, or
+  beyond the history we read), which is then posted again: the unavoidable case.
+A failed send is recorded by what its answer proves:
+- a definite refusal (4xx such as 403/404, or 429/408 that outlived discord.py's own retries) means nothing was
+  posted: permanent ones mark the story failed (admins are told), 429/408 clear `attempted_at` and retry later;
+- a timeout, a lost connection or a 5xx proves nothing: Discord may have accepted the message. `attempted_at` is
+  kept, so the retry goes through the same channel check as after a crash instead of posting blindly.
+Temporary failures back off per delivery (`next_attempt_at`: RETRY_BASE doubling up to RETRY_CAP; the channel's
+later stories wait behind it, so order holds) and do not count toward MAX_ATTEMPTS, which only counts sends whose
+outcome was never recorded (a story that kills the process mid-send is not retried for ever). A story still
+failing GIVE_UP_AFTER after it was queued is given up, and the server's admins are told in the log channel.
 """
 
 from __future__ import annotations
@@ -21,10 +28,23 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from bot.services.news.models import MAX_ATTEMPTS, NewsPost, PostError, _from_epoch
+from bot.services.news.models import (
+    GIVE_UP_AFTER,
+    MAX_ATTEMPTS,
+    RETRY_BASE,
+    RETRY_CAP,
+    NewsPost,
+    PostError,
+    _from_epoch,
+)
 from db.news import DeliveryRecord
 
 log = logging.getLogger(__name__)
+
+DELIVERY_BATCH = 500  # intents read per page and posted per round (channels run concurrently within a round)
+
+# What _deliver_one reports, and the notice an outcome prefix gets (once per server, channel and reason a run).
+_NOTICES = {"failed": "news.notice.post_failed", "gave_up": "news.notice.gave_up"}
 
 
 class DeliveryMixin:
@@ -34,68 +54,114 @@ class DeliveryMixin:
     async def deliver_pending(self) -> int:
         """Post every pending intent, oldest story first, one channel at a time each; returns posts made.
 
-        A channel whose send fails for a reason that may pass (5xx, network) is left for the next run, its
-        remaining stories kept in order.
+        A channel whose send fails for a reason that may pass (5xx, 429, network), or whose next story is still
+        backing off, rests until a later run, its remaining stories kept in order. The delivery lock is held
+        until every channel's task has finished, so a concurrent run cannot pick up a row that is being sent.
         """
         async with self._delivery_lock:
             posted = 0
             resting: set[int | None] = set()
             settings_cache: dict[int, Any] = {}
             while True:
-                by_channel: dict[int | None, list[tuple[DeliveryRecord, Any]]] = defaultdict(list)
-                for delivery in await self.repo.pending_deliveries():
-                    if delivery.guild_id not in settings_cache:
-                        settings_cache[delivery.guild_id] = await self.settings.get(delivery.guild_id)
-                    settings = settings_cache[delivery.guild_id]
-                    channel_id = delivery.channel_id or settings.news_channel_id
-                    if channel_id not in resting:
-                        by_channel[channel_id].append((delivery, settings))
+                by_channel = await self._deliverable(resting, settings_cache)
                 if not by_channel:
                     return posted
-                problems: dict[tuple[int, str], str] = {}
+                problems: dict[tuple[int, str, str, str], int] = defaultdict(int)
                 results = await asyncio.gather(*(self._deliver_channel(channel_id, items, problems)
-                                                 for channel_id, items in by_channel.items()))
-                for channel_id, (count, rest) in zip(by_channel, results, strict=True):
+                                                 for channel_id, items in by_channel.items()),
+                                               return_exceptions=True)
+                cancelled = None
+                for channel_id, result in zip(by_channel, results, strict=True):
+                    if isinstance(result, BaseException):
+                        if isinstance(result, asyncio.CancelledError):
+                            cancelled = result
+                        else:
+                            log.error("delivering news to channel %s failed", channel_id, exc_info=result)
+                        resting.add(channel_id)
+                        continue
+                    count, rest = result
                     posted += count
                     if rest:
                         resting.add(channel_id)
-                for (guild_id, reason), channel in problems.items():
-                    await self._notify(guild_id, "news.notice.post_failed", channel=channel, reason=reason)
+                for (guild_id, key, channel, reason), count in problems.items():
+                    await self._notify(guild_id, key, channel=channel, reason=reason, count=count)
+                if cancelled is not None:
+                    raise cancelled
+
+    async def _deliverable(self, resting: set[int | None],
+                           settings_cache: dict[int, Any]) -> dict[int | None, list[tuple[DeliveryRecord, Any]]]:
+        """Up to DELIVERY_BATCH pending intents of channels that may be posted to now, by channel, oldest first.
+
+        Pages past the intents of resting channels, so a backlog in one channel never hides the others. A channel
+        whose next story is backing off starts resting here (its later stories wait behind it).
+        """
+        now = self._now()
+        by_channel: dict[int | None, list[tuple[DeliveryRecord, Any]]] = defaultdict(list)
+        taken = 0
+        after: tuple[int, int] | None = None
+        while taken < DELIVERY_BATCH:
+            page = await self.repo.pending_deliveries(DELIVERY_BATCH, after=after)
+            for delivery in page:
+                if delivery.guild_id not in settings_cache:
+                    settings_cache[delivery.guild_id] = await self.settings.get(delivery.guild_id)
+                settings = settings_cache[delivery.guild_id]
+                channel_id = delivery.channel_id or settings.news_channel_id
+                if channel_id in resting:
+                    continue
+                if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+                    resting.add(channel_id)
+                    continue
+                if taken < DELIVERY_BATCH:
+                    by_channel[channel_id].append((delivery, settings))
+                    taken += 1
+            if len(page) < DELIVERY_BATCH:
+                break
+            after = (page[-1].order_key, page[-1].id)
+        return dict(by_channel)
 
     async def _deliver_channel(self, channel_id: int | None, items: list[tuple[DeliveryRecord, Any]],
-                               problems: dict[tuple[int, str], str]) -> tuple[int, bool]:
+                               problems: dict[tuple[int, str, str, str], int]) -> tuple[int, bool]:
         """Sequential sends to one channel (discord.py waits out 429s); returns (posted, channel must rest)."""
         posted = 0
         for delivery, settings in items:
             if channel_id is None:
                 await self.repo.mark_failed(delivery.id, "no_channel")
-                problems[(delivery.guild_id, "no_channel")] = "-"
+                problems[(delivery.guild_id, _NOTICES["failed"], "-", "no_channel")] += 1
                 continue
             outcome = await self._deliver_one(delivery, channel_id, settings.news_ping_role_id)
             if outcome == "sent":
                 posted += 1
-            elif outcome.startswith("failed:"):
-                problems[(delivery.guild_id, outcome.removeprefix("failed:"))] = f"<#{channel_id}>"
             elif outcome == "retry":
                 return posted, True
+            elif ":" in outcome:
+                kind, reason = outcome.split(":", 1)
+                problems[(delivery.guild_id, _NOTICES[kind], f"<#{channel_id}>", reason)] += 1
         return posted, False
 
     async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, role_id: int | None) -> str:
+        """Reconcile or send one intent: "sent", "reconciled", "retry", "failed:<reason>" or "gave_up:<reason>"."""
         now = self._now()
         if delivery.attempted_at is not None:
-            # A previous process began this send and died before recording the result (see the module docstring).
+            # An earlier send may have reached Discord (crash, timeout, 5xx; see the module docstring).
             try:
                 found = await self.poster.find_posted(channel_id, delivery.link, delivery.title,
                                                       _from_epoch(delivery.attempted_at - 60))  # type: ignore[arg-type]
+            except PostError as exc:
+                if not exc.permanent:
+                    return await self._retry_later(delivery, exc.reason, now, maybe_posted=True, sent=False)
+                # The channel cannot be read back (no history access): posting again is the only way not to lose
+                # the story.
+                log.warning("cannot check channel %s for delivery %s (%s)", channel_id, delivery.id, exc.reason)
+                found = None
             except Exception:
                 log.warning("could not check channel %s for delivery %s", channel_id, delivery.id, exc_info=True)
-                found = None
+                return await self._retry_later(delivery, "check_failed", now, maybe_posted=True, sent=False)
             if found is not None:
                 await self.repo.mark_sent(delivery.id, found, now)
                 return "reconciled"
-        if delivery.attempts >= MAX_ATTEMPTS:
+        if delivery.unresolved_attempts >= MAX_ATTEMPTS:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
-            return "failed"
+            return "gave_up:too_many_attempts"
         post = self._post(delivery, channel_id, role_id)
         await self.repo.mark_attempt(delivery.id, now)
         try:
@@ -104,10 +170,25 @@ class DeliveryMixin:
             if exc.permanent:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
-            await self.repo.mark_not_sent(delivery.id, exc.reason)
-            return "retry"
+            return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
         await self.repo.mark_sent(delivery.id, message_id, self._now())
         return "sent"
+
+    async def _retry_later(self, delivery: DeliveryRecord, reason: str, now: int, *, maybe_posted: bool,
+                           sent: bool) -> str:
+        """Back off after a temporary failure (`sent`: a send was made and failed), or give the story up when it
+        has been failing for GIVE_UP_AFTER."""
+        if now - delivery.created_at >= GIVE_UP_AFTER.total_seconds():
+            await self.repo.mark_failed(delivery.id, f"gave_up: {reason}")
+            log.warning("gave up delivery %s after %s of failures: %s", delivery.id, GIVE_UP_AFTER, reason)
+            return f"gave_up:{reason}"
+        delay = min(RETRY_BASE * 2 ** min(delivery.retries, 16), RETRY_CAP)
+        next_attempt_at = now + int(delay.total_seconds())
+        if sent:
+            await self.repo.mark_retry(delivery.id, reason, next_attempt_at=next_attempt_at, maybe_posted=maybe_posted)
+        else:
+            await self.repo.postpone(delivery.id, reason, next_attempt_at=next_attempt_at)
+        return "retry"
 
     @staticmethod
     def _post(delivery: DeliveryRecord, channel_id: int, role_id: int | None) -> NewsPost:

@@ -18,7 +18,10 @@ JITTER_FRACTION = 0.1
 FAILURE_NOTICE_AFTER = 3
 SEEN_RETENTION = timedelta(days=30)
 CHECK_COOLDOWN = timedelta(seconds=60)
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # sends whose outcome was never recorded (crashes); temporary failures do not count
+RETRY_BASE = timedelta(seconds=30)  # per-delivery backoff after a temporary failure: 30 s, 1 min, 2 min ...
+RETRY_CAP = timedelta(minutes=30)
+GIVE_UP_AFTER = timedelta(hours=24)  # a story still failing temporarily this long after it was queued is dropped
 MAX_FEEDS_PER_GUILD = 50
 MAX_KEYWORDS_PER_SCOPE = 50
 SUMMARY_LIMIT = 600
@@ -39,12 +42,15 @@ def _keyword_error(exc: KeywordError, raw: str) -> NewsError:
 
 
 class PostError(Exception):
-    """The poster could not post. `permanent`: retrying cannot help (no access, channel gone)."""
+    """The poster could not post. `permanent`: retrying cannot help (no access, channel gone). `maybe_posted`:
+    Discord may have accepted the message anyway (timeout, connection lost, 5xx), so look for it before resending;
+    False for a definite answer that nothing was posted (4xx, 429) or a failure before sending."""
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, maybe_posted: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.maybe_posted = maybe_posted and not permanent
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +76,8 @@ class NewsPoster(Protocol):
     async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
         """The id of a message posted since `since` that carries this story, if any (crash reconciliation)."""
 
-    async def notify(self, guild_id: int, key: str, **params: object) -> None:
-        """Tell the server's admins (log channel) the catalog message `key`."""
+    async def notify(self, guild_id: int, key: str, **params: object) -> bool:
+        """Tell the server's admins (log channel) the catalog message `key`; False when it could not be posted."""
 
 
 class SettingsLookup(Protocol):

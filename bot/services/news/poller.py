@@ -3,7 +3,8 @@ a fetch (new entries -> keyword match per subscribing server -> dedupe -> delive
 
 Flow of one feed poll (each distinct URL is one `news_feeds` row, fetched once however many servers follow it):
 fetch (conditional) -> parse off the event loop (a few at a time) -> entries not in `news_seen_entries` are new ->
-per subscribing server: keyword match (server-wide keywords, or the subscription's own, which replace them) ->
+per subscribing server: keyword match (the subscription's own includes replace the server-wide ones; exclusions
+of both apply) ->
 cross-feed dedupe per server (bot.services.news.dedupe) -> delivery intents written in the same transaction that
 marks the entries seen -> intents posted oldest first (bot.services.news.delivery).
 """
@@ -33,6 +34,14 @@ from bot.services.news.models import (
 from db.news import FeedRecord, NewDelivery, SubscriptionRecord
 
 log = logging.getLogger(__name__)
+
+
+NOTICE_URL_LIMIT = 200
+
+
+def notice_url(url: str) -> str:
+    """A feed URL as shown in an admin notice: cut, so a 2,048-character URL cannot push it past 2,000."""
+    return url if len(url) <= NOTICE_URL_LIMIT else url[: NOTICE_URL_LIMIT - 1] + "…"
 
 
 class PollingMixin:
@@ -171,10 +180,11 @@ class PollingMixin:
         if failures < self.failure_notice_after:
             return
         subscriptions = [s for s in await self.repo.subscriptions_of_feed(feed.id) if not s.failure_notice_sent]
-        for subscription in subscriptions:
-            await self._notify(subscription.guild_id, "news.notice.failing", url=feed.url, failures=failures,
-                               error=error[:300])
-        await self.repo.set_failure_notice([s.id for s in subscriptions], True)
+        notified = [s.id for s in subscriptions
+                    if await self._notify(s.guild_id, "news.notice.failing", url=notice_url(feed.url),
+                                          failures=failures, error=error[:300])]
+        # A notice that could not be posted (no log channel yet, Discord error) is tried again at the next failure.
+        await self.repo.set_failure_notice(notified, True)
 
     async def _maybe_recovered(self, feed: FeedRecord) -> None:
         if feed.consecutive_failures == 0:
@@ -182,14 +192,16 @@ class PollingMixin:
         subscriptions = [s for s in await self.repo.subscriptions_of_feed(feed.id, include_paused=True)
                          if s.failure_notice_sent]
         for subscription in subscriptions:
-            await self._notify(subscription.guild_id, "news.notice.recovered", url=feed.url)
-        await self.repo.set_failure_notice([s.id for s in subscriptions], False)
+            await self._notify(subscription.guild_id, "news.notice.recovered", url=notice_url(feed.url))
+        await self.repo.set_failure_notice([s.id for s in subscriptions], False)  # best effort: cleared anyway
 
-    async def _notify(self, guild_id: int, key: str, **params: object) -> None:
+    async def _notify(self, guild_id: int, key: str, **params: object) -> bool:
+        """Tell the server's admins; True only when the notice was posted."""
         try:
-            await self.poster.notify(guild_id, key, **params)
+            return bool(await self.poster.notify(guild_id, key, **params))
         except Exception:
             log.warning("could not notify guild %s (%s)", guild_id, key, exc_info=True)
+            return False
 
     async def _ingest(self, feed: FeedRecord, parsed: Any, result: Any, now: int,
                       *, exclude_guild: int | None = None) -> tuple[int, int]:
@@ -230,19 +242,21 @@ class PollingMixin:
 
     # -- keywords -------------------------------------------------------------------------------------------------
     async def _keywords_for(self, guild_id: int, subscription_id: int) -> Any:
-        """Compiled keywords for a subscription: its own if it has any, else the server-wide ones (cached)."""
+        """Compiled keywords for a subscription (cached): its own includes if it has any, else the server-wide
+        ones; exclusions of both levels always apply (exclusions win)."""
         cache_key = (guild_id, subscription_id)
         if cache_key not in self._matchers:
-            records = await self.repo.keywords_of_guild(guild_id)
-            own = [r for r in records if r.subscription_id == subscription_id]
-            chosen = own or [r for r in records if r.subscription_id is None]
-            compiled = []
-            for record in chosen:
+            parsed = []
+            for record in await self.repo.keywords_of_guild(guild_id):
+                if record.subscription_id not in (None, subscription_id):
+                    continue
                 try:
-                    compiled.append(parse_keyword(record.raw))
+                    parsed.append((record.subscription_id is not None, parse_keyword(record.raw)))
                 except KeywordError:
                     log.warning("stored keyword %r of guild %s no longer parses; ignored", record.raw, guild_id)
-            self._matchers[cache_key] = compile_keywords(compiled)
+            feed_includes = any(own and not k.is_exclusion for own, k in parsed)
+            chosen = [k for own, k in parsed if k.is_exclusion or own == feed_includes]
+            self._matchers[cache_key] = compile_keywords(chosen)
         return self._matchers[cache_key]
 
     def _forget_keywords(self, guild_id: int) -> None:

@@ -179,8 +179,31 @@ class SubscriptionsMixin:
         self._forget_keywords(guild_id)
 
     async def set_paused(self, guild_id: int, subscription_id: int, paused: bool) -> None:
-        if not await self.repo.set_paused(guild_id, subscription_id, paused):
+        """Pause or resume. Items that appear while a feed is paused are skipped (as the reply promises): a
+        paused subscription gets no deliveries when others' polls find them, and resuming fetches the feed once
+        and marks what it holds as seen for this server (like add), since nobody may have polled it meanwhile."""
+        subscription = await self.repo.get_subscription(guild_id, subscription_id)
+        if subscription is None:
             raise NewsError("news.feed.unknown")
+        if not paused and subscription.paused:
+            await self._rebaseline(subscription)
+        elif not await self.repo.set_paused(guild_id, subscription_id, paused):
+            raise NewsError("news.feed.unknown")
+
+    async def _rebaseline(self, subscription: SubscriptionRecord) -> None:
+        """Resume: a conditional fetch; entries it holds that nobody has seen are backlog for this server (other
+        servers get their new items as from any poll). Unreachable feed: stays paused, the reason is told."""
+        async with self._feed_lock(subscription.feed_id):
+            feed = await self.repo.get_feed(subscription.feed_id)
+            if feed is not None and feed.last_success_at is not None:  # else its first poll is its baseline
+                result = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+                if result.status != "not_modified":
+                    parsed, error = await self._parse(result)
+                    if error is not None:
+                        raise NewsError("news.feed.resume_failed", url=feed.url[:200], reason=error[:300])
+                    await self._ingest(feed, parsed, result, self._now(), exclude_guild=subscription.guild_id)
+            if not await self.repo.set_paused(subscription.guild_id, subscription.id, False):
+                raise NewsError("news.feed.unknown")
 
     async def list_feeds(self, guild_id: int) -> list[SubscriptionWithFeed]:
         return await self.repo.subscriptions_of_guild(guild_id)
