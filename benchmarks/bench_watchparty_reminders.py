@@ -74,7 +74,10 @@ class BenchBot(CodeBlueBot):
             async def no_edit(party):
                 pass
 
-            cog.send_reminder, cog.party_ended = recorded_reminder, no_edit
+            async def ready():  # no Discord login here: "ready" at once
+                pass
+
+            cog.send_reminder, cog.party_ended, cog.wait_until_ready = recorded_reminder, no_edit, ready
             cog_load = cog.cog_load
 
             async def timed_cog_load():

@@ -96,13 +96,14 @@ class Reminder:
 @dataclass(frozen=True, slots=True)
 class DueWork:
     """A reminder (offset_seconds set; state pending or sending) or a party's end (offset_seconds None, state
-    "end") that falls due at `due`; `starts_at` is the party's start (the overdue rule needs it)."""
+    "end") that falls due at `due`; `starts_at` and `ends_at` are the party's (the overdue rule needs them)."""
 
     party_id: int
     offset_seconds: int | None
     due: datetime
     state: str
     starts_at: datetime
+    ends_at: datetime
 
     @property
     def is_end(self) -> bool:
@@ -355,16 +356,19 @@ class WatchPartyRepository:
         stop = to_epoch(until)
         states = ("pending", "sending") if include_sending else ("pending", "pending")
         rows = await self.db.fetch_all(
-            "SELECT r.party_id, r.offset_seconds, r.fire_at AS due, r.state, p.starts_at "
+            "SELECT r.party_id, r.offset_seconds, r.fire_at AS due, r.state, p.starts_at, "
+            "p.starts_at + p.duration_minutes * 60 AS ends_at "
             "FROM party_reminders AS r JOIN watch_parties AS p ON p.id = r.party_id "
             "WHERE r.state IN (?, ?) AND r.fire_at < ? AND p.status = 'scheduled' "
             "UNION ALL "
-            "SELECT id, NULL, starts_at + duration_minutes * 60, 'end', starts_at FROM watch_parties "
+            "SELECT id, NULL, starts_at + duration_minutes * 60, 'end', starts_at, starts_at + duration_minutes * 60 "
+            "FROM watch_parties "
             "WHERE status = 'scheduled' AND starts_at < ? AND starts_at + duration_minutes * 60 < ?",
             (*states, stop, stop, stop),
         )
         return [DueWork(party_id=r["party_id"], offset_seconds=r["offset_seconds"], due=from_epoch(r["due"]),
-                        state=r["state"], starts_at=from_epoch(r["starts_at"])) for r in rows]
+                        state=r["state"], starts_at=from_epoch(r["starts_at"]), ends_at=from_epoch(r["ends_at"]))
+                for r in rows]
 
     async def count_reminders(self, state: str) -> int:
         row = await self.db.fetch_one("SELECT COUNT(*) AS n FROM party_reminders WHERE state = ?", (state,))
@@ -381,14 +385,21 @@ class WatchPartyRepository:
         return changed.rowcount == 1
 
     async def complete_reminder(self, party_id: int, offset_seconds: int, state: str, now: datetime) -> None:
-        """sending -> sent|failed (after the post)."""
+        """sending -> sent|failed (after the post). Also from 'unknown': a post that was still running when a
+        rebuild (cog reload) gave up on it records what really happened."""
         if state not in ("sent", "failed"):
             raise ValueError(state)
         await self.db.execute(
             "UPDATE party_reminders SET state = ?, sent_at = ? WHERE party_id = ? AND offset_seconds = ? "
-            "AND state = 'sending'",
+            "AND state IN ('sending', 'unknown')",
             (state, to_epoch(now), party_id, offset_seconds),
         )
+
+    async def give_up_interrupted(self) -> int:
+        """sending -> unknown for every reminder whose post was interrupted (start-up: no post of this process is
+        running); returns how many. 'unknown' is final: never sent again, never re-read."""
+        changed = await self.db.execute("UPDATE party_reminders SET state = 'unknown' WHERE state = 'sending'")
+        return changed.rowcount
 
     async def skip_reminders(self, keys: Sequence[tuple[int, int]]) -> int:
         """pending -> skipped for (party_id, offset_seconds) pairs, in one batch; returns how many changed."""

@@ -7,8 +7,10 @@ runs later than planned:
   the message says it is late when now - fire_at exceeds ON_TIME (a job that fired on time is not "late" to the
   member; see `is_late_notice`).
 - "skip": more than `grace` after fire_at, or (when starts_at is given) a reminder before the start
-  (offset > 0) once the party has started -> never sent; record it as skipped so it is not considered again.
-  The at-start reminder (offset 0) may still go out within the grace window after the start.
+  (offset > 0) once the party has started, or (when ends_at is given) any reminder once the party has ended
+  -> never sent; record it as skipped so it is not considered again.
+  The at-start reminder (offset 0) may still go out within the grace window after the start, unless the party
+  (shorter than the grace window) is already over.
 """
 
 from __future__ import annotations
@@ -123,7 +125,12 @@ def reminder_plan(starts_at: datetime, offsets: Iterable[timedelta], now: dateti
 
 
 def classify_reminder(
-    fire_at: datetime, now: datetime, grace: timedelta, *, starts_at: datetime | None = None
+    fire_at: datetime,
+    now: datetime,
+    grace: timedelta,
+    *,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> ReminderStatus:
     """Apply the overdue rule in the module docstring."""
     if now < fire_at:
@@ -131,6 +138,8 @@ def classify_reminder(
     if now - fire_at > grace:
         return "skip"
     if starts_at is not None and fire_at < starts_at <= now:
+        return "skip"
+    if ends_at is not None and now >= ends_at:
         return "skip"
     return "late"
 

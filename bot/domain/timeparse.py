@@ -14,6 +14,9 @@ How text is read (`parse_when`):
 4. dateparser reads the result with `now` (in the zone) as its base and future dates preferred.
 
 Decisions:
+- A clock must be a real one: 0-23 on a 24-hour clock, 1-12 with am/pm (오전/오후 etc. with 0-12 시; 24시 is the
+  end of the day, 00:00 next day), minutes 0-59; and the time dateparser returns must be the clock written (it
+  reads "25:00" or "13pm" as the current time of day). Anything else is "unparseable".
 - A clock time is required: "tomorrow", "dec 5", "8", "at 8", "sat 8", "8시" or "midnight" are refused as
   "ambiguous" (for a bare hour the reading offers both "08:00 / 20:00"). HH:MM is a 24-hour clock ("8:00" is 08:00).
 - A time without a day ("9pm") is the next such time: today if still ahead, else tomorrow.
@@ -178,16 +181,14 @@ _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augu
 
 def _ko_hour(period: str | None, hour: int, minute: int) -> tuple[int, int, bool]:
     """(hour, minute, after_midnight) for a Korean period word and clock hour; raise WhenError when unclear."""
-    if hour > 24 or minute > 59:
+    if hour > 24 or minute > 59 or (hour == 24 and minute):
         raise WhenError("unparseable", f"{hour}시 {minute}분")
     if period is None:
         if 1 <= hour <= 12:
             raise WhenError("ambiguous", f"{hour:02d}:{minute:02d} / {(hour + 12) % 24:02d}:{minute:02d}")
         return hour % 24, minute, hour == 24
-    if hour > 12:
-        if period in _KO_AM:
-            raise WhenError("unparseable", f"{period} {hour}시")
-        return hour % 24, minute, hour == 24
+    if hour > 12:  # "오후 13시", "오전 13시": a 12-hour period word with a 24-hour clock contradicts itself
+        raise WhenError("unparseable", f"{period} {hour}시")
     if period in _KO_AM:
         return hour % 12, minute, False
     if period == "밤" and (hour == 12 or hour <= 4):
@@ -235,7 +236,7 @@ def _korean_to_english(text: str, local_now: datetime) -> tuple[str, int]:
         period = when[1] or ("밤" if night_hint else None)
         if when[5] is not None:  # HH:MM, a 24-hour clock unless a period word says otherwise
             hour, minute = int(when[5]), int(when[6])
-            if period is not None and hour <= 12:
+            if period is not None:
                 hour, minute, after_midnight = _ko_hour(period, hour, minute)
             elif hour > 23 or minute > 59:
                 raise WhenError("unparseable", when[0])
@@ -261,6 +262,7 @@ _EN_FIXES = (
     (re.compile(r"\bwed(?:s|nes)?\b", re.I), "wednesday"),
     (re.compile(r"\bthu(?:rs?)?\b", re.I), "thursday"),
     (re.compile(r"@"), " at "),
+    (re.compile(r"\b(\d{1,2})\.(\d{2})\s*(am|pm|a\.m\.?|p\.m\.?)(?![a-z])", re.I), r"\1:\2 \3"),  # 8.30pm
     (re.compile(r"\btonight\s+(?:at\s+)?(\d{1,2}(?::\d{2})?)\s*$", re.I), r"today \1 pm"),
 )
 _CLOCK_RE = re.compile(r"\d{1,2}:\d{2}|\d{1,2}\s*(?:am|pm|a\.m\.?|p\.m\.?)(?![a-z])|\bnoon\b", re.IGNORECASE)
@@ -270,6 +272,12 @@ _BARE_HOUR_RE = re.compile(
     rf"^(?:(?:today|tomorrow|day after tomorrow|tonight|{_WEEKDAY})\s+)?(?:at\s+)?(\d{{1,2}})$", re.IGNORECASE
 )
 _YEAR_RE = re.compile(r"\b\d{4}\b")
+# Every clock written in the text: "20:00", "20:00:00", "9pm", "9:15 p.m.", "noon" (a bare number is no clock).
+_CLOCK_PART_RE = re.compile(
+    r"(?<![\d:.])(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
+    r"(?:\s*(?P<half>am|pm|a\.m\.?|p\.m\.?))?(?![a-z\d])|\b(?P<noon>noon)\b",
+    re.IGNORECASE,
+)
 
 
 _NEXT_WEEK_RE = re.compile(r"\bnext\s+week(?:'s)?\s+(mon|tue|wed|thu|fri|sat|sun)[a-z]*", re.IGNORECASE)
@@ -294,12 +302,31 @@ def _dateparse(text: str, base: datetime, languages: tuple[str, ...]) -> datetim
     return found.replace(tzinfo=None) if found.tzinfo is not None else found
 
 
+def _written_clocks(text: str) -> list[tuple[int, int]]:
+    """(hour, minute) of every clock in the English text; WhenError("unparseable") for an impossible one: hour
+    over 23 (24-hour clock) or outside 1..12 (with am/pm), minute or second over 59."""
+    clocks = []
+    for match in _CLOCK_PART_RE.finditer(text):
+        if match["noon"]:
+            clocks.append((12, 0))
+            continue
+        if match["minute"] is None and match["half"] is None:
+            continue  # a bare number: a day, a year, a count
+        hour, minute, second = int(match["hour"]), int(match["minute"] or 0), int(match["second"] or 0)
+        if minute > 59 or second > 59 or (hour > 23 if match["half"] is None else not 1 <= hour <= 12):
+            raise WhenError("unparseable", match[0].strip())
+        if match["half"] is not None:
+            hour = hour % 12 + (0 if match["half"].lower().startswith("a") else 12)
+        clocks.append((hour, minute))
+    return clocks
+
+
 def _reading(moment: datetime, zone_name: str) -> str:
     return f"{moment:%a %Y-%m-%d %H:%M} ({zone_name})"
 
 
 def parse_when(
-    text: str, *, zone: ZoneInfo, now: datetime, languages: tuple[str, ...] = ("en", "ko")
+    text: str, *, zone: tzinfo, now: datetime, languages: tuple[str, ...] = ("en", "ko")
 ) -> ParsedWhen:
     """Read `text` as a future start time; raise WhenError(code, reading) when it cannot be used."""
     if now.tzinfo is None:
@@ -333,8 +360,11 @@ def parse_when(
         guess = _dateparse(body, base, languages)
         raise WhenError("ambiguous" if guess else "unparseable", f"{guess:%a %Y-%m-%d} ?" if guess else None)
 
+    clocks = _written_clocks(body)
     wall = _dateparse(body, base, languages)
-    if wall is None:
+    if wall is None or any(clock != (wall.hour, wall.minute) for clock in clocks):
+        # dateparser reads an impossible clock ("25:00", "13pm") as the current time of day, and may drop one it
+        # cannot place ("12:00 noon"): the time it returns must be the one written
         raise WhenError("unparseable")
     wall += timedelta(days=extra_days)
     if _WEEKDAY_RE.search(body) and (wall - timedelta(days=7)).date() >= base.date():

@@ -8,8 +8,9 @@ fallbacks, `abbreviation` lets a caller phrase its own message.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -22,6 +23,7 @@ __all__ = [
     "localize",
     "lookup_timezone",
     "resolve_timezone",
+    "stored_zone",
     "timezone_choices",
 ]
 
@@ -170,6 +172,19 @@ def lookup_timezone(text: str) -> ZoneResolution | None:
     if by_city and len(by_city) == 1:
         return ZoneResolution(ZoneInfo(by_city[0]), by_city[0])
     return None
+
+
+_FIXED_OFFSET_RE = re.compile(r"UTC(?P<sign>[+-])(?P<hours>\d{2}):(?P<minutes>\d{2})")
+
+
+def stored_zone(name: str) -> tzinfo:
+    """The zone behind a name `parse_when` reported (`ParsedWhen.zone_name`, stored with a party): an IANA name or
+    a fixed offset such as "UTC+09:00". Raises UnknownTimezone."""
+    offset = _FIXED_OFFSET_RE.fullmatch(name)
+    if offset is not None:
+        delta = timedelta(hours=int(offset["hours"]), minutes=int(offset["minutes"]))
+        return timezone(-delta if offset["sign"] == "-" else delta)
+    return resolve_timezone(name).zone
 
 
 def _suggestions(text: str, limit: int = 5) -> list[str]:

@@ -21,8 +21,13 @@ A reminder row goes pending -> sending -> sent (or failed). `sending` is written
 UPDATE), so two jobs, a rebuild racing a job, or an edit cannot post it twice. If the process dies between the two
 writes the row stays `sending`: we cannot know whether Discord received the post, and the rule is "at most once"
 (a member reminded twice is worse for the fandom than one missed reminder, and a second reminder before the start
-usually follows), so a `sending` row is never retried; start-up logs how many there are. Writing `sent` before
-the post would lose the reminder silently on a crash; writing only after would send it twice after a crash.
+usually follows), so a `sending` row is never retried: the next start-up moves it to the final state `unknown`
+(logged once, then never read again). Writing `sent` before the post would lose the reminder silently on a crash;
+writing only after would send it twice after a crash.
+
+The claim is made only once the bot is ready (`PartyPoster.wait_until_ready`), right before the post: a job that
+runs during start-up (a late reminder) waits first, so a bot stopped before it was ready leaves the reminder
+`pending` for the next start instead of `sending` with nothing sent.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 from apscheduler.jobstores.base import JobLookupError
@@ -49,7 +54,7 @@ from bot.domain.reminders import (
     reminder_plan,
 )
 from bot.domain.timeparse import ParsedWhen, parse_when
-from bot.domain.timezones import UnknownTimezone, ZoneResolution, resolve_timezone
+from bot.domain.timezones import UnknownTimezone, ZoneResolution, resolve_timezone, stored_zone
 from bot.errors import UserFacingError
 from bot.services.settings import SettingsService
 from db.database import Database
@@ -84,6 +89,9 @@ def end_job_id(party_id: int) -> str:
 
 class PartyPoster(Protocol):
     """What the service needs from Discord; the cog implements it."""
+
+    async def wait_until_ready(self) -> None:
+        """Return once Discord can be reached (the bot is ready)."""
 
     async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *, late: bool) -> None:
         """Post the reminder: mention the recipients who want channel pings, DM those with `dm_reminders` (see
@@ -121,7 +129,7 @@ class RebuildReport:
     scheduled: int  # reminder jobs for the future
     late: int  # overdue within grace: run now, saying they are late
     skipped: int  # overdue beyond grace: recorded as skipped
-    unknown: int  # left in 'sending' by a crash: never retried
+    unknown: int  # left in 'sending' by a crash: moved to 'unknown' (final), never retried
     parties: int  # end-of-party jobs
 
 
@@ -178,6 +186,14 @@ class WatchPartyService:
         if explicit:
             return _resolve_or_refuse(explicit)
         return (await self.member_zone(user_id, guild_id)).resolution
+
+    async def _party_zone(self, party: Party, editor_id: int) -> tzinfo:
+        """The zone a party's time was read in at creation; the editor's if it cannot be read (never expected)."""
+        try:
+            return stored_zone(party.zone)
+        except UnknownTimezone:
+            log.warning("party %s has an unknown zone %r; reading its new time in the editor's", party.id, party.zone)
+            return (await self._reading_zone(editor_id, party.guild_id, None)).zone
 
     async def _offsets(self, guild_id: int) -> tuple[timedelta, ...]:
         text = (await self.settings.get(guild_id)).reminder_offsets
@@ -299,7 +315,8 @@ class WatchPartyService:
         voice_channel_id: int | None = None,
         remove_voice_channel: bool = False,
     ) -> tuple[Party, Party]:
-        """(before, after). A new `when` is read in the editor's zone and moves every reminder and the end job;
+        """(before, after). A new `when` is read in the party's zone (the one its time was read in at creation),
+        not the editor's, unless the text names a zone; it moves every reminder and the end job;
         `remove_voice_channel` makes it a party without a voice channel (its event becomes external)."""
         before = await self._managed_party(party_id, guild_id, actor_id, is_moderator)
         if title is None and when is None and duration_minutes is None and voice_channel_id is None \
@@ -314,8 +331,7 @@ class WatchPartyService:
         now = self.clock()
         starts_at = plan = None
         if when is not None:
-            zone = await self._reading_zone(actor_id, guild_id, None)
-            starts_at = parse_when(when, zone=zone.zone, now=now).at
+            starts_at = parse_when(when, zone=await self._party_zone(before, actor_id), now=now).at
             offsets = await self._offsets(guild_id)
             plan = [(int(p.offset.total_seconds()), p.fire_at) for p in reminder_plan(starts_at, offsets, now)]
         old_reminders = await self.repo.reminders(party_id)
@@ -433,22 +449,20 @@ class WatchPartyService:
 
         Overdue reminders follow `classify_reminder`: within the grace window they run now (and say they are late),
         beyond it they are recorded as skipped (one batch). A party whose end passed while the bot was down ends
-        now. Reminders left in 'sending' by a crash are counted and never retried.
+        now. Reminders left in 'sending' by a crash become 'unknown' (final; logged once) and are never retried.
         """
+        unknown = await self.repo.give_up_interrupted()
         now = self.clock()
-        work = await self.repo.due_work(now + self.horizon, include_sending=True)
+        work = await self.repo.due_work(now + self.horizon)
         to_schedule: list[DueWork] = []
         to_skip: list[tuple[int, int]] = []
-        scheduled = late = unknown = parties = 0
+        scheduled = late = parties = 0
         for item in work:
             if item.is_end:
                 to_schedule.append(item)
                 parties += 1
                 continue
-            if item.state == "sending":
-                unknown += 1
-                continue
-            status = classify_reminder(item.due, now, self.grace, starts_at=item.starts_at)
+            status = classify_reminder(item.due, now, self.grace, starts_at=item.starts_at, ends_at=item.ends_at)
             if status == "skip":
                 to_skip.append((item.party_id, item.offset_seconds or 0))
                 continue
@@ -461,8 +475,8 @@ class WatchPartyService:
         skipped = await self.repo.skip_reminders(to_skip)
         self._schedule_horizon_job()
         if unknown:
-            log.warning("%d watch-party reminder(s) were being sent when the bot stopped; they are not sent again",
-                        unknown)
+            log.warning("%d watch-party reminder(s) were being sent when the bot stopped; marked 'unknown', never "
+                        "sent again", unknown)
         report = RebuildReport(scheduled, late, skipped, unknown, parties)
         log.info("watch parties rebuilt: %s", report)
         return report
@@ -502,12 +516,17 @@ class WatchPartyService:
             log.exception("reminder %s failed", reminder_job_id(party_id, timedelta(seconds=offset_seconds)))
 
     async def _fire_reminder(self, party_id: int, offset_seconds: int) -> None:
+        if self.poster is None:
+            raise RuntimeError("no poster")
+        # Ready first, then read, classify and claim: nothing is claimed that this process cannot post at once.
+        await self.poster.wait_until_ready()
         reminder = await self.repo.reminder(party_id, offset_seconds)
         party = await self.repo.get(party_id)
         if reminder is None or party is None or reminder.state != "pending" or party.status != "scheduled":
             return
         now = self.clock()
-        status = classify_reminder(reminder.fire_at, now, self.grace, starts_at=party.starts_at)
+        status = classify_reminder(reminder.fire_at, now, self.grace, starts_at=party.starts_at,
+                                   ends_at=party.ends_at)
         if status == "future":  # woke early by the clock's reckoning (clock moved): try again when due
             if self._in_horizon(reminder.fire_at):
                 self._schedule_reminder(reminder)
@@ -520,8 +539,6 @@ class WatchPartyService:
         # Written and committed BEFORE the post: whatever happens next, no other run will post this reminder.
         if not await self.repo.claim_reminder(party_id, offset_seconds, late=late):
             return
-        if self.poster is None:
-            raise RuntimeError("no poster")
         recipients = reminder_recipients(await self.repo.rsvps(party_id))
         try:
             await self.poster.send_reminder(party, reminder.offset, recipients, late=late)

@@ -5,10 +5,12 @@ The cog is also the service's `PartyPoster`: reminder posts and DMs, end-of-part
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import logging
 import re
+import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -100,6 +102,9 @@ class WatchPartyCog(commands.Cog):
         self.bot = bot
         self.service = service
         service.poster = self
+        # One lock per party for "write -> read -> edit the announcement", so updates reach Discord in the order
+        # their state was read and a slow edit never overwrites a newer one (entries vanish when unused).
+        self._announcement_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(PartyButton, ListPageButton)
@@ -113,19 +118,28 @@ class WatchPartyCog(commands.Cog):
     def _guild_t(self, guild_id: int) -> render.Text:
         return functools.partial(guild_text, self.bot, self.bot.get_guild(guild_id))
 
-    async def _render(self, party: Any) -> dict[str, Any]:
+    def _announcement_lock(self, party_id: int) -> asyncio.Lock:
+        lock = self._announcement_locks.get(party_id)
+        if lock is None:
+            lock = self._announcement_locks[party_id] = asyncio.Lock()
+        return lock
+
+    async def _render(self, party: Any, rsvps: Sequence[Any] | None = None) -> dict[str, Any]:
         t = self._guild_t(party.guild_id)
-        rsvps = await self.service.rsvps(party.id)
+        if rsvps is None:
+            rsvps = await self.service.rsvps(party.id)
         return {"embed": render.party_embed(t, party, rsvps), "view": render.party_view(t, party, rsvps, PartyButton)}
 
     async def _refresh_announcement(self, party: Any) -> None:
         if not party.message_id:
             return
         message = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
-        try:
-            await message.get_partial_message(party.message_id).edit(**await self._render(party))
-        except discord.HTTPException:
-            log.warning("could not update the announcement of party %s", party.id, exc_info=True)
+        async with self._announcement_lock(party.id):
+            party = await self.service.get(party.id) or party  # the state as it is now, inside the lock
+            try:
+                await message.get_partial_message(party.message_id).edit(**await self._render(party))
+            except discord.HTTPException:
+                log.warning("could not update the announcement of party %s", party.id, exc_info=True)
 
     def _can_manage_events(self, guild: discord.Guild | None) -> bool:
         if guild is None:
@@ -199,16 +213,32 @@ class WatchPartyCog(commands.Cog):
     async def _notify(self, party: Any, people: Sequence[Any], channel_text: str, dm_text: str,
                       role_id: int | None = None) -> None:
         """Post `channel_text` mentioning the role and the members who want channel pings (exactly those may be
-        pinged), split if the mentions do not fit one message; DM the others. Raises if the channel post fails;
-        a closed DM only skips that member."""
-        in_channel = [r.user_id for r in people if not r.dm_reminders]
-        by_dm = [r.user_id for r in people if r.dm_reminders]
+        pinged), split if the mentions do not fit one message; DM the others. The two paths are independent: the
+        DMs go out even when the channel post fails, whose error is raised afterwards; a closed DM only skips
+        that member."""
+        channel_error: discord.HTTPException | None = None
+        try:
+            await self._post_with_mentions(party, [r.user_id for r in people if not r.dm_reminders], channel_text,
+                                           role_id)
+        except discord.HTTPException as exc:
+            channel_error = exc
+        for user_id in (r.user_id for r in people if r.dm_reminders):
+            try:
+                user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+                await user.send(dm_text, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException as exc:
+                log.info("could not DM user %s about party %s: %s", user_id, party.id, exc)
+        if channel_error is not None:
+            raise channel_error
+
+    async def _post_with_mentions(self, party: Any, user_ids: Sequence[int], channel_text: str,
+                                  role_id: int | None) -> None:
         channel = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
         prefix = [f"<@&{role_id}>"] if role_id else []
         chunks: list[tuple[list[int], str]] = []
         users: list[int] = []
         line = " ".join(prefix)
-        for user_id in in_channel:
+        for user_id in user_ids:
             mention = f"<@{user_id}>"
             budget = CONTENT_LIMIT - (len(channel_text) + 1 if not chunks else 0)
             if len(line) + len(mention) + 1 > budget:
@@ -227,14 +257,11 @@ class WatchPartyCog(commands.Cog):
                 roles=[discord.Object(role_id)] if role_id and index == 0 else False,
             )
             await channel.send(content.strip(), allowed_mentions=allowed)
-        for user_id in by_dm:
-            try:
-                user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-                await user.send(dm_text, allowed_mentions=NO_MENTIONS)
-            except discord.HTTPException as exc:
-                log.info("could not DM user %s about party %s: %s", user_id, party.id, exc)
 
     # -- PartyPoster ----------------------------------------------------------------------------------
+    async def wait_until_ready(self) -> None:
+        await self.bot.wait_until_ready()
+
     async def send_reminder(self, party: Any, offset: timedelta, recipients: Sequence[Any], *, late: bool) -> None:
         await self.bot.wait_until_ready()
         t = self._guild_t(party.guild_id)
@@ -255,6 +282,27 @@ class WatchPartyCog(commands.Cog):
     async def party_ended(self, party: Any) -> None:
         await self.bot.wait_until_ready()
         await self._refresh_announcement(party)
+        await self._close_event(party)
+
+    async def _close_event(self, party: Any) -> None:
+        """The party is over: an event members started (ACTIVE) becomes COMPLETED; one that never started
+        (SCHEDULED, which Discord does not let become COMPLETED) is deleted; a finished one is left alone."""
+        if not party.scheduled_event_id:
+            return
+        guild_id, event_id = party.guild_id, party.scheduled_event_id
+        try:
+            event = await self.bot.http.get_scheduled_event(guild_id, event_id, with_user_count=False)
+            status = discord.EventStatus(int(event["status"]))
+            if status is discord.EventStatus.active:
+                await self.bot.http.edit_scheduled_event(guild_id, event_id,
+                                                         status=discord.EventStatus.completed.value)
+            elif status is discord.EventStatus.scheduled:
+                await self.bot.http.delete_scheduled_event(guild_id, event_id)
+                await self.service.set_scheduled_event(party.id, None)
+        except discord.NotFound:
+            await self.service.set_scheduled_event(party.id, None)
+        except discord.HTTPException:
+            log.warning("could not close the scheduled event of party %s", party.id, exc_info=True)
 
     # -- buttons --------------------------------------------------------------------------------------
     async def on_party_button(self, interaction: discord.Interaction, party_id: int, action: str) -> None:
@@ -265,11 +313,13 @@ class WatchPartyCog(commands.Cog):
                     text(interaction, "watchparty.rsvp.dm_on" if enabled else "watchparty.rsvp.dm_off"),
                     ephemeral=True)
                 return
-            party, _ = await self.service.rsvp(party_id, interaction.user.id, interaction.user.display_name, action)
+            # write -> read -> edit under the party's lock: the update rendered is the newest state
+            async with self._announcement_lock(party_id):
+                party, rsvps = await self.service.rsvp(party_id, interaction.user.id,
+                                                       interaction.user.display_name, action)
+                await interaction.response.edit_message(**await self._render(party, rsvps))
         except UserFacingError as exc:
             await interaction.response.send_message(text(interaction, exc.key, **exc.params), ephemeral=True)
-            return
-        await interaction.response.edit_message(**await self._render(party))
 
     # -- /timezone ------------------------------------------------------------------------------------
     @timezone.command(name="set", description="Set your time zone (e.g. Asia/Seoul, America/New_York, KST)")
@@ -323,13 +373,14 @@ class WatchPartyCog(commands.Cog):
         except WhenError as exc:
             raise _when_refusal(interaction, exc) from None
         parties = []
+        posted: list[discord.Message] = []
         for party in created.parties:
             try:
                 message = await target.send(**await self._render(party), allowed_mentions=NO_MENTIONS)
             except discord.HTTPException:
-                for undo in created.parties:
-                    await self.service.discard(undo.id)
+                await self._roll_back(created.parties, posted)
                 raise UserFacingError("watchparty.create.cannot_post", channel=target.mention) from None
+            posted.append(message)
             await self.service.set_message(party.id, message.id)
             parties.append(await self.service.get(party.id))
         events_ok = True
@@ -344,6 +395,19 @@ class WatchPartyCog(commands.Cog):
         if not events_ok:
             lines.append(text(interaction, "watchparty.create.no_events"))
         await interaction.followup.send("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _roll_back(self, parties: Sequence[Any], posted: Sequence[discord.Message]) -> None:
+        """A series could not be fully announced: discard every party and delete the announcements already
+        posted, whose buttons would otherwise point at parties that no longer exist."""
+        for party in parties:
+            await self.service.discard(party.id)
+        for message in posted:
+            try:
+                await message.delete()
+            except discord.NotFound:
+                pass
+            except discord.HTTPException:
+                log.warning("could not delete announcement %s of a discarded party", message.id, exc_info=True)
 
     # -- /watchparty list -----------------------------------------------------------------------------
     @watchparty.command(name="list", description="Upcoming watch parties")
@@ -367,8 +431,8 @@ class WatchPartyCog(commands.Cog):
     @watchparty.command(name="edit", description="Change a watch party you host")
     @app_commands.rename(party_id="id")
     @app_commands.describe(party_id="The party number (see /watchparty list)", title="New title",
-                           when="New start, read like at creation", duration="New length in minutes",
-                           voice_channel="New voice channel",
+                           when="New start, read in the party's time zone unless you name one",
+                           duration="New length in minutes", voice_channel="New voice channel",
                            remove_voice_channel="True: the party no longer uses a voice channel")
     async def edit(
         self, interaction: discord.Interaction, party_id: int, title: app_commands.Range[str, 1, 100] | None = None,
@@ -408,8 +472,11 @@ class WatchPartyCog(commands.Cog):
                        by=f"<@{interaction.user.id}>")
             try:
                 await self._notify(party, going, notice, notice)
-            except discord.HTTPException:
+            except discord.HTTPException as exc:
                 log.warning("could not tell party %s's guests about the cancellation", party.id, exc_info=True)
+                await notify_admins(self.bot, party.guild_id,
+                                    t("watchparty.cancel.notice_failed", title=party.title,
+                                      channel=f"<#{party.channel_id}>", error=f"{exc.status} {exc.text}"[:200]))
         await interaction.followup.send(text(interaction, "watchparty.cancel.done", id=party.id, title=party.title,
                                              count=len(going)), ephemeral=True, allowed_mentions=NO_MENTIONS)
 

@@ -111,8 +111,21 @@ async def test_due_work_is_the_window_of_reminders_and_ends_of_scheduled_parties
     assert sorted((w.party_id, -1 if w.is_end else w.offset_seconds, w.state) for w in with_sending) == [
         (soon.id, -1, "end"), (soon.id, 0, "pending"), (soon.id, 3600, "sending")]
     assert {w.starts_at for w in with_sending} == {START}
+    assert {w.ends_at for w in with_sending} == {soon.ends_at}
     everything = await repo.due_work(START + timedelta(days=30))
     assert {w.party_id for w in everything} == {soon.id, later.id}  # never the cancelled party
+
+
+async def test_interrupted_posts_become_unknown_for_good(repo):
+    a, b = await create(repo, new_party(), new_party(host=11))
+    assert await repo.claim_reminder(a.id, 3600, late=False)
+    assert await repo.claim_reminder(b.id, 0, late=False)
+    assert await repo.give_up_interrupted() == 2
+    assert await repo.give_up_interrupted() == 0
+    assert await repo.count_reminders("unknown") == 2 and await repo.count_reminders("sending") == 0
+    assert not await repo.claim_reminder(a.id, 3600, late=False)  # final: never claimed again
+    await repo.complete_reminder(b.id, 0, "sent", NOW)  # a post still running (cog reload) records the truth
+    assert (await repo.reminder(b.id, 0)).state == "sent"
 
 
 async def test_skip_reminders_in_one_batch_counts_only_pending(repo):

@@ -1,6 +1,7 @@
 """The watch-party service with a real database, a real APScheduler and a recording poster (Discord's stand-in)."""
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,8 +40,14 @@ class RecordingPoster:
         self.ended: list[int] = []
         self.fail = False
         self.sent = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.ready.set()
+
+    async def wait_until_ready(self):
+        await self.ready.wait()
 
     async def send_reminder(self, party, offset, going, *, late):
+        await self.ready.wait()  # like the cog: Discord calls need a ready client
         if self.fail:
             raise RuntimeError("channel gone")
         self.reminders.append((party.id, int(offset.total_seconds()), [r.user_id for r in going], late))
@@ -258,17 +265,60 @@ async def test_missed_reminders_follow_the_grace_rule(env, late_by, expected_sta
     assert (await service.repo.reminder(party.id, 3600)).state == expected_state
 
 
-async def test_a_reminder_left_sending_by_a_crash_is_never_resent(env):
+@pytest.mark.parametrize(("duration", "posted"), [(10, []), (60, [(0, True)])])
+async def test_a_short_party_that_ended_while_down_gets_no_starting_now(env, duration, posted):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm", duration_minutes=duration))).parties
+    await service.repo.skip_reminders([(party.id, 3600)])
+    service.unschedule_all()  # down from before the start until 12 minutes after it (within the grace)
+    clock.set(party.starts_at + timedelta(minutes=12))
+    report = await service.rebuild()
+    assert (report.late, report.skipped) == ((0, 1) if not posted else (1, 0))
+    await service.fire_reminder(party.id, 0)  # the job's own check agrees (and never posts twice)
+    expected = "sent" if posted else "skipped"
+    for _ in range(50):
+        if (await service.repo.reminder(party.id, 0)).state == expected:
+            break
+        await asyncio.sleep(0.02)
+    assert (await service.repo.reminder(party.id, 0)).state == expected
+    assert [(offset, late) for _, offset, _, late in poster.reminders] == posted
+
+
+async def test_a_reminder_left_sending_by_a_crash_is_never_resent(env, caplog):
     service, clock, poster = env
     [party] = (await service.create(request("tomorrow 9pm"))).parties
     assert await service.repo.claim_reminder(party.id, 3600, late=False)  # the crash happened after this
     clock.set(party.starts_at - timedelta(hours=1) + timedelta(seconds=1))
     service.unschedule_all()  # a new process starts with no jobs
-    report = await service.rebuild()
-    assert report.unknown == 1
-    assert f"party:{party.id}:remind:3600" not in job_ids(service)
+    with caplog.at_level(logging.WARNING, logger="bot.services.watchparties"):
+        report = await service.rebuild()
+        assert report.unknown == 1
+        assert (await service.repo.reminder(party.id, 3600)).state == "unknown"  # final: not re-read next time
+        assert f"party:{party.id}:remind:3600" not in job_ids(service)
+        await service.fire_reminder(party.id, 3600)
+        assert poster.reminders == []
+        service.unschedule_all()
+        assert (await service.rebuild()).unknown == 0  # the next start-up neither re-reads nor warns again
+    assert [r.getMessage() for r in caplog.records if "being sent" in r.getMessage()] == [
+        "1 watch-party reminder(s) were being sent when the bot stopped; marked 'unknown', never sent again"]
+
+
+async def test_a_late_reminder_is_claimed_only_once_the_bot_is_ready(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    poster.ready.clear()  # the bot is still connecting
+    clock.set(party.starts_at - timedelta(hours=1) + timedelta(minutes=5))
+    firing = asyncio.create_task(service.fire_reminder(party.id, 3600))
+    await asyncio.sleep(0.1)
+    assert (await service.repo.reminder(party.id, 3600)).state == "pending"
+    firing.cancel()  # the bot stops before it is ready: the reminder is still there for the next start
+    with pytest.raises(asyncio.CancelledError):
+        await firing
+    assert (await service.repo.reminder(party.id, 3600)).state == "pending"
+    poster.ready.set()
     await service.fire_reminder(party.id, 3600)
-    assert poster.reminders == []
+    assert poster.reminders == [(party.id, 3600, [], True)]
+    assert (await service.repo.reminder(party.id, 3600)).state == "sent"
 
 
 async def test_failed_post_is_recorded_not_retried(env):
@@ -295,6 +345,30 @@ async def test_edit_moves_reminders_and_only_host_or_moderator_may(env):
     assert poster.reminders == []
     job = service.scheduler.get_job(f"party:{party.id}:remind:3600")
     assert abs(job.next_run_time - datetime.now(UTC) - timedelta(hours=2)) < timedelta(seconds=2)
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    ("tomorrow 10pm", datetime(2026, 5, 2, 22, 0, tzinfo=SEOUL)),  # the party's zone, not the moderator's
+    ("2026-05-02 22:30", datetime(2026, 5, 2, 22, 30, tzinfo=SEOUL)),
+    ("tomorrow 10pm EST", datetime(2026, 5, 2, 22, 0, tzinfo=ZoneInfo("America/New_York"))),  # named: that zone
+])
+async def test_edit_reads_when_in_the_partys_zone(env, when, expected):
+    service, _, _ = env
+    await service.set_member_timezone(HOST, "Asia/Seoul")
+    await service.set_member_timezone(FAN, "America/New_York")  # the moderator lives elsewhere
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    assert party.starts_at == datetime(2026, 5, 2, 21, 0, tzinfo=SEOUL)
+    _, after = await service.edit(party.id, GUILD, FAN, is_moderator=True, when=when)
+    assert after.starts_at == expected
+    assert after.zone == "Asia/Seoul"
+
+
+async def test_edit_reads_when_in_a_fixed_offset_zone_the_party_was_created_in(env):
+    service, _, _ = env
+    [party] = (await service.create(request("2026-05-02 21:00 UTC+9"))).parties
+    assert (party.zone, party.starts_at) == ("UTC+09:00", datetime(2026, 5, 2, 12, 0, tzinfo=UTC))
+    _, after = await service.edit(party.id, GUILD, HOST, is_moderator=False, when="2026-05-02 22:00")
+    assert after.starts_at == datetime(2026, 5, 2, 13, 0, tzinfo=UTC)
 
 
 async def test_cancel_unschedules_and_returns_going(env):

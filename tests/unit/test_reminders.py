@@ -147,6 +147,20 @@ def test_classify_reminder(offset: timedelta, now: datetime, status: str) -> Non
     assert classify_reminder(START - offset, now, GRACE, starts_at=START) == status
 
 
+@pytest.mark.parametrize(
+    ("duration", "now", "status"),
+    [
+        (10 * M, START + 5 * M, "late"),  # a 10-minute party still on: "starting now (late)" is still useful
+        (10 * M, START + 10 * M, "skip"),  # it has ended (within the 15-minute grace): nothing to remind of
+        (10 * M, START + 12 * M, "skip"),
+        (5 * M, START + 5 * M + timedelta(seconds=1), "skip"),
+        (H, START + 12 * M, "late"),  # a longer party is still on
+    ],
+)
+def test_classify_skips_a_party_that_already_ended(duration: timedelta, now: datetime, status: str) -> None:
+    assert classify_reminder(START, now, GRACE, starts_at=START, ends_at=START + duration) == status
+
+
 def test_classify_without_start_uses_grace_only() -> None:
     fire_at = START - 10 * M
     assert classify_reminder(fire_at, START + M, GRACE) == "late"

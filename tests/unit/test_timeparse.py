@@ -14,6 +14,7 @@ WED_MORNING = datetime(2026, 11, 25, 9, 0, tzinfo=SEOUL)  # a Wednesday
 NY_BEFORE_FALL_BACK = datetime(2026, 11, 1, 0, 30, tzinfo=NEW_YORK)  # EDT; clocks go back at 02:00
 NY_BEFORE_SPRING_FORWARD = datetime(2027, 3, 13, 12, 0, tzinfo=NEW_YORK)  # clocks go forward 2027-03-14 02:00
 YEAR_END = datetime(2026, 12, 31, 22, 0, tzinfo=SEOUL)
+NY_FRIDAY_MORNING = datetime(2026, 5, 1, 7, 0, tzinfo=NEW_YORK)
 
 
 def local(zone: ZoneInfo, *args: int) -> datetime:
@@ -102,6 +103,17 @@ ACCEPTED = [
     ("12월 31일 오후 11시", SEOUL, YEAR_END, local(SEOUL, 2026, 12, 31, 23), False),
     ("다음주 토요일 오후 8시", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 9, 20), False),
     ("in 3 hours", SEOUL, YEAR_END, local(SEOUL, 2027, 1, 1, 1), False),
+    # clock edge cases that are real times
+    ("tomorrow 12am", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 0), False),
+    ("tomorrow 12pm", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 12), False),
+    ("tomorrow 0:30", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 0, 30), False),
+    ("tomorrow 23:59", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 23, 59), False),
+    ("tomorrow 8.30pm", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 20, 30), False),
+    ("2026-05-03T20:00:00", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 3, 20), False),
+    ("내일 오전 0시", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 0), False),
+    ("내일 오후 12시 30분", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 12, 30), False),
+    ("내일 23:59", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 2, 23, 59), False),
+    ("내일 24시", NEW_YORK, NY_FRIDAY_MORNING, local(NEW_YORK, 2026, 5, 3, 0), False),  # the end of tomorrow
 ]
 
 
@@ -173,6 +185,27 @@ REFUSED = [
     ("dec 30 20:00", SEOUL, YEAR_END, "past", "2026-12-30 20:00"),
     ("2028-01-01 10:00", SEOUL, SAT_AFTERNOON, "too_far", "2028-01-01 10:00"),
     ("in 400 days", SEOUL, SAT_AFTERNOON, "too_far", None),
+    # impossible clock times are refused, never read as the current time of day (Fri 07:00 in New York)
+    ("tomorrow 25:00", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 13pm", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 0pm", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 8:75pm", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 99:99", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 12:60", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 24:00", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 20:00:75", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("tomorrow 12:00 noon", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),  # dateparser drops the time
+    ("sat 13pm", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("2026-05-03 25:00", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 25시", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 24시 30분", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 오후 13시", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 저녁 20시", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 오후 13:00", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 오후 9시 75분", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 오후 8:75", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 25:00", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
+    ("내일 99:99", NEW_YORK, NY_FRIDAY_MORNING, "unparseable", None),
 ]
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,6 +9,7 @@ from bot.domain.timezones import (
     all_zone_names,
     localize,
     resolve_timezone,
+    stored_zone,
     timezone_choices,
 )
 
@@ -143,3 +144,18 @@ def test_localize(
 def test_localize_refuses_aware() -> None:
     with pytest.raises(ValueError, match="naive"):
         localize(datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")), ZoneInfo("Asia/Seoul"))
+
+
+@pytest.mark.parametrize(("name", "offset"), [
+    ("Asia/Seoul", timedelta(hours=9)),
+    ("UTC", timedelta(0)),
+    ("UTC+09:00", timedelta(hours=9)),
+    ("UTC-05:30", -timedelta(hours=5, minutes=30)),
+])
+def test_stored_zone_reads_back_the_names_parse_when_reports(name: str, offset: timedelta) -> None:
+    assert stored_zone(name).utcoffset(datetime(2026, 1, 15, tzinfo=UTC)) == offset
+
+
+def test_stored_zone_refuses_an_unknown_name() -> None:
+    with pytest.raises(UnknownTimezone):
+        stored_zone("Mars/Base")
