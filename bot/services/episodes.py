@@ -394,20 +394,23 @@ class EpisodeService:
             if not episode.auto_open_pending or at is None:
                 self._remove_job(episode.id)
             elif at > now:
-                self.scheduler.add_job(self._open_job, "date", run_date=at, args=[episode.id],
-                                       id=open_job_id(episode.id), replace_existing=True)
+                self._schedule_open(episode.id, at)
             else:
                 log.info("episode %s should have opened at %s: opening it now", episode.id, at.isoformat())
-                self.scheduler.add_job(self._open_job, "date", args=[episode.id], id=open_job_id(episode.id),
-                                       replace_existing=True)
+                self._schedule_open(episode.id)
 
     async def retry_failed_now(self, guild_id: int) -> int:
         """Retry the server's failed automatic openings at once (an admin just changed the configuration)."""
         episode_ids = await self.repo.failed_openings(guild_id)
         for episode_id in episode_ids:
-            self.scheduler.add_job(self._open_job, "date", args=[episode_id], id=open_job_id(episode_id),
-                                   replace_existing=True)
+            self._schedule_open(episode_id)
         return len(episode_ids)
+
+    def _schedule_open(self, episode_id: int, at: datetime | None = None) -> None:
+        """The episode's opening job, at `at` (None: now). It runs however late it fires (no misfire grace):
+        a skipped date job would leave the episode pending with no job until the next restart."""
+        self.scheduler.add_job(self._open_job, "date", run_date=at, args=[episode_id], id=open_job_id(episode_id),
+                               replace_existing=True, misfire_grace_time=None)
 
     def _remove_job(self, episode_id: int) -> None:
         with contextlib.suppress(JobLookupError):
@@ -444,8 +447,7 @@ class EpisodeService:
             return
         attempts = await self.repo.record_open_failure(episode_id)
         retry_at = self.clock() + self.retry_delays[min(attempts, len(self.retry_delays)) - 1]
-        self.scheduler.add_job(self._open_job, "date", run_date=retry_at, args=[episode_id],
-                               id=open_job_id(episode_id), replace_existing=True)
+        self._schedule_open(episode_id, retry_at)
         log.info("episode %s: automatic opening retried at %s (attempt %d failed)", episode_id,
                  retry_at.isoformat(), attempts)
         if kind in TRANSIENT_FAILURES and attempts < NOTICE_AFTER_TRANSIENT:
@@ -640,11 +642,12 @@ class EpisodeService:
         progress = await self.repo.get_progress(user_id, show.id)
         return is_beyond_progress(episode.season, episode.number, progress.key if progress else None)
 
-    async def join(self, episode_id: int, user_id: int) -> EpisodeThread:
+    async def join(self, episode_id: int, user_id: int) -> ThreadResult:
         """Add the member to the episode's thread and move their progress up to this episode.
 
         The thread goes through `open_or_link` first: an archived one is reopened and a deleted one recreated
-        (adding a member to either would fail); nobody is added to a locked thread, which stays readable.
+        (adding a member to either would fail); nobody is added to a locked thread, which stays readable: the
+        result's outcome is then 'locked' so the member can be told.
         """
         show, episode = await self.episode_by_id(episode_id)
         if await self.repo.get_thread(episode_id) is None:
@@ -654,7 +657,7 @@ class EpisodeService:
             await self.gateway.add_member(result.thread, user_id)
         await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number,
                                      only_forward=True)
-        return result.thread
+        return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from bot.errors import UserFacingError
 from bot.services.episodes import EpisodeService, Show, ThreadResult
 from bot.ui import NO_MENTIONS, is_moderator, permission_label, text
 
-from .components import ConfirmView, JoinButton, RateButton
+from .components import CONFIRM_TIMEOUT, ConfirmView, JoinButton, RateButton
 from .discord_threads import ChannelPermissionError, DiscordThreads, failure_reason
 from .render import rating_line, ratings_embed
 
@@ -63,6 +63,7 @@ class EpisodesCog(commands.Cog, name="Episodes"):
         self.bot = bot
         self.service = EpisodeService(bot.db, bot.scheduler, bot.settings_service, bot.clock)  # type: ignore[attr-defined]
         self.service.gateway = DiscordThreads(bot)
+        self.confirm_timeout = CONFIRM_TIMEOUT
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(RateButton, JoinButton)
@@ -204,7 +205,8 @@ class EpisodesCog(commands.Cog, name="Episodes"):
                 content=text(click, "episodes.show.removed", show=_show_name(found)), view=None,
                 allowed_mentions=NO_MENTIONS)
 
-        view = ConfirmView(interaction, remove, confirm_label=text(interaction, "episodes.show.remove_confirm"))
+        view = ConfirmView(interaction, remove, confirm_label=text(interaction, "episodes.show.remove_confirm"),
+                           timeout=self.confirm_timeout)
         await interaction.response.send_message(text(interaction, "episodes.show.remove_question",
                                                      show=_show_name(found)),
                                                 view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -328,7 +330,8 @@ class EpisodesCog(commands.Cog, name="Episodes"):
             await interaction.edit_original_response(content=reply, view=None, allowed_mentions=NO_MENTIONS)
 
         if await self.service.is_beyond_progress(interaction.user.id, found, target):
-            view = ConfirmView(interaction, open_and_link, confirm_label=text(interaction, "episodes.spoiler.confirm"))
+            view = ConfirmView(interaction, open_and_link, confirm_label=text(interaction, "episodes.spoiler.confirm"),
+                               timeout=self.confirm_timeout)
             progress = await self.service.progress(interaction.user.id, found)
             watched = (episode_label(progress.season, progress.episode) if progress
                        else text(interaction, "episodes.progress.nothing"))
@@ -385,14 +388,22 @@ class EpisodesCog(commands.Cog, name="Episodes"):
     progress_set.autocomplete("episode")(episode_ref_autocomplete)
 
     # -- buttons on starter messages ----------------------------------------------------------------------
+    async def button_failed(self, interaction: discord.Interaction, error: Exception) -> None:
+        """Answer a deferred button click whose work failed: a UserFacingError as its ephemeral text, anything
+        else (a Discord refusal, a database error) as "something went wrong (ref X)" with the traceback logged.
+        A DynamicItem's own error handler only logs, which would leave the member on "thinking…" forever."""
+        if isinstance(error, ChannelPermissionError):
+            error = _localized_permissions(interaction, error)
+        await self.bot.tree.on_error(interaction, error)  # type: ignore[arg-type]
+
     async def on_rate(self, interaction: discord.Interaction, episode_id: int, stars: int) -> None:
         """Acknowledge at once, then record the vote; the service edits the starter message one edit at a time
         per episode, from the database, so concurrent votes never leave a stale average on it."""
         await interaction.response.defer()
         try:
             starter = await self.service.rate(episode_id, interaction.user.id, stars)
-        except UserFacingError as error:
-            await self.bot.tree.on_error(interaction, error)  # type: ignore[arg-type]
+        except Exception as error:
+            await self.button_failed(interaction, error)
             return
         await interaction.followup.send(
             text(interaction, "episodes.rated", stars=stars, rating=rating_line(
@@ -402,11 +413,12 @@ class EpisodesCog(commands.Cog, name="Episodes"):
     async def on_join(self, interaction: discord.Interaction, episode_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            thread = await self.service.join(episode_id, interaction.user.id)
-        except UserFacingError as error:
-            await self.bot.tree.on_error(interaction, error)  # type: ignore[arg-type]
+            result = await self.service.join(episode_id, interaction.user.id)
+        except Exception as error:
+            await self.button_failed(interaction, error)
             return
-        await interaction.followup.send(text(interaction, "episodes.joined", thread=f"<#{thread.thread_id}>"),
+        key = "episodes.join_locked" if result.outcome == "locked" else "episodes.joined"
+        await interaction.followup.send(text(interaction, key, thread=f"<#{result.thread.thread_id}>"),
                                         ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 

@@ -6,6 +6,7 @@ their state is in the database, so they work on every starter message after a re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,10 @@ import discord
 
 from bot.services.episodes import StarterInfo
 from bot.ui import NO_MENTIONS, guild_text, text
+
+log = logging.getLogger(__name__)
+CONFIRM_TIMEOUT = 120.0
+"""Seconds a confirmation waits for its buttons; then they are taken away."""
 
 
 def _cog(interaction: discord.Interaction) -> Any:
@@ -57,11 +62,13 @@ def starter_view(client: Any, guild: discord.Guild | None, starter: StarterInfo)
 
 
 class ConfirmView(discord.ui.View):
-    """Confirm / Cancel on an ephemeral message, for the member who asked; `on_confirm` does the work."""
+    """Confirm / Cancel on the (ephemeral) original response of `interaction`, for the member who asked;
+    `on_confirm` does the work. Unanswered, the buttons are removed after `timeout` seconds."""
 
     def __init__(self, interaction: discord.Interaction, on_confirm: Callable[[discord.Interaction], Awaitable[None]],
-                 *, confirm_label: str, timeout: float = 120) -> None:
+                 *, confirm_label: str, timeout: float = CONFIRM_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
+        self.interaction = interaction
         self.owner_id = interaction.user.id
         self.on_confirm = on_confirm
         self.confirm.label = confirm_label[:80]
@@ -84,3 +91,10 @@ class ConfirmView(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await interaction.client.tree.on_error(interaction, error)  # type: ignore[attr-defined]
+
+    async def on_timeout(self) -> None:
+        """Nobody answered: take the buttons away, since a click would now only get "interaction failed"."""
+        try:
+            await self.interaction.edit_original_response(view=None, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.info("could not remove the buttons of an expired confirmation", exc_info=True)

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 MAX_FORUM_TAGS = 20
 MAX_APPLIED_TAGS = 5
+THREAD_ARCHIVED = 50083
+"""Discord's error code for an action on an archived thread."""
 
 
 class ChannelPermissionError(UserFacingError):
@@ -139,10 +141,33 @@ class DiscordThreads:
             await _quietly(self.bot.http.delete_message(thread.channel_id, thread.starter_message_id))
 
     async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> None:
+        """Edit the starter message. A forum post's starter is inside the post, and Discord refuses edits in an
+        archived thread (50083): an archived but unlocked post is reopened and the edit tried again; a locked
+        one keeps its old starter (the error is raised for the caller to log)."""
         guild = self.bot.get_guild(thread.guild_id)
         message = self.bot.get_partial_messageable(thread.starter_channel_id).get_partial_message(
             thread.starter_message_id)
-        await message.edit(embed=starter_embed(self.bot, guild, starter), view=starter_view(self.bot, guild, starter))
+
+        async def edit() -> None:
+            await message.edit(embed=starter_embed(self.bot, guild, starter),
+                               view=starter_view(self.bot, guild, starter))
+
+        try:
+            await edit()
+        except discord.HTTPException as error:
+            if error.code != THREAD_ARCHIVED or not await self._reopen_if_unlocked(thread):
+                raise
+            await edit()
+
+    async def _reopen_if_unlocked(self, thread: EpisodeThread) -> bool:
+        """Unarchive the thread unless a moderator locked it; whether an edit may be tried again."""
+        channel = await self.bot.fetch_channel(thread.thread_id)
+        if not isinstance(channel, discord.Thread) or channel.locked:
+            return False
+        if channel.archived:
+            log.info("reopening archived thread %s to update its starter message", thread.thread_id)
+            await self.reopen(thread)
+        return True
 
     async def add_member(self, thread: EpisodeThread, user_id: int) -> None:
         await self.bot.http.add_user_to_thread(thread.thread_id, user_id)

@@ -3,7 +3,8 @@ pins (new /messages/pins and legacy /pins routes); reactions; typing.
 
 Sending needs VIEW_CHANNEL + SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in threads), files need ATTACH_FILES, embeds
 without EMBED_LINKS are silently dropped, DMs to a user with closed DMs give 403 50007, an archived unlocked thread
-is unarchived by a new message (as on Discord).
+is unarchived by a new message (as on Discord), while editing a message in an archived thread is refused with 400 50083
+(locked or not: the thread must be unarchived first, as on Discord).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ async def edit_message(fake: FakeDiscord, req: RecordedRequest) -> Any:
     channel = get_channel(fake, req.params["channel_id"])
     require(fake, channel, Perm.VIEW_CHANNEL)
     message = get_message(fake, channel, req.params["message_id"])
+    if channel.is_thread and channel.archived:
+        raise api_error(400, 50083, "Thread is archived")
     payload = body(req)
     if message["author"]["id"] != str(fake.bot_user.id):
         if set(payload) - {"flags"}:

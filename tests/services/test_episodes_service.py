@@ -166,6 +166,23 @@ async def test_missed_opening_runs_at_startup_and_only_once(env):
     assert await service.rebuild_jobs() == 0  # nothing pending after a second restart
 
 
+async def test_an_opening_job_that_fires_late_still_opens_the_thread(env):
+    """The event loop or the host was stalled past the open time (the bot's scheduler skips ordinary jobs more
+    than 5 min late): the opening still runs instead of leaving the episode pending with no job."""
+    service, clock = env
+    real_now = datetime.now(UTC)
+    clock["now"] = real_now - timedelta(hours=1)  # when the job was scheduled
+    show = await service.add_show(GUILD, "Night Shift", None, None, "on_air")
+    episode = await service.add_episode(show, 1, 1, None, real_now - timedelta(minutes=10))
+    clock["now"] = real_now
+    for _ in range(50):
+        if service.gateway.created:
+            break
+        await asyncio.sleep(0.02)
+    assert len(service.gateway.created) == 1
+    assert (await service.thread(episode)).thread_id == service.gateway.created[0]
+
+
 async def test_two_concurrent_requests_make_one_thread(env):
     service, _ = env
     show, _, _ = await service.install_preset(GUILD, "trauma-code")
@@ -396,12 +413,12 @@ async def test_join_reopens_an_archived_thread_and_skips_a_locked_one(env):
     e1, e2 = (await service.episodes(show))[:2]
     t1 = (await service.open_or_link(e1.id, may_create=True)).thread
     service.gateway.threads[t1.thread_id] = "archived"
-    await service.join(e1.id, 7)
+    assert (await service.join(e1.id, 7)).outcome == "reopened"
     assert service.gateway.reopened == [t1.thread_id]
     assert service.gateway.members == [(t1.thread_id, 7)]
     await service.open_or_link(e2.id, may_create=True)
     locked = await service.lock(e2)
-    await service.join(e2.id, 7)
+    assert (await service.join(e2.id, 7)).outcome == "locked"
     assert service.gateway.members == [(t1.thread_id, 7)]  # not added to the locked thread...
     assert (await service.progress(7, show)).key == (1, 2)  # ...but progress moves up
     assert locked.thread_id not in service.gateway.reopened
