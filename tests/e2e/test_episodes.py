@@ -234,21 +234,21 @@ async def test_ratings_votes_change_and_table(fake, runner):
 
     await vote(g.member("fan1"), 5)
     rating, _ = await vote(g.member("fan2"), 3)
-    assert rating == "★ 4.00 · 2 votes\n████████░░"
+    assert rating == "★ 4.00 · votes: 2\n████████░░"
     rating, followup = await vote(g.member("fan2"), 4)  # changed, not added
-    assert rating == "★ 4.50 · 2 votes\n█████████░"
-    assert followup["content"] == "You rated this episode 4 ★. Now: ★ 4.50 · 2 votes\n█████████░"
+    assert rating == "★ 4.50 · votes: 2\n█████████░"
+    assert followup["content"] == "You rated this episode 4 ★. Now: ★ 4.50 · votes: 2\n█████████░"
     await vote(g.member("fan3"), 4)
     fields = {f["name"]: f["value"] for f in fake.message(starter["id"])["embeds"][0]["fields"]}
-    assert fields["Rating"] == "★ 4.33 · 3 votes\n█████████░"
+    assert fields["Rating"] == "★ 4.33 · votes: 3\n█████████░"
 
     ix = await fake.slash(g, g.member("fan1"), "episode ratings", show="trauma-code")
     resp = await ix.response()
     assert not resp.ephemeral
     embed = resp.embeds[0]
     lines = embed["description"].split("\n")
-    assert lines[0] == "`S1E1` █████████░ **4.33** · 3 votes 🏆"
-    assert lines[1] == "`S1E2` ░░░░░░░░░░ **–** · 0 votes"
+    assert lines[0] == "`S1E1` █████████░ **4.33** · votes: 3 🏆"
+    assert lines[1] == "`S1E2` ░░░░░░░░░░ **–** · votes: 0"
     assert len(lines) == 8
     assert embed["footer"]["text"] == "🏆 Best episode: S1E1"
 

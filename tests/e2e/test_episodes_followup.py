@@ -154,9 +154,9 @@ async def test_concurrent_votes_leave_the_latest_totals_on_the_starter(fake, bot
     def rating(embeds):
         return next(f["value"] for f in embeds[0]["fields"] if f["name"] == "Rating")
 
-    assert rating(edits[-1].json["embeds"]) == "★ 3.80 · 5 votes\n████████░░"
-    assert rating(fake.message(starter["id"])["embeds"]) == "★ 3.80 · 5 votes\n████████░░"
-    shown = [int(re.search(r"· (\d+) votes", rating(r.json["embeds"]))[1]) for r in edits]
+    assert rating(edits[-1].json["embeds"]) == "★ 3.80 · votes: 5\n████████░░"
+    assert rating(fake.message(starter["id"])["embeds"]) == "★ 3.80 · votes: 5\n████████░░"
+    shown = [int(re.search(r"· votes: (\d+)", rating(r.json["embeds"]))[1]) for r in edits]
     assert shown == sorted(shown)
 
 

@@ -92,14 +92,14 @@ async def test_vote_in_an_archived_forum_post_reopens_it_and_updates_the_average
     mark = fake.mark()
     ix = await fake.click(thread_id, f"ep:rate:{episode_id}:4", g.member("fan1"))
     [followup] = await ix.followups(1)
-    assert followup["content"] == "You rated this episode 4 ★. Now: ★ 4.00 · 1 votes\n████████░░"
+    assert followup["content"] == "You rated this episode 4 ★. Now: ★ 4.00 · votes: 1\n████████░░"
     edits = fake.requests_to("PATCH", EDIT_MESSAGE, since=mark)
     assert [r.status for r in edits] == [400, 200]  # refused in the archived post, then done once reopened
     assert edits[0].response["code"] == 50083
     [reopen] = fake.requests_to("PATCH", EDIT_CHANNEL, since=mark)
     assert reopen.json == {"archived": False}
     assert not fake.channels[thread_id].archived
-    assert _rating(fake.message(thread_id)) == "★ 4.00 · 1 votes\n████████░░"
+    assert _rating(fake.message(thread_id)) == "★ 4.00 · votes: 1\n████████░░"
 
 
 async def test_opening_the_next_episode_links_it_from_an_archived_forum_post(fake, bot):
@@ -123,7 +123,7 @@ async def test_vote_in_a_locked_forum_post_is_counted_and_the_old_starter_stays(
     mark = fake.mark()
     ix = await fake.click(thread_id, f"ep:rate:{episode_id}:5", g.member("fan1"))
     [followup] = await ix.followups(1)
-    assert followup["content"] == "You rated this episode 5 ★. Now: ★ 5.00 · 1 votes\n██████████"
+    assert followup["content"] == "You rated this episode 5 ★. Now: ★ 5.00 · votes: 1\n██████████"
     assert [r.status for r in fake.requests_to("PATCH", EDIT_MESSAGE, since=mark)] == [400]
     assert fake.requests_to("PATCH", EDIT_CHANNEL, since=mark) == []  # a moderator's lock is not undone
     assert fake.channels[thread_id].locked and fake.channels[thread_id].archived
