@@ -34,7 +34,6 @@ from bot.domain.episodes import (
     RatingSummary,
     ReleasePace,
     best_episode,
-    episode_thread_name,
     is_beyond_progress,
     load_preset,
     parse_schedule_csv,
@@ -105,7 +104,6 @@ class StarterInfo:
     guild_id: int
     show: Show
     episode: Episode
-    thread_name: str
     previous: tuple[Episode, EpisodeThread | None] | None
     next: tuple[Episode, EpisodeThread | None] | None
     rating: RatingSummary
@@ -587,7 +585,6 @@ class EpisodeService:
             guild_id=show.guild_id,
             show=show,
             episode=episode,
-            thread_name=episode_thread_name(show.short_name, episode.season, episode.number),
             previous=None if previous is None else (previous, threads.get(previous.id)),
             next=None if following is None else (following, threads.get(following.id)),
             rating=await self.rating(episode.id),

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.domain.episodes import episode_label, episode_tag_name, show_tag_name
+from bot.domain.episodes import episode_label, episode_tag_name, episode_thread_name, show_tag_name
 from bot.errors import UserFacingError
 from bot.services.episodes import EpisodeThread, StarterInfo
 from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, notify_admins
@@ -82,7 +82,10 @@ class DiscordThreads:
         guild = channel.guild
         minutes = await self._archive_minutes(starter.guild_id)
         kind = "forum" if isinstance(channel, discord.ForumChannel) else "text"
-        orphan = self._unrecorded_thread(channel, starter.thread_name)
+        # The name is in the server's language ("… · S1E3 · 토론" on a Korean server).
+        name = episode_thread_name(starter.show.short_name, starter.episode.season, starter.episode.number,
+                                   suffix=guild_text(self.bot, guild, "episodes.thread_suffix"))
+        orphan = self._unrecorded_thread(channel, name)
         if orphan is not None:
             log.info("adopting thread %s (%s), made before a restart", orphan.id, orphan.name)
             adopted = EpisodeThread(starter.guild_id, starter.episode.id, channel.id, orphan.id, orphan.id, kind,
@@ -93,14 +96,14 @@ class DiscordThreads:
         view = starter_view(self.bot, guild, starter)
         if isinstance(channel, discord.ForumChannel):
             tags = await self._forum_tags(channel, starter)
-            created = await channel.create_thread(name=starter.thread_name, auto_archive_duration=minutes,
+            created = await channel.create_thread(name=name, auto_archive_duration=minutes,
                                                   applied_tags=tags, embed=embed, view=view,
                                                   allowed_mentions=NO_MENTIONS)
             return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, created.thread.id,
                                  created.message.id, "forum", "open")
         message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
         try:
-            thread = await message.create_thread(name=starter.thread_name, auto_archive_duration=minutes)
+            thread = await message.create_thread(name=name, auto_archive_duration=minutes)
         except discord.HTTPException:
             await _quietly(message.delete())  # no starter message left without its thread
             raise

@@ -185,7 +185,9 @@ async def test_korean_server_gets_a_korean_starter_message(fake, runner):
     await _preset(fake, g)
     await _watched_all(fake, g, g.member("admin"))
     await _thread(fake, g, g.member("admin"), "S1E2")
-    starter = _thread_posts(fake)[-1].json["message"]
+    post = _thread_posts(fake)[-1].json
+    assert post["name"] == "Trauma Code · S1E2 · 토론"
+    starter = post["message"]
     embed = starter["embeds"][0]
     assert embed["description"].startswith("*중증외상센터*\n🛑 **스포일러 규칙:** 이 에피소드와 이전 에피소드는")
     fields = {f["name"]: f["value"] for f in embed["fields"]}
