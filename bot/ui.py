@@ -62,6 +62,8 @@ async def notify_admins(client: Any, guild_id: int, content: str) -> bool:
     settings = await client.settings_service.get(guild_id)
     channel = client.get_channel(settings.log_channel_id) if settings.log_channel_id else None
     if channel is None:
+        log.warning("guild %s has no reachable log channel (%s); admins were not told: %s", guild_id,
+                    settings.log_channel_id or "not set", content[:200])
         return False
     try:
         await channel.send(content, allowed_mentions=NO_MENTIONS)

@@ -165,8 +165,9 @@ class ConfigCog(commands.Cog):
         await self.settings.update(interaction.guild_id, timezone=resolution.name)
         local_now = datetime.now(resolution.zone).strftime("%H:%M")
         reply = text(interaction, "config.timezone.saved", tz=resolution.name, now=local_now)
-        if resolution.note:
-            reply += "\n" + text(interaction, "config.timezone.note", note=resolution.note)
+        if resolution.abbreviation:
+            reply += "\n" + text(interaction, "config.timezone.abbreviation", abbreviation=resolution.abbreviation,
+                                 tz=resolution.name)
         await interaction.response.send_message(reply, ephemeral=True)
 
     @timezone.autocomplete("tz")
@@ -193,8 +194,9 @@ class ConfigCog(commands.Cog):
     @app_commands.choices(archive_after=ARCHIVE_CHOICES)
     async def threads(self, interaction: discord.Interaction, archive_after: app_commands.Choice[int]) -> None:
         await self.settings.update(interaction.guild_id, thread_archive_minutes=archive_after.value)
+        duration = text(interaction, f"config.archive.m{archive_after.value}")
         await interaction.response.send_message(
-            text(interaction, "config.threads.saved", duration=archive_after.name), ephemeral=True
+            text(interaction, "config.threads.saved", duration=duration), ephemeral=True
         )
 
     # -- /config limits -----------------------------------------------------------------------------

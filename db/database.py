@@ -8,6 +8,7 @@ is fast enough for this to be no bottleneck; readers in other processes (`codebl
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import aiosqlite
 
 from bot.errors import DatabaseClosed, DatabaseError
 
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 Params = Sequence[Any] | dict[str, Any]
 
@@ -117,10 +119,20 @@ class Database:
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(conn)
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Also when COMMIT itself fails (full disk, I/O error, deferred constraint): a transaction left open
+                # would swallow every later write on this shared connection.
+                await self._rollback(conn)
                 raise
-            await conn.execute("COMMIT")
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                await conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
 
 
 def backup_database(source: Path | str, destination: Path | str) -> None:

@@ -143,3 +143,25 @@ async def test_unknown_applied_version_is_refused(db):
     await migrate(db, [Migration(1, "a", "CREATE TABLE a (x);"), Migration(5, "e", "CREATE TABLE e (x);")])
     with pytest.raises(DatabaseError, match="newer Code Blue"):
         await migrate(db, [Migration(1, "a", "CREATE TABLE a (x);")])
+
+
+async def test_a_failed_commit_leaves_the_connection_usable(db):
+    """COMMIT can fail (here: a deferred foreign key); the transaction must not stay open and swallow later writes."""
+    await db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    await db.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER "
+                     "REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO child (id, parent_id) VALUES (1, 42)")
+    assert not db.connection.in_transaction
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO parent (id) VALUES (7)")
+    await db.execute("INSERT INTO parent (id) VALUES (8)")
+    path = db.path
+    await db.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT id FROM parent ORDER BY id").fetchall() == [(7,), (8,)]
+        assert conn.execute("SELECT COUNT(*) FROM child").fetchone() == (0,)
+    finally:
+        conn.close()

@@ -97,7 +97,7 @@ async def test_config_role_and_mentionable_warning(fake, bot):
     ("value", "stored", "expected"),
     [
         ("Asia/Seoul", "Asia/Seoul", "Server time zone set to Asia/Seoul"),
-        ("kst", "Asia/Seoul", "Note: KST"),
+        ("kst", "Asia/Seoul", "Note: KST is an abbreviation; I use Asia/Seoul"),
         ("asia/seol", "UTC", "is not a time zone I know. Did you mean `Asia/Seoul`"),
     ],
 )
@@ -126,7 +126,9 @@ async def test_config_reminders_threads_limits(fake, bot):
     resp = await (await fake.slash(g, admin, "config reminders", offsets="1d soon")).response()
     assert resp.content.startswith("I can't read “soon”")
     resp = await (await fake.slash(g, admin, "config threads", archive_after=1440)).response()
-    assert resp.content == "Episode threads now auto-archive after 24h without messages."
+    assert resp.content == "Episode threads now auto-archive after 24 hours without messages."
+    resp = await (await fake.slash(g, admin, "config threads", archive_after=10080, locale="ko")).response()
+    assert resp.content == "에피소드 스레드는 이제 메시지가 없으면 1주 뒤 자동 보관돼요."
     resp = await (await fake.slash(g, admin, "config limits", per_member=3)).response()
     assert resp.content == ("Limits saved: 50 upcoming parties per server, 3 per member; "
                             "titles up to 100 characters, descriptions up to 1000.")
@@ -135,7 +137,7 @@ async def test_config_reminders_threads_limits(fake, bot):
     resp = await (await fake.slash(g, admin, "config limits")).response()
     assert resp.content == "Give at least one of per_server, per_member, title_length, description_length."
     s = await _settings(bot, g)
-    assert (s.reminder_offsets, s.thread_archive_minutes, s.max_parties_per_member) == ("1d 2h 0", 1440, 3)
+    assert (s.reminder_offsets, s.thread_archive_minutes, s.max_parties_per_member) == ("1d 2h 0", 10080, 3)
     assert (s.max_party_title_length, s.max_party_description_length) == (60, 0)
 
 
