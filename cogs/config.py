@@ -29,12 +29,16 @@ ARCHIVE_CHOICES = [
 ]
 
 
-def _mention_channel(channel_id: int | None, none: str) -> str:
-    return f"<#{channel_id}>" if channel_id else none
+def _mention_channel(guild: discord.Guild, channel_id: int | None, none: str, gone: str) -> str:
+    if not channel_id:
+        return none
+    return f"<#{channel_id}>" if guild.get_channel(channel_id) else f"<#{channel_id}> {gone}"
 
 
-def _mention_role(role_id: int | None, none: str) -> str:
-    return f"<@&{role_id}>" if role_id else none
+def _mention_role(guild: discord.Guild, role_id: int | None, none: str, gone: str) -> str:
+    if not role_id:
+        return none
+    return f"<@&{role_id}>" if guild.get_role(role_id) else f"<@&{role_id}> {gone}"
 
 
 class ConfigCog(commands.Cog):
@@ -77,13 +81,16 @@ class ConfigCog(commands.Cog):
     # -- /config show -------------------------------------------------------------------------------
     def settings_embed(self, interaction: discord.Interaction, s: GuildSettings) -> discord.Embed:
         none = text(interaction, "config.not_set")
+        gone = text(interaction, "config.gone")
+        guild = interaction.guild
         embed = discord.Embed(title=text(interaction, "config.show.title"), colour=discord.Colour.blue())
         channels = "\n".join(
-            f"{text(interaction, f'config.kind.{kind}')}: {_mention_channel(s.channel_id(kind), none)}"
+            f"{text(interaction, f'config.kind.{kind}')}: {_mention_channel(guild, s.channel_id(kind), none, gone)}"
             for kind in CHANNEL_KINDS
         )
         roles = "\n".join(
-            f"{text(interaction, f'config.kind.{kind}')}: {_mention_role(s.role_id(kind), none)}" for kind in ROLE_KINDS
+            f"{text(interaction, f'config.kind.{kind}')}: {_mention_role(guild, s.role_id(kind), none, gone)}"
+            for kind in ROLE_KINDS
         )
         embed.add_field(name=text(interaction, "config.show.channels"), value=channels, inline=False)
         embed.add_field(name=text(interaction, "config.show.roles"), value=roles, inline=False)

@@ -232,3 +232,20 @@ async def test_server_that_added_the_bot_while_offline_gets_the_guide_at_start(f
     assert fake.messages_in(fake.default_guild.channel("general")) == []
     await runner.restart()
     assert len(fake.messages_in(general)) == 1
+
+
+async def test_config_show_flags_deleted_channels_and_roles(fake, bot):
+    g = fake.default_guild
+    admin = g.member("admin")
+    news, ping = g.channel("news"), g.role("News Ping")
+    await (await fake.slash(g, admin, "config channel", kind="news", channel=news)).response()
+    await (await fake.slash(g, admin, "config role", kind="news_ping", role=ping)).response()
+    fake.delete_channel(news)
+    fake.delete_role(g, ping)
+    await asyncio.sleep(0.05)
+    embed = (await (await fake.slash(g, admin, "config show")).response()).embeds[0]
+    channels = next(f for f in embed["fields"] if f["name"] == "Channels")["value"]
+    assert f"News: <#{news.id}> ⚠️ deleted: choose another" in channels
+    roles = next(f for f in embed["fields"] if f["name"] == "Roles")["value"]
+    assert f"News ping: <@&{ping.id}> ⚠️ deleted: choose another" in roles
+    assert "Watch-party ping: not set" in roles

@@ -272,6 +272,14 @@ class FakeDiscord:
         self.gateway.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()})
         return role
 
+    def delete_role(self, guild: Guild, role: Role) -> None:
+        """Delete a role behind the bot's back (GUILD_ROLE_DELETE); members lose it."""
+        del guild.roles[role.id]
+        for member in guild.members.values():
+            if role.id in member.role_ids:
+                member.role_ids.remove(role.id)
+        self.gateway.dispatch("GUILD_ROLE_DELETE", {"guild_id": str(guild.id), "role_id": str(role.id)})
+
     def set_role_permissions(self, role: Role, permissions: int) -> None:
         """Change a role's guild permissions (GUILD_ROLE_UPDATE)."""
         role.permissions = int(permissions)
