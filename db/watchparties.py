@@ -395,6 +395,15 @@ class WatchPartyRepository:
             (state, to_epoch(now), party_id, offset_seconds),
         )
 
+    async def release_reminder(self, party_id: int, offset_seconds: int) -> bool:
+        """sending -> pending: the post reached nobody (Discord unreachable), so it may be claimed again."""
+        changed = await self.db.execute(
+            "UPDATE party_reminders SET state = 'pending' WHERE party_id = ? AND offset_seconds = ? "
+            "AND state = 'sending'",
+            (party_id, offset_seconds),
+        )
+        return changed.rowcount == 1
+
     async def give_up_interrupted(self) -> int:
         """sending -> unknown for every reminder whose post was interrupted (start-up: no post of this process is
         running); returns how many. 'unknown' is final: never sent again, never re-read."""

@@ -68,17 +68,37 @@ class ParsedWhen:
     zone_name: str
     explicit_zone: bool
     zone_note: str | None = None  # e.g. "KST read as Asia/Seoul (...)" when the text named an abbreviation
+    zone_abbreviation: str | None = None  # "KST" when the text named an abbreviation (members see a catalog note)
 
 
 class WhenError(ValueError):
     """`code` is one of WHEN_ERROR_CODES; `reading` shows how the text was read, when it was read at all."""
 
-    def __init__(self, code: str, reading: str | None = None) -> None:
+    def __init__(self, code: str, reading: str | None = None, *, moment: datetime | None = None,
+                 zone_name: str | None = None) -> None:
         if code not in WHEN_ERROR_CODES:
             raise ValueError(f"unknown WhenError code {code!r}")
         super().__init__(f"{code}: {reading}" if reading else code)
         self.code = code
-        self.reading = reading
+        self.reading = reading  # English, for logs; members get `reading_text(error, language)`
+        self.moment = moment  # the local time read, when there is one (zone_name set) or the date guessed (not)
+        self.zone_name = zone_name
+
+
+_WEEKDAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "ko": ("월", "화", "수", "목", "금", "토", "일")}
+
+
+def reading_text(error: WhenError, language: str) -> str | None:
+    """How the text was read, with the weekday in `language` ("en" or "ko"): "Sat 2026-05-02 21:00 (Asia/Seoul)",
+    "2026-05-02 (토) 21:00 (Asia/Seoul)"; a guessed date alone ends with " ?"."""
+    if error.moment is None:
+        return error.reading
+    korean = language == "ko"
+    weekday = _WEEKDAYS["ko" if korean else "en"][error.moment.weekday()]
+    day = f"{error.moment:%Y-%m-%d} ({weekday})" if korean else f"{weekday} {error.moment:%Y-%m-%d}"
+    if error.zone_name is None:
+        return f"{day} ?"
+    return f"{day} {error.moment:%H:%M} ({error.zone_name})"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -98,6 +118,7 @@ class _Zone:
     tz: tzinfo
     name: str
     note: str | None = None
+    abbreviation: str | None = None
 
 
 def _split_zone(text: str) -> tuple[str, _Zone | None]:
@@ -124,7 +145,7 @@ def _split_zone(text: str) -> tuple[str, _Zone | None]:
             rest = words[:-size]
             while rest and rest[-1].lower() in ("in", "at", "기준"):
                 rest.pop()
-            return " ".join(rest), _Zone(found.zone, found.name, found.note)
+            return " ".join(rest), _Zone(found.zone, found.name, found.note, found.abbreviation)
     return original, None
 
 
@@ -321,8 +342,8 @@ def _written_clocks(text: str) -> list[tuple[int, int]]:
     return clocks
 
 
-def _reading(moment: datetime, zone_name: str) -> str:
-    return f"{moment:%a %Y-%m-%d %H:%M} ({zone_name})"
+def _read_as(code: str, moment: datetime, zone_name: str) -> WhenError:
+    return WhenError(code, f"{moment:%a %Y-%m-%d %H:%M} ({zone_name})", moment=moment, zone_name=zone_name)
 
 
 def parse_when(
@@ -358,7 +379,9 @@ def parse_when(
             hour = int(bare[1])
             raise WhenError("ambiguous", f"{hour:02d}:00 / {(hour + 12) % 24:02d}:00")
         guess = _dateparse(body, base, languages)
-        raise WhenError("ambiguous" if guess else "unparseable", f"{guess:%a %Y-%m-%d} ?" if guess else None)
+        if guess is None:
+            raise WhenError("unparseable")
+        raise WhenError("ambiguous", f"{guess:%a %Y-%m-%d} ?", moment=guess)
 
     clocks = _written_clocks(body)
     wall = _dateparse(body, base, languages)
@@ -374,7 +397,7 @@ def parse_when(
     if not _YEAR_RE.search(body):
         year_before = wall.replace(year=wall.year - 1) if not (wall.month == 2 and wall.day == 29) else None
         if year_before is not None and timedelta(0) < base - year_before <= _YEAR_ROLLOVER_WINDOW:
-            raise WhenError("past", _reading(year_before, used.name))
+            raise _read_as("past", year_before, used.name)
     return _checked(localize(wall, used.tz).astimezone(UTC), now, used, explicit is not None)
 
 
@@ -382,7 +405,8 @@ def _checked(at: datetime, now: datetime, used: _Zone, explicit_zone: bool) -> P
     at = at.astimezone(UTC)
     local = at.astimezone(used.tz)
     if at < now - PAST_TOLERANCE:
-        raise WhenError("past", _reading(local, used.name))
+        raise _read_as("past", local, used.name)
     if at - now > MAX_AHEAD:
-        raise WhenError("too_far", _reading(local, used.name))
-    return ParsedWhen(at=at, local=local, zone_name=used.name, explicit_zone=explicit_zone, zone_note=used.note)
+        raise _read_as("too_far", local, used.name)
+    return ParsedWhen(at=at, local=local, zone_name=used.name, explicit_zone=explicit_zone, zone_note=used.note,
+                      zone_abbreviation=used.abbreviation)

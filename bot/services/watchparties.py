@@ -25,6 +25,11 @@ usually follows), so a `sending` row is never retried: the next start-up moves i
 (logged once, then never read again). Writing `sent` before the post would lose the reminder silently on a crash;
 writing only after would send it twice after a crash.
 
+Discord unreachable: the poster raises `ReminderNotDelivered` when the post failed in a way that cannot have
+delivered anything (see the cog's `_notify` for which failures count). The row then goes back from sending to
+pending with a retry job `RETRY_DELAY` later (same deterministic job id), while the retry still falls within the
+grace window; otherwise it ends as failed. Any other failure ends as failed at once: it may have posted.
+
 The claim is made only once the bot is ready (`PartyPoster.wait_until_ready`), right before the post: a job that
 runs during start-up (a late reminder) waits first, so a bot stopped before it was ready leaves the reminder
 `pending` for the next start instead of `sending` with nothing sent.
@@ -77,6 +82,7 @@ PAGE_SIZE = 5
 HORIZON = timedelta(hours=12)
 HORIZON_REFRESH = timedelta(minutes=15)
 HORIZON_JOB_ID = "watchparty:horizon"
+RETRY_DELAY = timedelta(minutes=1)  # a reminder Discord could not be reached for is tried again this much later
 
 
 def utc_now() -> datetime:
@@ -87,6 +93,11 @@ def end_job_id(party_id: int) -> str:
     return f"party:{party_id}:end"
 
 
+class ReminderNotDelivered(Exception):
+    """The poster reached nobody and nothing it attempted can have been delivered (Discord unreachable or
+    answering 5xx): the reminder may safely be tried again."""
+
+
 class PartyPoster(Protocol):
     """What the service needs from Discord; the cog implements it."""
 
@@ -95,7 +106,8 @@ class PartyPoster(Protocol):
 
     async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *, late: bool) -> None:
         """Post the reminder: mention the recipients who want channel pings, DM those with `dm_reminders` (see
-        `reminder_recipients`); raise if the channel post itself failed."""
+        `reminder_recipients`); raise ReminderNotDelivered when nothing was delivered and a retry is safe, another
+        exception if the channel post itself failed otherwise."""
 
     async def party_ended(self, party: Party) -> None:
         """The party is over: disable its buttons."""
@@ -151,6 +163,7 @@ class WatchPartyService:
         grace: timedelta = DEFAULT_GRACE,
         horizon: timedelta = HORIZON,
         horizon_refresh: timedelta = HORIZON_REFRESH,
+        retry_delay: timedelta = RETRY_DELAY,
         poster: PartyPoster | None = None,
     ) -> None:
         if horizon_refresh >= horizon:
@@ -163,6 +176,7 @@ class WatchPartyService:
         self.grace = grace
         self.horizon = horizon
         self.horizon_refresh = horizon_refresh
+        self.retry_delay = retry_delay
         self.poster = poster
 
     # -- time zones ----------------------------------------------------------------------------------
@@ -542,11 +556,31 @@ class WatchPartyService:
         recipients = reminder_recipients(await self.repo.rsvps(party_id))
         try:
             await self.poster.send_reminder(party, reminder.offset, recipients, late=late)
+        except ReminderNotDelivered as exc:
+            await self._retry_later(party, reminder, exc)
+            return
         except Exception:
             await self.repo.complete_reminder(party_id, offset_seconds, "failed", self.clock())
             raise
         # Written AFTER the post: 'sent' means Discord accepted it.
         await self.repo.complete_reminder(party_id, offset_seconds, "sent", self.clock())
+
+    async def _retry_later(self, party: Party, reminder: Reminder, error: ReminderNotDelivered) -> None:
+        """Nothing was delivered: back to pending with a retry job `retry_delay` later, unless the retry would fall
+        outside the grace window (then failed). The job is added before the row is released, so a horizon refresh
+        in between finds the job and does not add one due at once."""
+        retry_at = self.clock() + self.retry_delay
+        if classify_reminder(reminder.fire_at, retry_at, self.grace, starts_at=party.starts_at,
+                             ends_at=party.ends_at) == "skip":
+            await self.repo.complete_reminder(party.id, reminder.offset_seconds, "failed", self.clock())
+            log.warning("reminder %s not delivered (%s); past its grace window, given up",
+                        reminder_job_id(party.id, reminder.offset), error)
+            return
+        self._add_job(reminder_job_id(party.id, reminder.offset), retry_at, self.fire_reminder, party.id,
+                      reminder.offset_seconds)
+        await self.repo.release_reminder(party.id, reminder.offset_seconds)
+        log.warning("reminder %s not delivered (%s); trying again at %s",
+                    reminder_job_id(party.id, reminder.offset), error, retry_at.isoformat())
 
     async def end_party(self, party_id: int) -> None:
         """Job body at the end time: mark the party ended and let the cog disable its buttons."""

@@ -11,21 +11,23 @@ import io
 import logging
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain.timeparse import EXAMPLES_EN, EXAMPLES_KO, WhenError
+from bot.domain.timeparse import EXAMPLES_EN, EXAMPLES_KO, WhenError, reading_text
 from bot.domain.timezones import timezone_choices
 from bot.errors import UserFacingError
 from bot.i18n import language_for
 from bot.services.watchparties import (
     MAX_REPEAT_WEEKLY,
     PartyRequest,
+    ReminderNotDelivered,
     WatchPartyService,
     party_link,
     watch_party_service,
@@ -36,6 +38,38 @@ from . import render
 
 log = logging.getLogger(__name__)
 CONTENT_LIMIT = 2000
+UNKNOWN_MESSAGE = 10008  # Discord's error code for a deleted message
+
+
+# What a post to Discord can fail with: an answer (HTTPException) or no answer (network failure, timeout).
+DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError)
+
+
+def _is_network_failure(error: BaseException) -> bool:
+    """Discord unreachable or failing (no answer, or a 5xx), as opposed to refusing (a 4xx: permissions, closed
+    DMs) which a retry would not change."""
+    if isinstance(error, discord.HTTPException):
+        return error.status >= 500
+    return isinstance(error, DISCORD_FAILURES)
+
+
+def _not_delivered(error: BaseException) -> bool:
+    """Whether a failed post certainly was not delivered, so that sending it again cannot post it twice.
+
+    - No connection was made (aiohttp.ClientConnectorError: DNS, refused, TLS): nothing reached Discord.
+    - A 5xx answer: Discord says it failed. (discord.py has already re-sent 500/502/504 by itself before we see
+      one, so treating a 5xx as "may have posted" would buy no at-most-once guarantee anyway.)
+    A timeout or a connection lost after the request was sent (ServerDisconnectedError, ClientOSError, a bare
+    OSError) may have posted: those are never retried (at most once: one missed reminder beats two)."""
+    if isinstance(error, discord.HTTPException):
+        return error.status >= 500
+    return isinstance(error, aiohttp.ClientConnectorError)
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, discord.HTTPException):
+        return f"{error.status} {error.text}"[:200]
+    return (type(error).__name__ + (f": {error}" if str(error) else ""))[:200]
 
 
 def _service(client: Any) -> WatchPartyService:
@@ -89,9 +123,10 @@ async def _timezone_autocomplete(interaction: discord.Interaction, current: str)
 
 
 def _when_refusal(interaction: discord.Interaction, error: WhenError) -> UserFacingError:
-    korean = language_for(interaction.locale) == "ko"
-    examples = ", ".join(f"`{e}`" for e in (EXAMPLES_KO if korean else EXAMPLES_EN))
-    return UserFacingError(f"watchparty.when.{error.code}", reading=error.reading or "—", examples=examples)
+    language = language_for(interaction.locale)
+    examples = ", ".join(f"`{e}`" for e in (EXAMPLES_KO if language == "ko" else EXAMPLES_EN))
+    return UserFacingError(f"watchparty.when.{error.code}", reading=reading_text(error, language) or "—",
+                           examples=examples)
 
 
 class WatchPartyCog(commands.Cog):
@@ -131,15 +166,33 @@ class WatchPartyCog(commands.Cog):
         return {"embed": render.party_embed(t, party, rsvps), "view": render.party_view(t, party, rsvps, PartyButton)}
 
     async def _refresh_announcement(self, party: Any) -> None:
-        if not party.message_id:
-            return
-        message = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
-        async with self._announcement_lock(party.id):
-            party = await self.service.get(party.id) or party  # the state as it is now, inside the lock
+        """Bring the announcement in line with the party as it is now; a failure is only logged."""
+        try:
+            await self._update_announcement(party.id)
+        except discord.HTTPException:
+            log.warning("could not update the announcement of party %s", party.id, exc_info=True)
+
+    async def _update_announcement(self, party_id: int, write: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """write -> read -> edit under the party's lock, so the edit shows the newest state. A deleted
+        announcement (404 Unknown Message) of a scheduled party is posted again in its channel and the new message
+        id stored, so its buttons and reminders' links work again. Raises what `write` raises, or the edit's
+        HTTPException."""
+        async with self._announcement_lock(party_id):
+            if write is not None:
+                await write()
+            party = await self.service.get(party_id)  # the state as it is now, inside the lock
+            if party is None or not party.message_id:
+                return
+            channel = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
+            content = await self._render(party)
             try:
-                await message.get_partial_message(party.message_id).edit(**await self._render(party))
-            except discord.HTTPException:
-                log.warning("could not update the announcement of party %s", party.id, exc_info=True)
+                await channel.get_partial_message(party.message_id).edit(**content)
+            except discord.NotFound as exc:
+                if exc.code != UNKNOWN_MESSAGE or party.status != "scheduled":
+                    raise
+                message = await channel.send(**content, allowed_mentions=NO_MENTIONS)
+                await self.service.set_message(party.id, message.id)
+                log.info("announcement of party %s was deleted; posted again as %s", party.id, message.id)
 
     def _can_manage_events(self, guild: discord.Guild | None) -> bool:
         if guild is None:
@@ -214,25 +267,41 @@ class WatchPartyCog(commands.Cog):
                       role_id: int | None = None) -> None:
         """Post `channel_text` mentioning the role and the members who want channel pings (exactly those may be
         pinged), split if the mentions do not fit one message; DM the others. The two paths are independent: the
-        DMs go out even when the channel post fails, whose error is raised afterwards; a closed DM only skips
-        that member."""
-        channel_error: discord.HTTPException | None = None
+        DMs go out even when the channel post fails; a closed DM only skips that member.
+
+        Raises ReminderNotDelivered when nothing was delivered and every network failure was one that cannot have
+        delivered anything (`_not_delivered`), so trying it all again cannot post twice; otherwise the channel
+        post's error, if it failed. A DM lost to a network failure while something else was delivered is only
+        logged: retrying would repeat what was delivered."""
+        posted: list[int] = []
+        channel_error: BaseException | None = None
+        network_errors: list[BaseException] = []
         try:
             await self._post_with_mentions(party, [r.user_id for r in people if not r.dm_reminders], channel_text,
-                                           role_id)
-        except discord.HTTPException as exc:
+                                           role_id, posted)
+        except DISCORD_FAILURES as exc:
             channel_error = exc
+            if _is_network_failure(exc):
+                network_errors.append(exc)
+        dms_sent = 0
         for user_id in (r.user_id for r in people if r.dm_reminders):
             try:
                 user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
                 await user.send(dm_text, allowed_mentions=NO_MENTIONS)
-            except discord.HTTPException as exc:
-                log.info("could not DM user %s about party %s: %s", user_id, party.id, exc)
+                dms_sent += 1
+            except DISCORD_FAILURES as exc:
+                if _is_network_failure(exc):
+                    network_errors.append(exc)
+                log.info("could not DM user %s about party %s: %r", user_id, party.id, exc)
+        if network_errors and not posted and not dms_sent and all(_not_delivered(e) for e in network_errors):
+            raise ReminderNotDelivered(_error_text(network_errors[0]))
         if channel_error is not None:
             raise channel_error
 
     async def _post_with_mentions(self, party: Any, user_ids: Sequence[int], channel_text: str,
-                                  role_id: int | None) -> None:
+                                  role_id: int | None, posted: list[int] | None = None) -> None:
+        """Post the text with the mentions, in as many messages as the mentions need; the ids of the messages
+        posted are appended to `posted` as they go (so a caller knows what was delivered when a later one fails)."""
         channel = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
         prefix = [f"<@&{role_id}>"] if role_id else []
         chunks: list[tuple[list[int], str]] = []
@@ -256,7 +325,9 @@ class WatchPartyCog(commands.Cog):
                 users=[discord.Object(u) for u in chunk_users],
                 roles=[discord.Object(role_id)] if role_id and index == 0 else False,
             )
-            await channel.send(content.strip(), allowed_mentions=allowed)
+            message = await channel.send(content.strip(), allowed_mentions=allowed)
+            if posted is not None:
+                posted.append(message.id)
 
     # -- PartyPoster ----------------------------------------------------------------------------------
     async def wait_until_ready(self) -> None:
@@ -273,10 +344,12 @@ class WatchPartyCog(commands.Cog):
             body = t("watchparty.reminder.late") + " " + body
         try:
             await self._notify(party, recipients, body, body, settings.watchparty_ping_role_id)
-        except discord.HTTPException as exc:
+        except ReminderNotDelivered:
+            raise  # Discord unreachable: the service tries again shortly, nobody to tell yet
+        except DISCORD_FAILURES as exc:
             await notify_admins(self.bot, party.guild_id,
                                 t("watchparty.reminder.failed", title=party.title, channel=f"<#{party.channel_id}>",
-                                  error=f"{exc.status} {exc.text}"[:200]))
+                                  error=_error_text(exc)))
             raise
 
     async def party_ended(self, party: Any) -> None:
@@ -306,20 +379,28 @@ class WatchPartyCog(commands.Cog):
 
     # -- buttons --------------------------------------------------------------------------------------
     async def on_party_button(self, interaction: discord.Interaction, party_id: int, action: str) -> None:
+        """Acknowledge at once (Discord allows 3 s, and the per-party lock may be busy with a burst of clicks),
+        then write the answer and edit the announcement under the lock. Every failure is answered as a followup by
+        the tree's error handler: a UserFacingError in its words, anything else as "something went wrong (ref X)"."""
         try:
             if action == "dm":
-                enabled = await self.service.toggle_dm(party_id, interaction.user.id)
+                enabled = await self.service.toggle_dm(party_id, interaction.user.id)  # one quick write, no lock
                 await interaction.response.send_message(
                     text(interaction, "watchparty.rsvp.dm_on" if enabled else "watchparty.rsvp.dm_off"),
                     ephemeral=True)
                 return
-            # write -> read -> edit under the party's lock: the update rendered is the newest state
-            async with self._announcement_lock(party_id):
-                party, rsvps = await self.service.rsvp(party_id, interaction.user.id,
-                                                       interaction.user.display_name, action)
-                await interaction.response.edit_message(**await self._render(party, rsvps))
-        except UserFacingError as exc:
-            await interaction.response.send_message(text(interaction, exc.key, **exc.params), ephemeral=True)
+            await interaction.response.defer()  # deferred update: the announcement is edited below
+
+            async def write() -> None:
+                await self.service.rsvp(party_id, interaction.user.id, interaction.user.display_name, action)
+
+            try:
+                await self._update_announcement(party_id, write)
+            except discord.HTTPException:
+                log.warning("could not update the announcement of party %s", party_id, exc_info=True)
+                raise UserFacingError("watchparty.rsvp.not_shown") from None
+        except Exception as error:
+            await self.bot.tree.on_error(interaction, error)  # type: ignore[arg-type]
 
     # -- /timezone ------------------------------------------------------------------------------------
     @timezone.command(name="set", description="Set your time zone (e.g. Asia/Seoul, America/New_York, KST)")
@@ -390,8 +471,9 @@ class WatchPartyCog(commands.Cog):
                       zone=created.when.zone_name)]
         lines += [text(interaction, "watchparty.create.line", id=p.id, when=render.when_text(p.starts_at),
                        link=party_link(p)) for p in parties]
-        if created.when.zone_note:
-            lines.append(text(interaction, "timezone.note", note=created.when.zone_note))
+        if created.when.zone_abbreviation:  # the text named an abbreviation: say which zone it stands for
+            lines.append(text(interaction, "timezone.abbreviation", abbreviation=created.when.zone_abbreviation,
+                              tz=created.when.zone_name))
         if not events_ok:
             lines.append(text(interaction, "watchparty.create.no_events"))
         await interaction.followup.send("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -472,11 +554,11 @@ class WatchPartyCog(commands.Cog):
                        by=f"<@{interaction.user.id}>")
             try:
                 await self._notify(party, going, notice, notice)
-            except discord.HTTPException as exc:
+            except (*DISCORD_FAILURES, ReminderNotDelivered) as exc:
                 log.warning("could not tell party %s's guests about the cancellation", party.id, exc_info=True)
                 await notify_admins(self.bot, party.guild_id,
                                     t("watchparty.cancel.notice_failed", title=party.title,
-                                      channel=f"<#{party.channel_id}>", error=f"{exc.status} {exc.text}"[:200]))
+                                      channel=f"<#{party.channel_id}>", error=_error_text(exc)))
         await interaction.followup.send(text(interaction, "watchparty.cancel.done", id=party.id, title=party.title,
                                              count=len(going)), ephemeral=True, allowed_mentions=NO_MENTIONS)
 

@@ -69,6 +69,16 @@ async def create_party(fake, g, host, when="9pm", locale="en-US", **options):
     return confirmation, announcement
 
 
+async def rsvp_click(fake, message_id, custom_id, member, **options):
+    """Click an RSVP button: the click is acknowledged at once (deferred update, type 6), then the bot edits the
+    announcement; returns that edit (a recorded PATCH)."""
+    mark = fake.mark()
+    click = await fake.click(message_id, custom_id, member, **options)
+    assert (await click.response()).type == 6
+    return await fake.wait_for_request("PATCH", "/channels/{channel_id}/messages/{message_id}",
+                                       lambda r: r.params["message_id"] == str(message_id), since=mark)
+
+
 def display(member):
     return member.nick or member.user.global_name or member.user.username
 
@@ -102,8 +112,7 @@ async def test_create_rsvp_reminder_edit_cancel(fake, runner, world):
     assert create_event.json["scheduled_end_time"].startswith(END_ISO)
 
     for member, action in [(fan2, "going"), (fan3, "going"), (mod, "maybe"), (host, "going")]:
-        click = await fake.click(announcement["id"], f"wp:{party_id}:{action}", member)
-        assert (await click.response()).type == 7
+        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:{action}", member)
     dm = await fake.click(announcement["id"], f"wp:{party_id}:dm", fan3)
     assert (await dm.response()).ephemeral
     message = fake.message(announcement["id"])
@@ -159,11 +168,10 @@ async def test_restart_keeps_rsvps_and_reminds_exactly_once(fake, runner, world,
     clock.set(KST_21 - timedelta(hours=1, seconds=6))
     _, announcement = await create_party(fake, g, host)
     party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
-    await (await fake.click(announcement["id"], f"wp:{party_id}:going", fan2)).response()
+    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", fan2)
     await runner.restart()
     # The buttons still work after the restart (DynamicItem) and the RSVP was kept.
-    click = await fake.click(announcement["id"], f"wp:{party_id}:maybe", host)
-    assert (await click.response()).type == 7
+    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:maybe", host)
     assert "Going (1)" in [f["name"] for f in fake.message(announcement["id"])["embeds"][0]["fields"]]
     watch = g.channel("watch-party")
     post = await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or ""),
@@ -210,8 +218,7 @@ async def test_without_manage_events_the_party_works_and_the_host_is_told(fake, 
     assert confirmation["content"].count("Manage Events") == 1
     assert fake.requests_to("POST", EVENTS) == []
     party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
-    click = await fake.click(announcement["id"], f"wp:{party_id}:going", g.member("fan2"))
-    assert (await click.response()).type == 7
+    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", g.member("fan2"))
 
 
 async def test_closed_dms_are_skipped_without_affecting_others(fake, runner, world, clock):
@@ -221,7 +228,7 @@ async def test_closed_dms_are_skipped_without_affecting_others(fake, runner, wor
     _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
     for member in (fan2, fan3):
-        await (await fake.click(announcement["id"], f"wp:{party_id}:going", member)).response()
+        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", member)
         await (await fake.click(announcement["id"], f"wp:{party_id}:dm", member)).response()
     fake.close_dms(fan2)
     await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or "")

@@ -5,7 +5,7 @@ import asyncio
 from datetime import timedelta
 
 from tests.e2e import test_watchparties as base
-from tests.e2e.test_watchparties import EVENT, EVENTS, KST_21, MESSAGES, START, display
+from tests.e2e.test_watchparties import EVENT, EVENTS, KST_21, MESSAGES, START, display, rsvp_click
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 
 clock = base.clock  # fixtures shared with test_watchparties.py
@@ -127,7 +127,7 @@ async def test_korean_server_gets_announcement_and_reminders_in_korean(fake, run
         "참석 (0)", "미정 (0)", "불참 (0)", "DM으로 알림"]
 
     for member, action in [(fan2, "going"), (fan3, "maybe"), (mod, "maybe")]:
-        assert (await (await fake.click(announcement["id"], f"wp:{party_id}:{action}", member)).response()).type == 7
+        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:{action}", member)
     toggle = await (await fake.click(announcement["id"], f"wp:{party_id}:dm", fan3, locale="ko")).response()
     assert toggle.ephemeral and toggle.content == "채널에서 멘션하는 대신 DM으로 알려 드릴게요."
     fields = {f["name"]: f["value"] for f in fake.message(announcement["id"])["embeds"][0]["fields"]}

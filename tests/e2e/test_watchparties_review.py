@@ -9,7 +9,7 @@ import pytest
 
 from db.watchparties import WatchPartyRepository
 from tests.e2e import test_watchparties as base
-from tests.e2e.test_watchparties import EVENT, EVENTS, KST_21, MESSAGES, START, display
+from tests.e2e.test_watchparties import EVENT, EVENTS, KST_21, MESSAGES, START, display, rsvp_click
 from tests.e2e.test_watchparties_more import create, party_id_of, slash_followup
 
 clock = base.clock  # fixtures shared with test_watchparties.py
@@ -31,7 +31,7 @@ async def state_of(bot, party_id, offset_seconds, wanted, tries=100):
 
 async def going_with_dm(fake, announcement, party_id, dm_member, channel_member):
     for member in (dm_member, channel_member):
-        assert (await (await fake.click(announcement["id"], f"wp:{party_id}:going", member)).response()).type == 7
+        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", member)
     assert (await (await fake.click(announcement["id"], f"wp:{party_id}:dm", dm_member)).response()).ephemeral
 
 
@@ -81,7 +81,6 @@ async def test_cancellation_dms_go_out_when_the_channel_post_fails(fake, runner,
     assert notice.json["allowed_mentions"] == {"parse": []}
 
 
-CALLBACK = "/interactions/{interaction_id}/{interaction_token}/callback"
 
 
 def rsvp_field(message, prefix):
@@ -95,13 +94,15 @@ async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, 
     party_id = party_id_of(announcement)
     members = [g.member(name) for name in ("fan1", "fan2", "fan3", "mod", "admin", "owner")]
     members += [fake.add_member(g, f"viewer{i}") for i in range(4)]  # 10: every name is shown
-    # The first click's update is held up (one 429): the clicks that come meanwhile must not be overwritten by it.
-    fake.rate_limit("POST", CALLBACK, times=1, retry_after=0.3)
+    # The first click's edit is held up (one 429): the clicks that come meanwhile must not be overwritten by it.
+    mark = fake.mark()
+    fake.rate_limit(*MESSAGE_EDIT, times=1, retry_after=0.3)
     first = await fake.click(announcement["id"], f"wp:{party_id}:going", members[0])
-    await fake.wait_for_request("POST", CALLBACK, lambda r: r.status == 429)
+    await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 429, since=mark)
     others = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:going", m) for m in members[1:]))
     responses = await asyncio.gather(*(click.response() for click in (first, *others)))
-    assert {r.type for r in responses} == {7}
+    assert {r.type for r in responses} == {6}  # deferred updates; the announcement is edited afterwards
+    await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
     going = rsvp_field(fake.message(announcement["id"]), "Going")
     assert going["name"] == f"Going ({len(members)})"
     assert sorted(going["value"].split(", ")) == sorted(display(m) for m in members)
@@ -110,7 +111,8 @@ async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, 
     mark = fake.mark()
     clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:maybe", m) for m in members))
     await asyncio.gather(*(click.response() for click in clicks))
-    updates = [r.json["data"] for r in fake.requests_to("POST", CALLBACK, since=mark)]
+    await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
+    updates = [r.json for r in fake.requests_to(*MESSAGE_EDIT, since=mark)]
     maybe_counts = [int(rsvp_field(u, "Maybe")["name"].split("(")[1].rstrip(")")) for u in updates]
     assert maybe_counts == list(range(1, len(members) + 1))
     assert rsvp_field(fake.message(announcement["id"]), "Maybe")["name"] == f"Maybe ({len(members)})"

@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.domain.timeparse import WhenError
 from bot.errors import UserFacingError
 from bot.services.settings import SettingsService
-from bot.services.watchparties import PartyRequest, WatchPartyService
+from bot.services.watchparties import PartyRequest, ReminderNotDelivered, WatchPartyService
 from db.database import Database
 from db.migrate import migrate
 from db.watchparties import WatchPartyRepository
@@ -413,3 +413,63 @@ async def test_calendar_parses_back(env):
     await service.cancel(parties[0].id, GUILD, HOST, is_moderator=False)
     one, _ = await service.calendar(GUILD, parties[0].id, calendar_name="Code Blue")
     assert str(icalendar.Calendar.from_ical(one).walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+class UnreachablePoster(RecordingPoster):
+    """Discord unreachable for the first `outages` posts."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def send_reminder(self, party, offset, going, *, late):
+        if self.outages:
+            self.outages -= 1
+            raise ReminderNotDelivered("ClientConnectorError")
+        await super().send_reminder(party, offset, going, late=late)
+
+
+async def test_an_undelivered_reminder_is_retried_once_discord_is_back(env):
+    service, clock, _ = env
+    poster = service.poster = UnreachablePoster(outages=1)
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    await service.rsvp(party.id, FAN, "Fan", "going")
+    fire_at = party.starts_at - timedelta(hours=1)
+    clock.set(fire_at)
+    await service.fire_reminder(party.id, 3600)
+    assert (await service.repo.reminder(party.id, 3600)).state == "pending"
+    retry = service.scheduler.get_job(f"party:{party.id}:remind:3600")  # the same deterministic id
+    assert abs(retry.next_run_time - datetime.now(UTC) - timedelta(minutes=1)) < timedelta(seconds=2)
+    assert poster.reminders == []
+
+    clock.set(fire_at + timedelta(minutes=1, seconds=5))  # the retry job runs
+    await service.fire_reminder(party.id, 3600)
+    assert poster.reminders == [(party.id, 3600, [FAN], True)]
+    assert (await service.repo.reminder(party.id, 3600)).state == "sent"
+    await service.fire_reminder(party.id, 3600)  # never twice
+    assert len(poster.reminders) == 1
+
+
+@pytest.mark.parametrize(("failed_at", "expected"), [
+    (timedelta(minutes=13), "pending"),  # the retry (1 min later) is still within the 15-minute grace window
+    (timedelta(minutes=14, seconds=30), "failed"),  # it would not be: given up now
+])
+async def test_retries_stop_at_the_grace_window(env, failed_at, expected):
+    service, clock, _ = env
+    service.poster = UnreachablePoster(outages=1)
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    clock.set(party.starts_at - timedelta(hours=1) + failed_at)
+    await service.fire_reminder(party.id, 3600)
+    assert (await service.repo.reminder(party.id, 3600)).state == expected
+    has_job = service.scheduler.get_job(f"party:{party.id}:remind:3600") is not None
+    assert has_job == (expected == "pending")
+
+
+async def test_other_failures_may_have_posted_and_are_not_retried(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    poster.fail = True  # RuntimeError: not known to be undelivered
+    clock.set(party.starts_at - timedelta(hours=1))
+    await service.fire_reminder(party.id, 3600)
+    assert (await service.repo.reminder(party.id, 3600)).state == "failed"
+    assert service.scheduler.get_job(f"party:{party.id}:remind:3600") is None

@@ -3,7 +3,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.timeparse import EXAMPLES_EN, EXAMPLES_KO, MAX_AHEAD, ParsedWhen, WhenError, parse_when
+from bot.domain.timeparse import (
+    EXAMPLES_EN,
+    EXAMPLES_KO,
+    MAX_AHEAD,
+    ParsedWhen,
+    WhenError,
+    parse_when,
+    reading_text,
+)
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -242,3 +250,29 @@ def test_examples_parse() -> None:
 def test_unknown_error_code_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown"):
         WhenError("nope")
+
+
+def test_a_named_abbreviation_is_kept_for_the_members_note() -> None:
+    assert parse_when("tomorrow 9pm KST", zone=LA, now=SAT_AFTERNOON).zone_abbreviation == "KST"
+    assert parse_when("tomorrow 9pm", zone=LA, now=SAT_AFTERNOON).zone_abbreviation is None
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    ("yesterday 9pm", "en", "Thu 2026-11-26 21:00 (America/Los_Angeles)"),  # now: Fri 22:00 in Los Angeles
+    ("yesterday 9pm", "ko", "2026-11-26 (목) 21:00 (America/Los_Angeles)"),
+])
+def test_the_reading_names_the_weekday_in_the_members_language(text, language, expected) -> None:
+    with pytest.raises(WhenError) as caught:
+        parse_when(text, zone=LA, now=SAT_AFTERNOON)
+    assert caught.value.code == "past"
+    assert reading_text(caught.value, language) == expected
+
+
+def test_a_guessed_date_and_a_bare_hour_read_in_both_languages() -> None:
+    with pytest.raises(WhenError) as guessed:
+        parse_when("tomorrow", zone=LA, now=SAT_AFTERNOON)
+    assert (reading_text(guessed.value, "en"), reading_text(guessed.value, "ko")) == (
+        "Sat 2026-11-28 ?", "2026-11-28 (토) ?")
+    with pytest.raises(WhenError) as bare:
+        parse_when("8", zone=LA, now=SAT_AFTERNOON)
+    assert reading_text(bare.value, "ko") == "08:00 / 20:00"
