@@ -124,7 +124,8 @@ class DiscordNewsPoster:
         mentions = news_allowed_mentions(post.role_id)
         try:
             if isinstance(channel, discord.ForumChannel):
-                created = await channel.create_thread(name=_cut(post.title or "News", 100), content=content,
+                name = _cut(post.title or guild_text(self.bot, guild, "news.post.untitled"), 100)
+                created = await channel.create_thread(name=name, content=content,
                                                       embed=embed, allowed_mentions=mentions)
                 return created.message.id
             if not isinstance(channel, discord.TextChannel | discord.Thread):
@@ -148,7 +149,7 @@ class DiscordNewsPoster:
     async def _find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
         channel = await self._channel(channel_id)
         if isinstance(channel, discord.ForumChannel):
-            name = _cut(title or "News", 100)
+            name = _cut(title or guild_text(self.bot, channel.guild, "news.post.untitled"), 100)
             for thread in channel.threads:
                 if thread.name == name and thread.created_at and thread.created_at >= since:
                     return thread.id  # a forum post's starter message has the thread's id
@@ -196,10 +197,15 @@ class FeedListButton(discord.ui.DynamicItem[discord.ui.Button], template=LIST_CU
         return cls(int(match["page"]), match["direction"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        if not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
-        cog = interaction.client.get_cog("NewsCog")  # type: ignore[attr-defined]
-        await cog.show_feed_list(interaction, self.page, edit=True)
+        # A DynamicItem's errors are only logged by discord.py, leaving the click unanswered: route them to the
+        # tree's handler, which answers ephemerally.
+        try:
+            if not interaction.permissions.manage_guild:
+                raise app_commands.MissingPermissions(["manage_guild"])
+            cog = interaction.client.get_cog("NewsCog")  # type: ignore[attr-defined]
+            await cog.show_feed_list(interaction, self.page, edit=True)
+        except Exception as error:
+            await interaction.client.tree.on_error(interaction, error)  # type: ignore[attr-defined]
 
 
 class NewsCog(commands.Cog):
@@ -234,6 +240,15 @@ class NewsCog(commands.Cog):
         for task in list(self._tasks):
             task.cancel()
         self.service.close()
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Kicked or left: that server's feeds are paused (not deleted: the bot may be added back; an admin resumes
+        them then) and its queued stories dropped."""
+        try:
+            await self.service.leave_guild(guild.id)
+        except Exception:
+            log.exception("could not pause the news feeds of guild %s", guild.id)
 
     async def _tick(self) -> None:
         try:
@@ -471,5 +486,6 @@ async def setup(bot: commands.Bot) -> None:
         clock=bot.clock,  # type: ignore[attr-defined]
         allow_private=bot.settings.allow_private_feeds,  # type: ignore[attr-defined]
         parse_processes=bot.settings.feed_parse_processes,  # type: ignore[attr-defined]
+        in_guild=lambda guild_id: bot.get_guild(guild_id) is not None,
     )
     await bot.add_cog(NewsCog(bot, service))

@@ -327,6 +327,16 @@ class NewsRepository:
                 await self._cancel_pending(tx, subscription_id)
         return result.rowcount == 1
 
+    async def pause_guild(self, guild_id: int, reason: str) -> tuple[int, int]:
+        """The bot left the server: pause all its subscriptions (kept, for when it is added back) and drop its
+        queued stories (marked failed with `reason`, so the dedupe still knows them); (paused, dropped)."""
+        async with self.db.transaction() as tx:
+            paused = await tx.execute("UPDATE news_subscriptions SET paused = 1 WHERE guild_id = ? AND paused = 0",
+                                      (guild_id,))
+            dropped = await tx.execute("UPDATE news_deliveries SET state = 'failed', error = ?"
+                                       " WHERE guild_id = ? AND state = 'pending'", (reason[:500], guild_id))
+        return paused.rowcount, dropped.rowcount
+
     async def set_failure_notice(self, subscription_ids: Sequence[int], sent: bool) -> None:
         if not subscription_ids:
             return

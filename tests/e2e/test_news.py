@@ -634,3 +634,131 @@ async def test_feed_list_pages_50_feeds_with_long_korean_urls_and_errors_within_
         assert page.type == 7
     assert len(seen) == len(set(seen)) == 50
     assert pages[0].startswith(f"{len(pages)}쪽 중 1쪽") and len(pages) >= 5
+
+
+async def eventually(condition, timeout: float = 5.0) -> None:
+    """Wait (briefly polling) until `condition()` (sync or async) holds: for gateway events the bot handles in
+    the background."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+def rejoin(fake, guild) -> None:
+    """The bot is added back to a server it left (same guild id; GUILD_CREATE as a join)."""
+    fake.guilds[guild.id] = guild
+    fake.gateway.dispatch_guild_create(guild)
+
+
+async def test_a_server_the_bot_left_is_not_polled_its_queue_is_dropped_and_rejoining_keeps_feeds_paused(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    channel = g.channel("news")
+    news.feeds.set("outlet", "Outlet", old_items())
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet")))
+    news.feeds.add("outlet", "Season 2 stuck in a Discord outage", "https://outlet.test/queued", START)
+    fake.fail(*POST_MESSAGE, status=503)  # the story stays queued, backing off
+    await news.next_cycle()
+    repo = news.service.repo
+    assert await repo.count_deliveries(g.id, "pending") == 1
+    fetches = news.feeds.requests["outlet"]
+
+    fake.remove_guild(g)
+    await eventually(lambda: bot.get_guild(g.id) is None)
+
+    async def paused() -> bool:  # the on_guild_remove listener runs in the background
+        return all(s.subscription.paused for s in await repo.subscriptions_of_guild(g.id))
+
+    await eventually(paused, timeout=2)
+    news.feeds.add("outlet", "Season 2 news nobody should get", "https://outlet.test/after", START + timedelta(hours=1))
+    await news.next_cycle()
+    await news.next_cycle()
+    assert news.feeds.requests["outlet"] == fetches  # no active subscriber: not fetched
+    assert await repo.count_deliveries(g.id, "pending") == 0  # the queued story was dropped
+    assert [s.subscription.paused for s in await repo.subscriptions_of_guild(g.id)] == [True]
+
+    rejoin(fake, g)
+    await eventually(lambda: bot.get_guild(g.id) is not None)
+    await news.next_cycle()
+    assert news.feeds.requests["outlet"] == fetches  # still paused until an admin resumes
+    [listed] = await news.service.list_feeds(g.id)
+    ix = await fake.slash(g, g.member("admin"), "news feed resume", feed=str(listed.subscription.id))
+    assert await answer(ix) == ("Feed resumed: new items will be posted again.", True)
+    await news.next_cycle()
+    assert news_posts(fake, channel) == []  # resuming re-baselined: no backlog
+    news.feeds.add("outlet", "Season 2 premiere date", "https://outlet.test/premiere", START + timedelta(hours=2))
+    await news.next_cycle()
+    assert [p["embeds"][0]["title"] for p in news_posts(fake, channel)] == ["Season 2 premiere date"]
+
+
+async def test_a_deleted_news_channel_keeps_stories_waiting_tells_admins_once_and_posts_in_the_new_channel(
+        fake, news, caplog):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    old_channel, log_channel = g.channel("news"), g.channel("bot-log")
+    news.feeds.set("outlet", "Outlet", [])
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet")))
+    fake.delete_channel(old_channel)
+    await eventually(lambda: bot.get_channel(old_channel.id) is None)
+    news.feeds.add("outlet", "Season 2 first stills", "https://outlet.test/stills", START)
+    with caplog.at_level("WARNING", logger="bot.services.news"):
+        await news.next_cycle()
+    assert any(r.levelname == "WARNING" and str(g.id) in r.getMessage() and str(old_channel.id) in r.getMessage()
+               for r in caplog.records)
+    [notice] = [m["content"] for m in fake.messages_in(log_channel)]
+    assert notice.startswith(f"⚠️ The news channel <#{old_channel.id}> is gone") and "/config channel" in notice
+    assert await news.service.repo.count_deliveries(g.id, "pending") == 1  # waiting, not failed
+
+    news.feeds.add("outlet", "Season 2 table read", "https://outlet.test/read", START + timedelta(minutes=1))
+    mark = fake.mark()
+    await news.next_cycle()
+    assert len(fake.messages_in(log_channel)) == 1  # told once
+    assert [r for r in fake.requests[mark:] if str(old_channel.id) in r.path] == []  # no more tries meanwhile
+
+    new_channel = fake.add_channel(g, "season-2-news")
+    ix = await fake.slash(g, g.member("admin"), "config channel", kind="news", channel=new_channel)
+    await ix.response()
+    await news.next_cycle()
+    titles = [p["embeds"][0]["title"] for p in news_posts(fake, new_channel)]
+    assert titles == ["Season 2 first stills", "Season 2 table read"]
+    assert await news.service.repo.count_deliveries(g.id, "failed") == 0
+
+
+async def test_a_fan_clicking_a_feed_list_button_gets_an_ephemeral_refusal(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    repo, now = news.service.repo, int(START.timestamp())
+    for n in range(12):
+        feed = await repo.ensure_feed(f"https://outlet.test/feed{n}.xml", now=now, next_poll_at=now + 3600)
+        await repo.create_subscription(g.id, feed.id, channel_id=None, created_by=1, now=now)
+    page = await (await fake.slash(g, g.member("admin"), "news feed list")).response()
+    following = next(b for b in page.components[0]["components"] if b["custom_id"].endswith(":next"))
+    click = await fake.click(page.message["id"], following["custom_id"], g.member("fan1"))
+    refusal = await click.response()
+    assert refusal.type == 4 and refusal.ephemeral
+    assert refusal.content == "You need the Manage Server permission to use this command."
+
+
+async def test_an_untitled_story_in_a_korean_forum_gets_a_korean_post_name(fake, news):
+    korean = fake.add_guild("중증외상센터 팬", preferred_locale="ko")
+    bot = await news.runner.start()
+    await configure(bot, korean)
+    forum = korean.channel("episode-discussion")
+    news.feeds.set("kr", "코리아 연예", [])
+    await answer(await fake.slash(korean, korean.member("admin"), "news feed add", url=news.feeds.url("kr"),
+                                  channel=forum))
+    news.feeds.add("kr", "", "https://kr.test/untitled", START)
+    mark = fake.mark()
+    await news.next_cycle()
+    [thread] = fake.requests_to("POST", "/channels/{channel_id}/threads", since=mark)
+    assert thread.json["name"] == "뉴스"

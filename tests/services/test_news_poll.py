@@ -652,3 +652,34 @@ async def test_failure_notice_has_a_short_url_and_is_retried_until_it_could_be_p
     assert [key for key, _ in delivered] == ["news.notice.failing", "news.notice.failing"]
     assert all(len(params["url"]) <= 200 for _, params in delivered)
     assert (await world.repo.subscriptions_of_guild(G1))[0].subscription.failure_notice_sent
+
+
+async def test_stories_for_a_server_the_bot_left_while_offline_are_not_sent_and_its_feeds_pause(world):
+    present = {G1, G2}
+    service = NewsService(world.repo, world.fetcher, world.poster, world.settings, clock=world.clock,
+                          in_guild=present.__contains__)
+    await service.add_feed(G1, FEED, created_by=7)
+    await service.add_feed(G2, FEED, created_by=8)
+    present.discard(G2)  # removed while the bot was offline: no GUILD_DELETE ever came
+    world.fetcher.add(FEED, item("Season 2 news", 3))
+    world.clock.advance(minutes=12)
+    await service.tick()
+    assert [p.guild_id for p in world.poster.posts] == [G1]
+    assert await world.repo.count_deliveries(G2, "pending") == 0
+    assert [s.subscription.paused for s in await world.repo.subscriptions_of_guild(G2)] == [True]
+    assert [s.subscription.paused for s in await world.repo.subscriptions_of_guild(G1)] == [False]
+
+
+async def test_stories_for_a_deleted_channel_wait_with_one_notice_and_are_given_up_after_a_day(world):
+    await world.service.add_feed(G1, FEED, created_by=7)
+    world.poster.failures.append(PostError("channel_missing", permanent=True))
+    world.fetcher.add(FEED, item("Season 2 news", 3))
+    await world.next_cycle()
+    world.fetcher.add(FEED, item("Season 2 more news", 4))
+    await world.next_cycle()
+    assert [key for _, key, _ in world.poster.notices] == ["news.notice.channel_gone"]
+    assert await world.repo.count_deliveries(G1, "pending") == 2 and world.poster.posts == []
+    world.clock.advance(hours=25)
+    await world.service.tick()
+    assert await world.repo.count_deliveries(G1, "failed") == 2 and world.poster.posts == []
+    assert [key for _, key, _ in world.poster.notices][1:] == ["news.notice.gave_up"]

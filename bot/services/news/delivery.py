@@ -17,6 +17,9 @@ Temporary failures back off per delivery (`next_attempt_at`: RETRY_BASE doubling
 later stories wait behind it, so order holds) and do not count toward MAX_ATTEMPTS, which only counts sends whose
 outcome was never recorded (a story that kills the process mid-send is not retried for ever). A story still
 failing GIVE_UP_AFTER after it was queued is given up, and the server's admins are told in the log channel.
+A deleted channel (404) is not a lost story: its stories wait, unsent, until the admins set a new news channel or
+GIVE_UP_AFTER passes; they are told once. Stories of servers the bot is no longer in are never sent: the server's
+subscriptions are paused and its queue dropped (as on GUILD_DELETE).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from db.news import DeliveryRecord
 
 log = logging.getLogger(__name__)
 
+CHANNEL_MISSING = "channel_missing"  # PostError reason for a deleted channel (see _channel_gone)
 DELIVERY_BATCH = 500  # intents read per page and posted per round (channels run concurrently within a round)
 
 # What _deliver_one reports, and the notice an outcome prefix gets (once per server, channel and reason a run).
@@ -99,9 +103,13 @@ class DeliveryMixin:
         by_channel: dict[int | None, list[tuple[DeliveryRecord, Any]]] = defaultdict(list)
         taken = 0
         after: tuple[int, int] | None = None
+        left: set[int] = set()
         while taken < DELIVERY_BATCH:
             page = await self.repo.pending_deliveries(DELIVERY_BATCH, after=after)
             for delivery in page:
+                if delivery.guild_id in left or not self._in_guild(delivery.guild_id):
+                    left.add(delivery.guild_id)  # removed while the bot was offline, or an event was missed
+                    continue
                 if delivery.guild_id not in settings_cache:
                     settings_cache[delivery.guild_id] = await self.settings.get(delivery.guild_id)
                 settings = settings_cache[delivery.guild_id]
@@ -117,6 +125,8 @@ class DeliveryMixin:
             if len(page) < DELIVERY_BATCH:
                 break
             after = (page[-1].order_key, page[-1].id)
+        for guild_id in left:
+            await self.leave_guild(guild_id)
         return dict(by_channel)
 
     async def _deliver_channel(self, channel_id: int | None, items: list[tuple[DeliveryRecord, Any]],
@@ -127,6 +137,13 @@ class DeliveryMixin:
             if channel_id is None:
                 await self.repo.mark_failed(delivery.id, "no_channel")
                 problems[(delivery.guild_id, _NOTICES["failed"], "-", "no_channel")] += 1
+                continue
+            if channel_id in self._gone_channels:
+                # Stories wait for a new news channel (/config channel) until GIVE_UP_AFTER, with no request.
+                if self._now() - delivery.created_at < GIVE_UP_AFTER.total_seconds():
+                    return posted, True
+                await self.repo.mark_failed(delivery.id, "gave_up: channel_missing")
+                problems[(delivery.guild_id, _NOTICES["gave_up"], f"<#{channel_id}>", "channel_missing")] += 1
                 continue
             outcome = await self._deliver_one(delivery, channel_id, settings.news_ping_role_id)
             if outcome == "sent":
@@ -167,12 +184,25 @@ class DeliveryMixin:
         try:
             message_id = await self.poster.post(post)
         except PostError as exc:
+            if exc.reason == CHANNEL_MISSING:
+                return await self._channel_gone(delivery, channel_id, now)
             if exc.permanent:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
             return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
         await self.repo.mark_sent(delivery.id, message_id, self._now())
         return "sent"
+
+    async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int) -> str:
+        """The channel was deleted: nothing was posted. Its stories stay pending (until GIVE_UP_AFTER) so they
+        go out once the admins set a new news channel; they are told once (per channel and run of the bot)."""
+        log.warning("news channel %s of guild %s is gone; its stories wait for a new channel", channel_id,
+                    delivery.guild_id)
+        self._gone_channels.add(channel_id)
+        await self.repo.mark_retry(delivery.id, CHANNEL_MISSING, next_attempt_at=now, maybe_posted=False)
+        await self._notify(delivery.guild_id, "news.notice.channel_gone", channel=f"<#{channel_id}>",
+                           hours=int(GIVE_UP_AFTER.total_seconds() // 3600))
+        return "retry"
 
     async def _retry_later(self, delivery: DeliveryRecord, reason: str, now: int, *, maybe_posted: bool,
                            sent: bool) -> str:

@@ -50,6 +50,7 @@ class NewsService(PollingMixin, SubscriptionsMixin, DeliveryMixin):
         failure_notice_after: int = FAILURE_NOTICE_AFTER,
         rng: random.Random | None = None,
         parse_executor: Executor | None = None,
+        in_guild: Callable[[int], bool] | None = None,
     ) -> None:
         self.repo = repo
         self.fetcher = fetcher
@@ -65,6 +66,8 @@ class NewsService(PollingMixin, SubscriptionsMixin, DeliveryMixin):
         self._parse_slots = asyncio.Semaphore(parse_concurrency)
         # None: worker threads (asyncio.to_thread). A process pool takes parsing off the GIL altogether.
         self._parse_executor = parse_executor
+        # Whether the bot is still in a server (None: assume it is); stories for servers it left are not sent.
+        self._in_guild = in_guild or (lambda _guild_id: True)
         self._feed_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._delivery_lock = asyncio.Lock()
         # Deciding deliveries reads the servers' recent stories and writes new ones: one feed at a time, or two
@@ -72,6 +75,8 @@ class NewsService(PollingMixin, SubscriptionsMixin, DeliveryMixin):
         self._ingest_lock = asyncio.Lock()
         self._matchers: dict[tuple[int, int | None], Any] = {}
         self._last_check: dict[int, datetime] = {}
+        # Deleted channels found while posting: their stories wait (no request) for a new news channel.
+        self._gone_channels: set[int] = set()
 
     def close(self) -> None:
         """Stop the parsing processes (the cog calls this when it unloads)."""
@@ -89,7 +94,8 @@ def new_parse_pool(workers: int = PARSE_PROCESSES) -> ProcessPoolExecutor | None
 
 def build_news_service(db: Database, session: Any, poster: NewsPoster, settings: SettingsLookup, *,
                        clock: Callable[[], datetime], allow_private: bool, user_agent: str = FEED_USER_AGENT,
-                       interval: timedelta = DEFAULT_INTERVAL, parse_processes: int | None = None) -> NewsService:
+                       interval: timedelta = DEFAULT_INTERVAL, parse_processes: int | None = None,
+                       in_guild: Callable[[int], bool] | None = None) -> NewsService:
     """The service wired to its repository, a fetcher on the shared HTTP session and a parsing process pool
     (used by the cog; call `close()` when done)."""
     fetcher = FeedFetcher(session, user_agent=user_agent, allow_private=allow_private,
@@ -97,4 +103,4 @@ def build_news_service(db: Database, session: Any, poster: NewsPoster, settings:
     workers = PARSE_PROCESSES if parse_processes is None else parse_processes
     return NewsService(NewsRepository(db), fetcher, poster, settings, clock=clock, interval=interval,
                        allow_private=allow_private, parse_executor=new_parse_pool(workers),
-                       parse_concurrency=max(2, workers))
+                       parse_concurrency=max(2, workers), in_guild=in_guild)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from bot.services.news.models import (
     _keyword_text,
 )
 from db.news import KeywordRecord, SubscriptionRecord, SubscriptionWithFeed
+
+log = logging.getLogger(__name__)
 
 
 class SubscriptionsMixin:
@@ -189,6 +192,15 @@ class SubscriptionsMixin:
             await self._rebaseline(subscription)
         elif not await self.repo.set_paused(guild_id, subscription_id, paused):
             raise NewsError("news.feed.unknown")
+
+    async def leave_guild(self, guild_id: int) -> None:
+        """The bot is no longer in the server: pause its subscriptions (kept for when the bot is added back; an
+        admin's resume re-baselines them, so no backlog) and drop its queued stories. A feed nobody else follows
+        actively is then no longer fetched."""
+        paused, dropped = await self.repo.pause_guild(guild_id, "not_in_server")
+        if paused or dropped:
+            log.info("left guild %s: paused %d news subscription(s), dropped %d queued stories",
+                     guild_id, paused, dropped)
 
     async def _rebaseline(self, subscription: SubscriptionRecord) -> None:
         """Resume: a conditional fetch; entries it holds that nobody has seen are backlog for this server (other
