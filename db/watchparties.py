@@ -285,6 +285,15 @@ class WatchPartyRepository:
                 )
         return changed.rowcount == 1
 
+    async def prune_finished(self, started_before: datetime) -> int:
+        """Delete ended or cancelled parties that started before `started_before` (their RSVPs and reminders
+        cascade); returns how many."""
+        done = await self.db.execute(
+            "DELETE FROM watch_parties WHERE status IN ('ended', 'cancelled') AND starts_at < ?",
+            (to_epoch(started_before),),
+        )
+        return done.rowcount
+
     async def upcoming(self, guild_id: int, *, limit: int = 25, offset: int = 0) -> list[Party]:
         """Scheduled parties of a server, soonest first."""
         rows = await self.db.fetch_all(

@@ -82,6 +82,8 @@ PAGE_SIZE = 5
 HORIZON = timedelta(hours=12)
 HORIZON_REFRESH = timedelta(minutes=15)
 HORIZON_JOB_ID = "watchparty:horizon"
+PRUNE_JOB_ID = "watchparty:prune"
+RETENTION = timedelta(days=90)
 RETRY_DELAY = timedelta(minutes=1)  # a reminder Discord could not be reached for is tried again this much later
 
 
@@ -103,6 +105,9 @@ class PartyPoster(Protocol):
 
     async def wait_until_ready(self) -> None:
         """Return once Discord can be reached (the bot is ready)."""
+
+    def serves_guild(self, guild_id: int) -> bool:
+        """Whether the bot is (still) in this server: reminders for a server that removed it are skipped."""
 
     async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *, late: bool) -> None:
         """Post the reminder: mention the recipients who want channel pings, DM those with `dm_reminders` (see
@@ -488,6 +493,7 @@ class WatchPartyService:
         self._schedule_work(to_schedule, only_missing=False)
         skipped = await self.repo.skip_reminders(to_skip)
         self._schedule_horizon_job()
+        self._schedule_prune_job()
         if unknown:
             log.warning("%d watch-party reminder(s) were being sent when the bot stopped; marked 'unknown', never "
                         "sent again", unknown)
@@ -515,10 +521,28 @@ class WatchPartyService:
             log.debug("watch-party horizon: %d job(s) added", added)
         return added
 
+    def _schedule_prune_job(self) -> None:
+        self.scheduler.add_job(
+            self.prune, "interval", hours=24, id=PRUNE_JOB_ID, replace_existing=True, coalesce=True,
+            max_instances=1, misfire_grace_time=None,
+        )
+
+    async def prune(self) -> int:
+        """Job body, daily: forget parties that ended or were cancelled over RETENTION ago (RSVPs and reminders go
+        with them), so the tables do not grow forever; returns how many were removed."""
+        try:
+            removed = await self.repo.prune_finished(self.clock() - RETENTION)
+        except Exception:
+            log.exception("pruning old watch parties failed")
+            return 0
+        if removed:
+            log.info("pruned %d watch part(y/ies) finished over %s days ago", removed, RETENTION.days)
+        return removed
+
     def unschedule_all(self) -> None:
-        """Remove every watch-party job, the horizon job included (cog unload)."""
+        """Remove every watch-party job, the horizon and prune jobs included (cog unload)."""
         for job in self.scheduler.get_jobs():
-            if job.id.startswith("party:") or job.id == HORIZON_JOB_ID:
+            if job.id.startswith("party:") or job.id in (HORIZON_JOB_ID, PRUNE_JOB_ID):
                 self._remove_job(job.id)
 
     # -- job bodies -----------------------------------------------------------------------------------
@@ -548,6 +572,10 @@ class WatchPartyService:
         if status == "skip":
             await self.repo.skip_reminders([(party_id, offset_seconds)])
             log.info("reminder for party %s (offset %ss) skipped: too late", party_id, offset_seconds)
+            return
+        if not self.poster.serves_guild(party.guild_id):
+            await self.repo.skip_reminders([(party_id, offset_seconds)])
+            log.info("reminder for party %s skipped: the bot is no longer in server %s", party_id, party.guild_id)
             return
         late = is_late_notice(reminder.fire_at, now)
         # Written and committed BEFORE the post: whatever happens next, no other run will post this reminder.

@@ -333,6 +333,9 @@ class WatchPartyCog(commands.Cog):
     async def wait_until_ready(self) -> None:
         await self.bot.wait_until_ready()
 
+    def serves_guild(self, guild_id: int) -> bool:
+        return self.bot.get_guild(guild_id) is not None
+
     async def send_reminder(self, party: Any, offset: timedelta, recipients: Sequence[Any], *, late: bool) -> None:
         await self.bot.wait_until_ready()
         t = self._guild_t(party.guild_id)

@@ -42,9 +42,13 @@ class RecordingPoster:
         self.sent = asyncio.Event()
         self.ready = asyncio.Event()
         self.ready.set()
+        self.left_guilds: set[int] = set()
 
     async def wait_until_ready(self):
         await self.ready.wait()
+
+    def serves_guild(self, guild_id):
+        return guild_id not in self.left_guilds
 
     async def send_reminder(self, party, offset, going, *, late):
         await self.ready.wait()  # like the cog: Discord calls need a ready client
@@ -108,22 +112,22 @@ async def test_the_horizon_job_adds_work_as_it_comes_within_reach(env):
     [far] = (await service.create(request("2026-05-20 21:00"))).parties
     report = await service.rebuild()
     assert (report.scheduled, report.parties) == (0, 0)
-    assert job_ids(service) == ["watchparty:horizon"]
+    assert job_ids(service) == ["watchparty:horizon", "watchparty:prune"]
     assert service.scheduler.get_job("watchparty:horizon").trigger.interval == timedelta(minutes=15)
     remind_1h, remind_0, end = (f"party:{party.id}:remind:3600", f"party:{party.id}:remind:0",
                                 f"party:{party.id}:end")
     clock.set(party.starts_at - timedelta(hours=12, minutes=30))  # only the 1-hour reminder is within 12 h
     assert await service.refresh_horizon() == 1
-    assert job_ids(service) == [remind_1h, "watchparty:horizon"]
+    assert job_ids(service) == [remind_1h, "watchparty:horizon", "watchparty:prune"]
     planned = service.scheduler.get_job(remind_1h).next_run_time - datetime.now(UTC)
     assert abs(planned - timedelta(hours=11, minutes=30)) < timedelta(seconds=1)
     clock.set(party.starts_at - timedelta(hours=10))
     assert await service.refresh_horizon() == 2
     assert await service.refresh_horizon() == 0  # jobs that exist are left alone
-    assert job_ids(service) == [end, remind_0, remind_1h, "watchparty:horizon"]
+    assert job_ids(service) == [end, remind_0, remind_1h, "watchparty:horizon", "watchparty:prune"]
     # An edit that moves the party out of the horizon takes its jobs away; the far party never had any.
     await service.edit(party.id, GUILD, HOST, is_moderator=False, when="2026-05-10 21:00")
-    assert job_ids(service) == ["watchparty:horizon"]
+    assert job_ids(service) == ["watchparty:horizon", "watchparty:prune"]
     assert far.id not in {w.party_id for w in await service.repo.due_work(service.clock() + service.horizon)}
     # A reminder already sent is not brought back by the horizon job.
     clock.set(far.starts_at - timedelta(hours=1))
@@ -473,3 +477,37 @@ async def test_other_failures_may_have_posted_and_are_not_retried(env):
     await service.fire_reminder(party.id, 3600)
     assert (await service.repo.reminder(party.id, 3600)).state == "failed"
     assert service.scheduler.get_job(f"party:{party.id}:remind:3600") is None
+
+
+async def test_no_reminder_for_a_server_that_removed_the_bot(env):
+    service, clock, poster = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    poster.left_guilds.add(GUILD)
+    clock.set(party.starts_at - timedelta(hours=1))
+    await service.fire_reminder(party.id, 3600)
+    assert poster.reminders == []
+    assert (await service.repo.reminder(party.id, 3600)).state == "skipped"
+
+
+async def test_finished_parties_are_pruned_after_the_retention(env):
+    service, clock, _ = env
+    [old, recent, upcoming] = [(await service.create(request(when))).parties[0]
+                               for when in ("tomorrow 9pm", "sat 20:00", "2026-07-01 20:00")]
+    await service.repo.finish(old.id, "ended", clock())
+    await service.repo.finish(recent.id, "cancelled", clock())
+    assert await service.prune() == 0  # nothing is old enough yet
+    clock.set(recent.starts_at + timedelta(days=89))
+    assert await service.prune() == 0
+    clock.set(recent.starts_at + timedelta(days=91))
+    assert await service.prune() == 2  # both finished parties started over 90 days ago
+    assert await service.get(old.id) is None and await service.get(recent.id) is None
+    assert await service.repo.reminders(old.id) == [] and await service.repo.rsvps(old.id) == []
+    assert (await service.get(upcoming.id)).status == "scheduled"  # scheduled parties are never pruned
+
+
+async def test_rebuild_schedules_the_daily_prune(env):
+    service, _, _ = env
+    await service.rebuild()
+    assert "watchparty:prune" in job_ids(service)
+    service.unschedule_all()
+    assert "watchparty:prune" not in job_ids(service)
