@@ -293,6 +293,12 @@ class EpisodeRepository:
             raise ValueError(state)
         await self.db.execute("UPDATE episode_threads SET state = ? WHERE episode_id = ?", (state, episode_id))
 
+    async def set_starter_message(self, episode_id: int, thread_id: int, message_id: int) -> None:
+        """The thread's starter message was posted again (the old one was deleted)."""
+        await self.db.execute(
+            "UPDATE episode_threads SET starter_message_id = ? WHERE episode_id = ? AND thread_id = ?",
+            (message_id, episode_id, thread_id))
+
     # -- ratings --------------------------------------------------------------------------------------
     async def set_rating(self, episode_id: int, user_id: int, stars: int) -> None:
         await self.db.execute(

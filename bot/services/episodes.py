@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -143,7 +144,7 @@ class ThreadGateway(Protocol):
         """Return once the Discord cache is ready (automatic opening may be scheduled before it is)."""
 
     async def status(self, thread: EpisodeThread) -> str:
-        """'active', 'archived' or 'missing' (deleted in Discord)."""
+        """'active', 'archived', 'locked' (locked in Discord, archived or not) or 'missing' (deleted)."""
 
     async def create(self, starter: StarterInfo) -> EpisodeThread:
         """Open the thread with its starter message in the server's discussion channel.
@@ -156,7 +157,8 @@ class ThreadGateway(Protocol):
 
     async def delete(self, thread: EpisodeThread) -> None: ...
 
-    async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> None: ...
+    async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> int | None:
+        """Edit the starter message; the id of a new starter message when it was deleted and posted again."""
 
     async def lock(self, thread: EpisodeThread) -> None: ...
 
@@ -182,10 +184,9 @@ class EpisodeService:
         self.gateway: ThreadGateway | None = None
         self.retry_delays: tuple[timedelta, ...] = RETRY_DELAYS
         self.bulk_open_spacing: timedelta = BULK_OPEN_SPACING
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._starter_locks: dict[int, asyncio.Lock] = {}
-        self._starter_changes: dict[int, int] = {}
-        self._starter_rendered: dict[int, int] = {}
+        # Per-episode state lives only while some task holds it (weak values): nothing is kept for idle episodes.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._starter_edits: weakref.WeakValueDictionary[int, _StarterEdits] = weakref.WeakValueDictionary()
 
     # -- looking things up ----------------------------------------------------------------------------
     async def shows(self, guild_id: int) -> list[Show]:
@@ -404,6 +405,24 @@ class EpisodeService:
             self._schedule_open(episode_id)
         return len(episode_ids)
 
+    async def stop_openings(self, guild_id: int) -> int:
+        """The bot left the server: its opening jobs (pending and retrying) stop; its rows stay, so a server
+        that adds the bot back gets them again (`resume_openings`, or the next start-up). How many stopped."""
+        stopped = 0
+        for show in await self.repo.list_shows(guild_id):
+            for episode in await self.repo.list_episodes(show.id):
+                if self.scheduler.get_job(open_job_id(episode.id)) is not None:
+                    self._remove_job(episode.id)
+                    stopped += 1
+        return stopped
+
+    async def resume_openings(self, guild_id: int) -> int:
+        """The bot was added (back) to the server: its pending openings are scheduled again; how many shows."""
+        shows = await self.repo.list_shows(guild_id)
+        for show in shows:
+            await self.schedule_show(show)
+        return len(shows)
+
     def _schedule_open(self, episode_id: int, at: datetime | None = None) -> None:
         """The episode's opening job, at `at` (None: now). It runs however late it fires (no misfire grace):
         a skipped date job would leave the episode pending with no job until the next restart."""
@@ -459,10 +478,14 @@ class EpisodeService:
 
     # -- threads ----------------------------------------------------------------------------------------
     def _lock(self, episode_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(episode_id, asyncio.Lock())
+        lock = self._locks.get(episode_id)
+        if lock is None:
+            lock = self._locks[episode_id] = asyncio.Lock()
+        return lock
 
     async def open_or_link(self, episode_id: int, *, may_create: bool) -> ThreadResult:
-        """The episode's thread, opened once: linked if it exists, reopened if archived, recreated if deleted.
+        """The episode's thread, opened once: linked if it exists, reopened if archived, recreated if deleted;
+        a locked one (by /episode lock or in Discord) is linked read-only for everyone, moderators included.
 
         One asyncio lock per episode plus the UNIQUE row make concurrent requests end with one thread. If the
         row cannot be saved after Discord made the thread, the new thread is deleted again (no orphans).
@@ -476,6 +499,10 @@ class EpisodeService:
                 status = await self.gateway.status(existing)
                 if status == "active":
                     return ThreadResult(existing, "linked")
+                if status == "locked":  # a moderator's lock (ours or Discord's menu) is never undone here
+                    if existing.state != "locked":
+                        await self.repo.set_thread_state(episode_id, "locked")
+                    return ThreadResult(existing, "locked")
                 if status == "archived":
                     if existing.state == "locked":
                         return ThreadResult(existing, "locked")
@@ -542,35 +569,37 @@ class EpisodeService:
         """Edit the previous and next episodes' starter messages so they link to the new thread."""
         for neighbour in (starter.previous, starter.next):
             if neighbour is not None and neighbour[1] is not None:
-                self._starter_changed(neighbour[0].id)
-                await self.refresh_starter(neighbour[0].id)
+                await self.refresh_starter(neighbour[0].id, changed=True)
 
-    def _starter_changed(self, episode_id: int) -> None:
-        """Note that what the episode's starter message shows changed in the database (call after writing)."""
-        self._starter_changes[episode_id] = self._starter_changes.get(episode_id, 0) + 1
-
-    async def refresh_starter(self, episode_id: int) -> StarterInfo:
+    async def refresh_starter(self, episode_id: int, *, changed: bool = False) -> StarterInfo:
         """Edit the episode's starter message, one edit at a time per episode, from the database state read
         under the lock: whatever order concurrent votes arrive in, the last edit shows the latest totals.
 
-        A refresh finding that a later one already showed its change skips the edit (bursts coalesce).
-        Returns what the message shows; a failed edit is logged, never raised (the vote itself is stored).
+        `changed`: what the message shows changed in the database (call after writing). A refresh finding
+        that a later one already showed its change skips the edit (bursts coalesce). Returns what the message
+        shows; a failed edit is logged, never raised (the vote itself is stored).
         """
-        wanted = self._starter_changes.get(episode_id, 0)
-        lock = self._starter_locks.setdefault(episode_id, asyncio.Lock())
-        async with lock:
-            shown = self._starter_rendered.get(episode_id, -1)
+        edits = self._starter_edits.get(episode_id)
+        if edits is None:
+            edits = self._starter_edits[episode_id] = _StarterEdits()
+        if changed:
+            edits.changes += 1
+        wanted = edits.changes
+        async with edits.lock:
+            shown = edits.rendered
             if shown >= wanted and wanted > 0:
                 return await self.starter_info(episode_id)
-            self._starter_rendered[episode_id] = self._starter_changes.get(episode_id, 0)
+            edits.rendered = edits.changes
             starter = await self.starter_info(episode_id)
             thread = await self.repo.get_thread(episode_id)
             if thread is None:
                 return starter
             try:
-                await self.gateway.refresh_starter(thread, starter)
+                reposted = await self.gateway.refresh_starter(thread, starter)
+                if reposted is not None:
+                    await self.repo.set_starter_message(episode_id, thread.thread_id, reposted)
             except Exception:
-                self._starter_rendered[episode_id] = shown
+                edits.rendered = shown
                 log.warning("could not update the starter message of thread %s", thread.thread_id, exc_info=True)
             return starter
 
@@ -615,8 +644,7 @@ class EpisodeService:
             raise UserFacingError("episodes.bad_rating")
         await self.episode_by_id(episode_id)
         await self.repo.set_rating(episode_id, user_id, stars)
-        self._starter_changed(episode_id)
-        return await self.refresh_starter(episode_id)
+        return await self.refresh_starter(episode_id, changed=True)
 
     async def ratings_table(self, show: Show, season: int | None = None) -> RatingsTable:
         episodes = await self.repo.list_episodes(show.id, season)
@@ -655,6 +683,18 @@ class EpisodeService:
         await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number,
                                      only_forward=True)
         return result
+
+
+class _StarterEdits:
+    """Edits of one episode's starter message in flight: one at a time, and counters that let a burst coalesce
+    (`changes` noted in the database, the count `rendered` by the last edit started)."""
+
+    __slots__ = ("__weakref__", "changes", "lock", "rendered")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.changes = 0
+        self.rendered = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,25 @@ class EpisodesCog(commands.Cog, name="Episodes"):
             if retried:
                 log.info("retrying %d failed episode opening(s) in guild %s", retried, interaction.guild_id)
 
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Kicked or left: the server's automatic openings stop retrying (its shows and episodes are kept)."""
+        try:
+            stopped = await self.service.stop_openings(guild.id)
+        except Exception:
+            log.exception("could not stop the episode openings of guild %s", guild.id)
+            return
+        if stopped:
+            log.info("left guild %s: stopped %d episode opening job(s)", guild.id, stopped)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Added (back): the server's pending openings, stopped when the bot left, are scheduled again."""
+        try:
+            await self.service.resume_openings(guild.id)
+        except Exception:
+            log.exception("could not schedule the episode openings of guild %s", guild.id)
+
     # -- shared checks and lookups ------------------------------------------------------------------
     async def require_moderator(self, interaction: discord.Interaction) -> None:
         settings = await self.bot.settings_service.get(interaction.guild_id)  # type: ignore[attr-defined]
@@ -147,7 +166,8 @@ class EpisodesCog(commands.Cog, name="Episodes"):
         if interaction.command and interaction.command.name == "add":
             following = max((e.number for e in episodes), default=0) + 1
             if following <= MAX_EPISODE:
-                choices.insert(0, app_commands.Choice(name=f"E{following} (new)", value=following))
+                choices.insert(0, app_commands.Choice(name=text(interaction, "episodes.new_episode", number=following),
+                                                      value=following))
         return choices[:MAX_CHOICES]
 
     # -- /show ----------------------------------------------------------------------------------------
@@ -349,7 +369,9 @@ class EpisodesCog(commands.Cog, name="Episodes"):
     async def episode_ratings(self, interaction: discord.Interaction, show: str, season: Season | None = None) -> None:
         found = await self.service.show(interaction.guild_id, show)
         table = await self.service.ratings_table(found, season)
-        await interaction.response.send_message(embed=ratings_embed(interaction, table), allowed_mentions=NO_MENTIONS)
+        # A lookup, rendered in the member's language: only they see it.
+        await interaction.response.send_message(embed=ratings_embed(interaction, table), ephemeral=True,
+                                                allowed_mentions=NO_MENTIONS)
 
     episode_add.autocomplete("show")(show_autocomplete)
     episode_schedule.autocomplete("show")(show_autocomplete)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import discord
 
 from bot.domain.episodes import episode_label, episode_tag_name, episode_thread_name, show_tag_name
 from bot.errors import UserFacingError
+from bot.i18n import LANGUAGES
 from bot.services.episodes import EpisodeThread, StarterInfo
 from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, notify_admins
 
@@ -26,6 +28,7 @@ MAX_FORUM_TAGS = 20
 MAX_APPLIED_TAGS = 5
 THREAD_ARCHIVED = 50083
 """Discord's error code for an action on an archived thread."""
+UNKNOWN_MESSAGE = 10008
 
 
 class ChannelPermissionError(UserFacingError):
@@ -73,6 +76,8 @@ class DiscordThreads:
         except discord.HTTPException:
             log.warning("could not check thread %s; assuming it exists", thread.thread_id, exc_info=True)
             return "active"
+        if isinstance(channel, discord.Thread) and channel.locked:
+            return "locked"  # also when a moderator locked it in Discord's own menu, not with /episode lock
         if isinstance(channel, discord.Thread) and channel.archived:
             return "archived"
         return "active"
@@ -85,13 +90,17 @@ class DiscordThreads:
         # The name is in the server's language ("… · S1E3 · 토론" on a Korean server).
         name = episode_thread_name(starter.show.short_name, starter.episode.season, starter.episode.number,
                                    suffix=guild_text(self.bot, guild, "episodes.thread_suffix"))
-        orphan = self._unrecorded_thread(channel, name)
+        orphan = self._unrecorded_thread(channel, self._names_in_every_language(starter))
         if orphan is not None:
             log.info("adopting thread %s (%s), made before a restart", orphan.id, orphan.name)
             adopted = EpisodeThread(starter.guild_id, starter.episode.id, channel.id, orphan.id, orphan.id, kind,
                                     "open")
-            await _quietly(self.refresh_starter(adopted, starter))
-            return adopted
+            try:
+                reposted = await self.refresh_starter(adopted, starter)
+            except discord.HTTPException:
+                log.warning("could not update the starter of adopted thread %s", orphan.id, exc_info=True)
+                reposted = None
+            return replace(adopted, starter_message_id=reposted) if reposted else adopted
         embed = starter_embed(self.bot, guild, starter)
         view = starter_view(self.bot, guild, starter)
         if isinstance(channel, discord.ForumChannel):
@@ -109,11 +118,18 @@ class DiscordThreads:
             raise
         return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, thread.id, message.id, "text", "open")
 
-    def _unrecorded_thread(self, channel, name: str) -> discord.Thread | None:
-        """An open thread the bot owns in `channel` with exactly this name (the service only asks when it has
+    def _names_in_every_language(self, starter: StarterInfo) -> set[str]:
+        """The episode's thread name with each catalog language's suffix: the server's language may have
+        changed between making a thread and recording it."""
+        return {episode_thread_name(starter.show.short_name, starter.episode.season, starter.episode.number,
+                                    suffix=self.bot.catalog.text(language, "episodes.thread_suffix"))
+                for language in LANGUAGES}
+
+    def _unrecorded_thread(self, channel, names: set[str]) -> discord.Thread | None:
+        """An open thread the bot owns in `channel` with one of these names (the service only asks when it has
         no row for the episode, so such a thread was made and not recorded)."""
         me = self.bot.user.id if self.bot.user else None
-        return next((t for t in channel.threads if t.name == name and t.owner_id == me and not t.archived), None)
+        return next((t for t in channel.threads if t.name in names and t.owner_id == me and not t.archived), None)
 
     async def _forum_tags(self, forum: discord.ForumChannel, starter: StarterInfo) -> list[discord.ForumTag]:
         """The show's and the episode's tags, created when missing and the bot may manage the channel."""
@@ -143,24 +159,38 @@ class DiscordThreads:
         if thread.kind == "text":
             await _quietly(self.bot.http.delete_message(thread.channel_id, thread.starter_message_id))
 
-    async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> None:
-        """Edit the starter message. A forum post's starter is inside the post, and Discord refuses edits in an
-        archived thread (50083): an archived but unlocked post is reopened and the edit tried again; a locked
-        one keeps its old starter (the error is raised for the caller to log)."""
+    async def refresh_starter(self, thread: EpisodeThread, starter: StarterInfo) -> int | None:
+        """Edit the starter message; the id of a new one when it had been deleted and was posted again.
+
+        A forum post's starter is inside the post, and Discord refuses edits in an archived thread (50083): an
+        archived but unlocked post is reopened and the edit tried again; a locked one keeps its old starter (the
+        error is raised for the caller to log). A deleted starter (10008) would take the rating and join buttons
+        with it: it is posted again, above the thread in a text channel, or as a new message in a forum post
+        (whose first message cannot be recreated).
+        """
         guild = self.bot.get_guild(thread.guild_id)
-        message = self.bot.get_partial_messageable(thread.starter_channel_id).get_partial_message(
-            thread.starter_message_id)
+        where = self.bot.get_partial_messageable(thread.starter_channel_id)
 
         async def edit() -> None:
-            await message.edit(embed=starter_embed(self.bot, guild, starter),
-                               view=starter_view(self.bot, guild, starter))
+            await where.get_partial_message(thread.starter_message_id).edit(
+                embed=starter_embed(self.bot, guild, starter), view=starter_view(self.bot, guild, starter))
 
         try:
-            await edit()
-        except discord.HTTPException as error:
-            if error.code != THREAD_ARCHIVED or not await self._reopen_if_unlocked(thread):
+            try:
+                await edit()
+            except discord.HTTPException as error:
+                if error.code != THREAD_ARCHIVED or not await self._reopen_if_unlocked(thread):
+                    raise
+                await edit()
+        except discord.NotFound as error:
+            if error.code != UNKNOWN_MESSAGE:
                 raise
-            await edit()
+            log.info("starter message %s of thread %s was deleted: posting it again", thread.starter_message_id,
+                     thread.thread_id)
+            reposted = await where.send(embed=starter_embed(self.bot, guild, starter),
+                                        view=starter_view(self.bot, guild, starter), allowed_mentions=NO_MENTIONS)
+            return reposted.id
+        return None
 
     async def _reopen_if_unlocked(self, thread: EpisodeThread) -> bool:
         """Unarchive the thread unless a moderator locked it; whether an edit may be tried again."""

@@ -244,7 +244,7 @@ async def test_ratings_votes_change_and_table(fake, runner):
 
     ix = await fake.slash(g, g.member("fan1"), "episode ratings", show="trauma-code")
     resp = await ix.response()
-    assert not resp.ephemeral
+    assert resp.ephemeral  # a lookup, in the member's language: nobody else needs to see it
     embed = resp.embeds[0]
     lines = embed["description"].split("\n")
     assert lines[0] == "`S1E1` █████████░ **4.33** · votes: 3 🏆"
@@ -367,7 +367,10 @@ async def test_korean_main_path(fake, bot):
     thread_id = _thread_posts(fake)[-1].response["id"]
     assert original["content"] == f"Trauma Code S1E1 토론을 열었어요: <#{thread_id}>"
     ix = await fake.slash(g, fan, "episode ratings", show="trauma-code", locale="ko")
-    assert (await ix.response()).embeds[0]["title"] == "Trauma Code: Heroes on Call: 에피소드 평점"
+    resp = await ix.response()
+    assert resp.ephemeral
+    assert resp.embeds[0]["title"] == "Trauma Code: Heroes on Call: 에피소드 평점"
+    assert resp.embeds[0]["footer"]["text"] == "🏆 에피소드마다 3표 이상 모이면 최고 에피소드를 표시해요."
 
 
 async def test_autocomplete_show_and_episode(fake, bot):

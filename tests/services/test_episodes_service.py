@@ -1,6 +1,7 @@
 """EpisodeService on a real SQLite file and a real scheduler, with an in-memory stand-in for Discord."""
 
 import asyncio
+import gc
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -374,6 +375,26 @@ async def test_concurrent_votes_edit_the_starter_in_order_from_the_database(env)
     assert service.gateway.shown_votes == [1, 4]  # in order; the three waiting refreshes coalesced into one
     assert all(s.rating.count == 4 for s in others)
     assert (await service.rating(episode.id)).count == 4
+
+
+async def test_no_per_episode_state_is_kept_once_the_work_is_done(env):
+    """Locks and starter-edit counters exist while an episode is being worked on, not for every episode ever
+    touched (a long-running bot serving many servers would grow without bound)."""
+    service, _ = env
+    show, _, _ = await service.install_preset(GUILD, "trauma-code")
+    episodes = await service.episodes(show)
+    service.gateway.refresh_delays = [0.05]
+    for episode in episodes:
+        await service.open_or_link(episode.id, may_create=True)
+    votes = [asyncio.create_task(service.rate(episode.id, user, 4)) for episode in episodes for user in (1, 2)]
+    await asyncio.sleep(0.01)
+    assert service._starter_edits  # votes in flight share their episode's state
+    await asyncio.gather(*votes)
+    await service.lock(episodes[0])
+    gc.collect()
+    assert (len(service._locks), len(service._starter_edits)) == (0, 0)
+    assert [(await service.rating(e.id)).count for e in episodes] == [2] * len(episodes)
+    assert service.gateway.shown_votes[-1] == 2
 
 
 async def test_open_aired_opens_each_once_and_again_opens_none(env):
