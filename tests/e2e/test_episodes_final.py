@@ -52,19 +52,11 @@ async def test_thread_locked_in_discord_is_never_reopened_for_a_fan_nor_a_modera
     assert (await bot.get_cog("Episodes").service.repo.get_thread(episode_id)).state == "locked"
 
 
-def _delete_message_behind_the_bot(fake, channel_id, message_id):
-    """A moderator deletes a message (the fake has no helper for it): gone from the channel, MESSAGE_DELETE sent."""
-    del fake.messages[channel_id][message_id]
-    guild_id = fake.channels[channel_id].guild_id
-    fake.gateway.dispatch("MESSAGE_DELETE", {"id": str(message_id), "channel_id": str(channel_id),
-                                             "guild_id": str(guild_id)})
-
-
 async def test_deleted_text_channel_starter_is_reposted_and_its_buttons_work(fake, bot):
     g = fake.default_guild
     general = g.channel("general")
     starter_id, thread_id, episode_id = await _text_thread(fake, bot, "S1E1")
-    _delete_message_behind_the_bot(fake, general.id, starter_id)
+    fake.delete_message(general.id, starter_id)
     await asyncio.sleep(0.05)
     mark = fake.mark()
     await _thread(fake, g, g.member("admin"), "S1E2")  # S1E1's starter must now link forward: it is gone
@@ -91,7 +83,7 @@ async def test_deleted_text_channel_starter_is_reposted_and_its_buttons_work(fak
 async def test_deleted_forum_starter_gets_a_new_message_with_the_buttons_in_the_post(fake, bot):
     g = fake.default_guild
     thread_id, episode_id = await _forum_thread(fake, bot, "S1E1")
-    _delete_message_behind_the_bot(fake, thread_id, thread_id)
+    fake.delete_message(thread_id, thread_id)
     await asyncio.sleep(0.05)
     mark = fake.mark()
     await _thread(fake, g, g.member("admin"), "S1E2")

@@ -94,9 +94,7 @@ async def test_a_deleted_announcement_is_posted_again_on_the_next_update(fake, r
     _, announcement = await create(fake, g, host)
     party_id = party_id_of(announcement)
     # A moderator deletes the announcement (as Discord does: gone from the channel, MESSAGE_DELETE dispatched).
-    del fake.messages[watch.id][int(announcement["id"])]
-    fake.gateway.dispatch("MESSAGE_DELETE", {"id": announcement["id"], "channel_id": str(watch.id),
-                                             "guild_id": str(g.id)})
+    fake.delete_message(watch, announcement["id"])
     mark = fake.mark()
     done = await slash_followup(fake, g, host, "watchparty edit", id=party_id, title="Episode 4")
     assert "Episode 4" in done["content"]

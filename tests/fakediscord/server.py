@@ -332,6 +332,17 @@ class FakeDiscord:
         else:
             self.gateway.dispatch("CHANNEL_DELETE", channel.to_payload())
 
+    def delete_message(self, channel: Channel | int, message_id: int | str) -> None:
+        """A member or moderator deletes a message behind the bot's back (MESSAGE_DELETE)."""
+        channel = channel if isinstance(channel, Channel) else self.channels[channel]
+        del self.messages[channel.id][int(message_id)]
+        self.message_index.pop(int(message_id), None)
+        self.pins.get(channel.id, {}).pop(int(message_id), None)
+        event = {"id": str(message_id), "channel_id": str(channel.id)}
+        if channel.guild_id:
+            event["guild_id"] = str(channel.guild_id)
+        self.gateway.dispatch("MESSAGE_DELETE", event)
+
     def archive_thread(self, thread: Channel, *, archived: bool = True, locked: bool = False) -> None:
         """Archive (and optionally lock) a thread behind the bot's back (THREAD_UPDATE)."""
         thread.archived, thread.locked = archived, locked
