@@ -20,6 +20,8 @@ _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 # Bot tokens are three base64url parts separated by dots.
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
 MAX_PARSE_PROCESSES = 32
+DEFAULT_FEED_INTERVAL_MINUTES = 10
+MIN_FEED_INTERVAL_MINUTES = 2
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -34,6 +36,7 @@ class Settings:
     dev_guild: int | None
     allow_private_feeds: bool
     feed_parse_processes: int | None = None
+    feed_interval_minutes: int = DEFAULT_FEED_INTERVAL_MINUTES
 
     @property
     def api_base_is_custom(self) -> bool:
@@ -101,6 +104,16 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
             )
         parse_processes = int(raw_processes)
 
+    interval = DEFAULT_FEED_INTERVAL_MINUTES
+    raw_interval = (env.get("CODEBLUE_FEED_INTERVAL_MINUTES") or "").strip()
+    if raw_interval:
+        if not raw_interval.isdigit() or not MIN_FEED_INTERVAL_MINUTES <= int(raw_interval) <= 1440:
+            raise ConfigError(
+                f"CODEBLUE_FEED_INTERVAL_MINUTES must be a whole number of minutes from {MIN_FEED_INTERVAL_MINUTES} "
+                f"to 1440, got {raw_interval!r}"
+            )
+        interval = int(raw_interval)
+
     return Settings(
         token=token,
         db_path=db_path,
@@ -110,6 +123,7 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
         dev_guild=dev_guild,
         allow_private_feeds=allow_private,
         feed_parse_processes=parse_processes,
+        feed_interval_minutes=interval,
     )
 
 

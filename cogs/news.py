@@ -486,6 +486,7 @@ async def setup(bot: commands.Bot) -> None:
         clock=bot.clock,  # type: ignore[attr-defined]
         allow_private=bot.settings.allow_private_feeds,  # type: ignore[attr-defined]
         parse_processes=bot.settings.feed_parse_processes,  # type: ignore[attr-defined]
+        interval=timedelta(minutes=bot.settings.feed_interval_minutes),  # type: ignore[attr-defined]
         in_guild=lambda guild_id: bot.get_guild(guild_id) is not None,
     )
     await bot.add_cog(NewsCog(bot, service))

@@ -17,6 +17,7 @@ def test_defaults():
     assert s.log_level == "INFO"
     assert s.dev_guild is None
     assert s.allow_private_feeds is False
+    assert s.feed_interval_minutes == 10
 
 
 def test_every_setting_read():
@@ -29,6 +30,7 @@ def test_every_setting_read():
         "CODEBLUE_DEV_GUILD": "123456789012345678",
         "CODEBLUE_ALLOW_PRIVATE_FEEDS": "1",
         "CODEBLUE_FEED_PARSE_PROCESSES": "0",
+        "CODEBLUE_FEED_INTERVAL_MINUTES": "5",
     })
     assert s.token == TOKEN
     assert s.db_path == Path("/srv/x/bot.db")
@@ -38,6 +40,7 @@ def test_every_setting_read():
     assert s.dev_guild == 123456789012345678
     assert s.allow_private_feeds is True
     assert s.feed_parse_processes == 0
+    assert s.feed_interval_minutes == 5
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,8 @@ def test_every_setting_read():
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_ALLOW_PRIVATE_FEEDS": "maybe"}, "CODEBLUE_ALLOW_PRIVATE_FEEDS"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_PARSE_PROCESSES": "-1"}, "CODEBLUE_FEED_PARSE_PROCESSES"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_PARSE_PROCESSES": "99"}, "CODEBLUE_FEED_PARSE_PROCESSES"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_INTERVAL_MINUTES": "1"}, "CODEBLUE_FEED_INTERVAL_MINUTES"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_INTERVAL_MINUTES": "often"}, "CODEBLUE_FEED_INTERVAL_MINUTES"),
     ],
 )
 def test_errors_name_the_setting(env, names):
