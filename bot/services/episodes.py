@@ -143,6 +143,9 @@ class ThreadGateway(Protocol):
     async def ready(self) -> None:
         """Return once the Discord cache is ready (automatic opening may be scheduled before it is)."""
 
+    def serves_guild(self, guild_id: int) -> bool:
+        """Whether the bot is (still) in this server; openings of a server that removed it stop."""
+
     async def status(self, thread: EpisodeThread) -> str:
         """'active', 'archived', 'locked' (locked in Discord, archived or not) or 'missing' (deleted)."""
 
@@ -442,6 +445,11 @@ class EpisodeService:
             await self.gateway.ready()
             episode = await self.repo.get_episode_by_id(episode_id)
             if episode is None or not episode.auto_open_pending:
+                return
+            show = await self.repo.get_show_by_id(episode.show_id)
+            if show is not None and not self.gateway.serves_guild(show.guild_id):
+                # Left while the bot was offline (start-up rebuilt the job): no retries; re-adding brings it back.
+                log.info("episode %s not opened: the bot is no longer in server %s", episode_id, show.guild_id)
                 return
             result = await self.open_or_link(episode_id, may_create=True)
             log.info("episode %s thread %s automatically (%s)", episode_id, result.thread.thread_id, result.outcome)

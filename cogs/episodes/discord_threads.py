@@ -47,6 +47,9 @@ class DiscordThreads:
     async def ready(self) -> None:
         await self.bot.wait_until_ready()
 
+    def serves_guild(self, guild_id: int) -> bool:
+        return self.bot.get_guild(guild_id) is not None
+
     async def _discussion_channel(self, guild_id: int) -> discord.TextChannel | discord.ForumChannel:
         settings = await self.bot.settings_service.get(guild_id)
         channel_id = settings.discussion_channel_id
