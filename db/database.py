@@ -119,12 +119,28 @@ class Database:
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(conn)
-                await conn.execute("COMMIT")
             except BaseException:
-                # Also when COMMIT itself fails (full disk, I/O error, deferred constraint): a transaction left open
-                # would swallow every later write on this shared connection.
                 await self._rollback(conn)
                 raise
+            commit = asyncio.ensure_future(self._execute(conn, "COMMIT"))
+            try:
+                await asyncio.shield(commit)
+            except asyncio.CancelledError:
+                # The COMMIT is already in the database thread: let it finish (the write is then on disk) rather
+                # than roll back under it; the caller's cancellation still goes on.
+                await asyncio.wait({commit})
+                if commit.exception() is not None:
+                    await self._rollback(conn)
+                raise
+            except BaseException:
+                # COMMIT itself failed (full disk, I/O error, deferred constraint): a transaction left open would
+                # swallow every later write on this shared connection.
+                await self._rollback(conn)
+                raise
+
+    @staticmethod
+    async def _execute(conn: aiosqlite.Connection, sql: str) -> None:
+        await conn.execute(sql)
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:

@@ -84,6 +84,7 @@ HORIZON_REFRESH = timedelta(minutes=15)
 HORIZON_JOB_ID = "watchparty:horizon"
 PRUNE_JOB_ID = "watchparty:prune"
 RETENTION = timedelta(days=90)
+PRUNE_FIRST_DELAY = timedelta(minutes=1)
 RETRY_DELAY = timedelta(minutes=1)  # a reminder Discord could not be reached for is tried again this much later
 
 
@@ -522,9 +523,11 @@ class WatchPartyService:
         return added
 
     def _schedule_prune_job(self) -> None:
+        # First run a minute after start-up: an interval job otherwise first runs a whole interval later, and a
+        # bot restarted more often than daily would never prune.
         self.scheduler.add_job(
             self.prune, "interval", hours=24, id=PRUNE_JOB_ID, replace_existing=True, coalesce=True,
-            max_instances=1, misfire_grace_time=None,
+            max_instances=1, misfire_grace_time=None, next_run_time=self.real_clock() + PRUNE_FIRST_DELAY,
         )
 
     async def prune(self) -> int:

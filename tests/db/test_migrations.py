@@ -1,3 +1,4 @@
+import asyncio
 import sqlite3
 
 import pytest
@@ -165,3 +166,27 @@ async def test_a_failed_commit_leaves_the_connection_usable(db):
         assert conn.execute("SELECT COUNT(*) FROM child").fetchone() == (0,)
     finally:
         conn.close()
+
+
+async def test_a_transaction_cancelled_during_commit_keeps_the_committed_write(db):
+    """Shutdown may cancel a job while its COMMIT runs: the write stays, and the connection is not left open."""
+    await db.execute("CREATE TABLE t (x INTEGER)")
+    entered = asyncio.Event()
+
+    async def writer():
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO t (x) VALUES (1)")
+            entered.set()
+            await asyncio.sleep(0)  # the block ends right after: the cancel below lands on the COMMIT
+
+    task = asyncio.create_task(writer())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not db.connection.in_transaction
+    rows = await db.fetch_all("SELECT x FROM t")
+    assert [r["x"] for r in rows] in ([1], [])  # committed, or rolled back if the cancel came before COMMIT
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO t (x) VALUES (2)")
+    assert (await db.fetch_one("SELECT MAX(x) AS m FROM t"))["m"] == 2

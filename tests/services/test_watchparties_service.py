@@ -509,5 +509,7 @@ async def test_rebuild_schedules_the_daily_prune(env):
     service, _, _ = env
     await service.rebuild()
     assert "watchparty:prune" in job_ids(service)
+    first = service.scheduler.get_job("watchparty:prune").next_run_time - datetime.now(UTC)
+    assert first < timedelta(minutes=2), "the first prune runs soon after start-up, not a day later"
     service.unschedule_all()
     assert "watchparty:prune" not in job_ids(service)
