@@ -419,9 +419,12 @@ class NewsRepository:
         """Intents not yet known to be posted, oldest story first; `after` = (order key, id) of the last row of
         the previous page (DeliveryRecord.order_key), to page past channels that must wait."""
         key, last_id = after if after is not None else (-(2**62), -1)
+        # Written so the index news_deliveries_pending_order (0016) both orders and seeks: `order key >= ?` is the
+        # range it starts from (no sort, no walk over earlier pages); the OR then skips the rows of that key already
+        # had.
         rows = await self.db.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE state = 'pending'"  # noqa: S608
-            " AND (COALESCE(published_at, created_at) > ? OR (COALESCE(published_at, created_at) = ? AND id > ?))"
+            " AND COALESCE(published_at, created_at) >= ? AND (COALESCE(published_at, created_at) > ? OR id > ?)"
             " ORDER BY COALESCE(published_at, created_at), id LIMIT ?",
             (key, key, last_id, limit),
         )
@@ -433,10 +436,14 @@ class NewsRepository:
         )
         return None if row is None else _delivery(row)
 
-    async def mark_attempt(self, delivery_id: int, now: int) -> None:
-        await self.db.execute(
-            "UPDATE news_deliveries SET attempted_at = ?, attempts = attempts + 1 WHERE id = ?", (now, delivery_id)
+    async def mark_attempt(self, delivery_id: int, now: int) -> bool:
+        """Record that a send starts; False when the intent is no longer pending (its feed was paused or removed,
+        or the bot left the server, since it was read): then nothing may be sent."""
+        result = await self.db.execute(
+            "UPDATE news_deliveries SET attempted_at = ?, attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+            (now, delivery_id),
         )
+        return result.rowcount == 1
 
     async def mark_sent(self, delivery_id: int, message_id: int, now: int) -> None:
         await self.db.execute(
@@ -458,6 +465,16 @@ class NewsRepository:
         """Try again later without counting a send (the channel could not be checked for an earlier one)."""
         await self.db.execute("UPDATE news_deliveries SET next_attempt_at = ?, error = ? WHERE id = ?",
                               (next_attempt_at, error[:500], delivery_id))
+
+    async def move_to_news_channel(self, guild_id: int, channel_id: int) -> int:
+        """A feed's own channel was deleted: the subscriptions that used it and their queued stories use the
+        server's news channel (channel_id NULL) from now on; returns how many stories moved."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE news_subscriptions SET channel_id = NULL WHERE guild_id = ? AND channel_id = ?",
+                             (guild_id, channel_id))
+            moved = await tx.execute("UPDATE news_deliveries SET channel_id = NULL WHERE guild_id = ?"
+                                     " AND channel_id = ? AND state = 'pending'", (guild_id, channel_id))
+        return moved.rowcount
 
     @staticmethod
     async def _cancel_pending(tx: Any, subscription_id: int) -> None:

@@ -157,3 +157,35 @@ async def test_pending_deliveries_page_after_a_cursor_in_story_order(repo):
         after = (page[-1].order_key, page[-1].id)
     assert [len(p) for p in pages] == [3, 3, 1]
     assert [i for p in pages for i in p] == [d.id for d in everything]  # same order, nothing twice or skipped
+
+
+async def test_marking_an_attempt_only_succeeds_while_the_story_is_pending(repo):
+    feed = await repo.ensure_feed("https://feeds.test/a", now=NOW, next_poll_at=NOW)
+    sub = await repo.create_subscription(1, feed.id, channel_id=None, created_by=9, now=NOW)
+    await _fetched(repo, feed.id, [], [_delivery(1, sub.id, feed.id, "a"), _delivery(1, sub.id, feed.id, "b")])
+    first, second = await repo.pending_deliveries()
+    assert await repo.mark_attempt(first.id, NOW)
+    await repo.pause_guild(1, "not_in_server")  # failed meanwhile
+    assert not await repo.mark_attempt(second.id, NOW)
+    assert (await repo.get_delivery(second.id)).attempts == 0
+    await repo.db.execute("DELETE FROM news_deliveries WHERE id = ?", (second.id,))
+    assert not await repo.mark_attempt(second.id, NOW)
+
+
+@pytest.mark.parametrize("after", [None, (NOW, 5)])
+async def test_pending_deliveries_pages_through_an_index_without_sorting(repo, after):
+    """Paging past resting channels reads one page per call: the index gives the order and the starting point
+    (a sort would read every pending row on every page)."""
+    seen: list[tuple[str, tuple]] = []
+    fetch_all = repo.db.fetch_all
+
+    async def recording(sql, params=()):
+        seen.append((sql, params))
+        return await fetch_all(sql, params)
+
+    repo.db.fetch_all = recording
+    await repo.pending_deliveries(500, after=after)
+    [(sql, params)] = seen
+    plan = " / ".join(r[3] for r in await fetch_all(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "news_deliveries_pending_order" in plan and "<expr>>" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

@@ -683,3 +683,85 @@ async def test_stories_for_a_deleted_channel_wait_with_one_notice_and_are_given_
     await world.service.tick()
     assert await world.repo.count_deliveries(G1, "failed") == 2 and world.poster.posts == []
     assert [key for _, key, _ in world.poster.notices][1:] == ["news.notice.gave_up"]
+
+
+@pytest.mark.parametrize("action", ["pause", "remove", "leave"])
+async def test_stories_already_read_for_sending_are_not_posted_after_their_feed_stops(world, action):
+    """The delivery run reads a batch, then an admin pauses/removes the feed (or the bot leaves) while the first
+    story is being sent: the rest of the batch must not go out."""
+    added = await world.service.add_feed(G1, FEED, created_by=7)
+    for n, title in enumerate(["Season 2 casting", "Filming starts in Seoul", "Ratings record"]):
+        world.fetcher.add(FEED, item(title, 10 + n, n))
+    stops = {
+        "pause": lambda: world.service.set_paused(G1, added.subscription.id, True),
+        "remove": lambda: world.service.remove_feed(G1, added.subscription.id),
+        "leave": lambda: world.service.leave_guild(G1),
+    }
+
+    class StoppedDuringFirstSend(RecordingPoster):
+        async def post(self, post):
+            if not self.posts:
+                await stops[action]()
+            return await super().post(post)
+
+    world.service.poster = poster = StoppedDuringFirstSend()
+    await world.next_cycle()
+    # The other two were queued, then dropped: deleted (pause, remove) or failed (the bot left).
+    assert await world.repo.count_deliveries(G1, "failed") == (2 if action == "leave" else 0)
+    assert await world.repo.count_deliveries(G1) == (3 if action == "leave" else 1)
+    assert [p.title for p in poster.posts] == ["Season 2 casting"]
+    assert await world.repo.pending_deliveries() == []
+    world.clock.advance(hours=1)
+    await world.service.tick()
+    assert [p.title for p in poster.posts] == ["Season 2 casting"]
+
+
+class DeletedChannelPoster(RecordingPoster):
+    """Channels in `deleted` answer 404 (the cog's PostError "channel_missing"); counts those attempts."""
+
+    def __init__(self, deleted: set[int]) -> None:
+        super().__init__()
+        self.deleted = deleted
+        self.refused = 0
+
+    async def post(self, post: NewsPost) -> int:
+        if post.channel_id in self.deleted:
+            self.refused += 1
+            raise PostError("channel_missing", permanent=True)
+        return await super().post(post)
+
+
+async def test_a_deleted_feed_channel_falls_back_to_the_news_channel_with_its_waiting_stories(world):
+    feed_channel = 777
+    added = await world.service.add_feed(G1, FEED, created_by=7, channel_id=feed_channel)
+    world.service.poster = poster = DeletedChannelPoster({feed_channel})
+    world.fetcher.add(FEED, item("Season 2 casting", 3, 1))
+    world.fetcher.add(FEED, item("Filming starts in Seoul", 4, 2))
+    await world.next_cycle()
+    assert [(p.title, p.channel_id) for p in poster.posts] == [
+        ("Season 2 casting", G1 * 10), ("Filming starts in Seoul", G1 * 10)]  # same run, in order
+    assert poster.refused == 1
+    assert [(key, params) for _, key, params in poster.notices] == [
+        ("news.notice.feed_channel_gone", {"channel": f"<#{feed_channel}>", "news_channel": f"<#{G1 * 10}>"})]
+    assert (await world.repo.get_subscription(G1, added.subscription.id)).channel_id is None
+    world.fetcher.add(FEED, item("Ratings record", 5, 3))
+    await world.next_cycle()  # later stories go straight to the news channel
+    assert [(p.title, p.channel_id) for p in poster.posts][2:] == [("Ratings record", G1 * 10)]
+    assert poster.refused == 1 and len(poster.notices) == 1
+
+
+async def test_a_deleted_feed_channel_without_a_news_channel_waits_until_one_is_set(world):
+    feed_channel = 777
+    await world.settings.update(G1, news_channel_id=None)
+    await world.service.add_feed(G1, FEED, created_by=7, channel_id=feed_channel)
+    world.service.poster = poster = DeletedChannelPoster({feed_channel})
+    world.fetcher.add(FEED, item("Season 2 casting", 3, 1))
+    await world.next_cycle()
+    await world.next_cycle()
+    assert poster.posts == [] and poster.refused == 1
+    assert [key for _, key, _ in poster.notices] == ["news.notice.channel_gone"]
+    assert await world.repo.count_deliveries(G1, "pending") == 1
+    await world.settings.update(G1, news_channel_id=G1 * 10)  # /config channel
+    await world.next_cycle()
+    assert [(p.title, p.channel_id) for p in poster.posts] == [("Season 2 casting", G1 * 10)]
+    assert [key for _, key, _ in poster.notices][1:] == ["news.notice.feed_channel_gone"]

@@ -17,9 +17,11 @@ Temporary failures back off per delivery (`next_attempt_at`: RETRY_BASE doubling
 later stories wait behind it, so order holds) and do not count toward MAX_ATTEMPTS, which only counts sends whose
 outcome was never recorded (a story that kills the process mid-send is not retried for ever). A story still
 failing GIVE_UP_AFTER after it was queued is given up, and the server's admins are told in the log channel.
-A deleted channel (404) is not a lost story: its stories wait, unsent, until the admins set a new news channel or
-GIVE_UP_AFTER passes; they are told once. Stories of servers the bot is no longer in are never sent: the server's
-subscriptions are paused and its queue dropped (as on GUILD_DELETE).
+A deleted channel (404) is not a lost story. A feed's own channel: its stories (and the feed) move to the server's
+news channel, and the admins are told. The news channel: its stories wait, unsent, until the admins set a new news
+channel or GIVE_UP_AFTER passes; they are told once. Stories of servers the bot is no longer in are never sent: the
+server's subscriptions are paused and its queue dropped (as on GUILD_DELETE); a story dropped (or its feed paused or
+removed) after a delivery run read it is not sent either (`mark_attempt` only succeeds on a pending row).
 """
 
 from __future__ import annotations
@@ -139,13 +141,15 @@ class DeliveryMixin:
                 problems[(delivery.guild_id, _NOTICES["failed"], "-", "no_channel")] += 1
                 continue
             if channel_id in self._gone_channels:
+                if await self._fall_back_to_news_channel(delivery, channel_id, settings):
+                    return posted, True  # the moved stories are read again, for the news channel
                 # Stories wait for a new news channel (/config channel) until GIVE_UP_AFTER, with no request.
                 if self._now() - delivery.created_at < GIVE_UP_AFTER.total_seconds():
                     return posted, True
                 await self.repo.mark_failed(delivery.id, "gave_up: channel_missing")
                 problems[(delivery.guild_id, _NOTICES["gave_up"], f"<#{channel_id}>", "channel_missing")] += 1
                 continue
-            outcome = await self._deliver_one(delivery, channel_id, settings.news_ping_role_id)
+            outcome = await self._deliver_one(delivery, channel_id, settings)
             if outcome == "sent":
                 posted += 1
             elif outcome == "retry":
@@ -155,8 +159,9 @@ class DeliveryMixin:
                 problems[(delivery.guild_id, _NOTICES[kind], f"<#{channel_id}>", reason)] += 1
         return posted, False
 
-    async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, role_id: int | None) -> str:
-        """Reconcile or send one intent: "sent", "reconciled", "retry", "failed:<reason>" or "gave_up:<reason>"."""
+    async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, settings: Any) -> str:
+        """Reconcile or send one intent: "sent", "reconciled", "dropped" (no longer pending), "retry",
+        "failed:<reason>" or "gave_up:<reason>"."""
         now = self._now()
         if delivery.attempted_at is not None:
             # An earlier send may have reached Discord (crash, timeout, 5xx; see the module docstring).
@@ -179,13 +184,14 @@ class DeliveryMixin:
         if delivery.unresolved_attempts >= MAX_ATTEMPTS:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
             return "gave_up:too_many_attempts"
-        post = self._post(delivery, channel_id, role_id)
-        await self.repo.mark_attempt(delivery.id, now)
+        post = self._post(delivery, channel_id, settings.news_ping_role_id)
+        if not await self.repo.mark_attempt(delivery.id, now):
+            return "dropped"  # paused, removed or left since the batch was read
         try:
             message_id = await self.poster.post(post)
         except PostError as exc:
             if exc.reason == CHANNEL_MISSING:
-                return await self._channel_gone(delivery, channel_id, now)
+                return await self._channel_gone(delivery, channel_id, now, settings)
             if exc.permanent:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
@@ -193,16 +199,33 @@ class DeliveryMixin:
         await self.repo.mark_sent(delivery.id, message_id, self._now())
         return "sent"
 
-    async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int) -> str:
-        """The channel was deleted: nothing was posted. Its stories stay pending (until GIVE_UP_AFTER) so they
-        go out once the admins set a new news channel; they are told once (per channel and run of the bot)."""
-        log.warning("news channel %s of guild %s is gone; its stories wait for a new channel", channel_id,
-                    delivery.guild_id)
+    async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int, settings: Any) -> str:
+        """The channel was deleted: nothing was posted. A feed's own channel falls back to the news channel;
+        otherwise its stories stay pending (until GIVE_UP_AFTER) so they go out once the admins set a new news
+        channel. Admins are told once (per channel and run of the bot)."""
         self._gone_channels.add(channel_id)
         await self.repo.mark_retry(delivery.id, CHANNEL_MISSING, next_attempt_at=now, maybe_posted=False)
+        if await self._fall_back_to_news_channel(delivery, channel_id, settings):
+            return "retry"
+        log.warning("news channel %s of guild %s is gone; its stories wait for a new channel", channel_id,
+                    delivery.guild_id)
         await self._notify(delivery.guild_id, "news.notice.channel_gone", channel=f"<#{channel_id}>",
                            hours=int(GIVE_UP_AFTER.total_seconds() // 3600))
         return "retry"
+
+    async def _fall_back_to_news_channel(self, delivery: DeliveryRecord, channel_id: int, settings: Any) -> bool:
+        """When the deleted channel was the feed's own and the server has a news channel (not known to be gone
+        too), move the feed and its waiting stories there and tell the admins; False otherwise. Removing and
+        re-adding the feed instead would delete the waiting stories."""
+        news_channel_id = settings.news_channel_id
+        if delivery.channel_id != channel_id or news_channel_id is None or news_channel_id in self._gone_channels:
+            return False
+        moved = await self.repo.move_to_news_channel(delivery.guild_id, channel_id)
+        log.warning("news feed channel %s of guild %s is gone; %d waiting stories moved to the news channel %s",
+                    channel_id, delivery.guild_id, moved, news_channel_id)
+        await self._notify(delivery.guild_id, "news.notice.feed_channel_gone", channel=f"<#{channel_id}>",
+                           news_channel=f"<#{news_channel_id}>")
+        return True
 
     async def _retry_later(self, delivery: DeliveryRecord, reason: str, now: int, *, maybe_posted: bool,
                            sent: bool) -> str:
