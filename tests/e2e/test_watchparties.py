@@ -79,6 +79,11 @@ async def rsvp_click(fake, message_id, custom_id, member, **options):
                                        lambda r: r.params["message_id"] == str(message_id), since=mark)
 
 
+def rsvp_field(message, prefix):
+    """The announcement's RSVP field whose name starts with `prefix` ("Going", "Maybe", ...)."""
+    return next(f for f in message["embeds"][0]["fields"] if f["name"].startswith(prefix))
+
+
 def display(member):
     return member.nick or member.user.global_name or member.user.username
 

@@ -10,17 +10,13 @@ from aiohttp.client_reqrep import ConnectionKey
 
 from cogs.watchparties import _is_network_failure, _not_delivered
 from tests.e2e import test_watchparties as base
-from tests.e2e.test_watchparties import KST_21, MESSAGES, SEOUL, display
+from tests.e2e.test_watchparties import KST_21, MESSAGES, SEOUL, display, rsvp_field
 from tests.e2e.test_watchparties_more import create, party_id_of, slash_followup
 
 clock = base.clock  # fixtures shared with test_watchparties.py
 world = base.world
 
 MESSAGE_EDIT = ("PATCH", "/channels/{channel_id}/messages/{message_id}")
-
-
-def field(message, prefix):
-    return next(f for f in message["embeds"][0]["fields"] if f["name"].startswith(prefix))
 
 
 async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(fake, runner, world, clock):
@@ -45,7 +41,7 @@ async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(f
     responses = await asyncio.gather(*(click.response(timeout=5) for click in clicks))
     assert {r.type for r in responses} == {6}
     await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
-    going = field(fake.message(announcement["id"]), "Going")
+    going = rsvp_field(fake.message(announcement["id"]), "Going")
     assert going["name"] == "Going (15)"
     assert fake.take_violations("answered_late") == []  # (teardown checks every other violation)
 
@@ -66,7 +62,7 @@ async def test_a_failing_announcement_edit_still_gets_an_answer(fake, runner, wo
     click = await fake.click(announcement["id"], f"wp:{party_id}:going", g.member("fan3"))
     assert (await click.response()).type == 6
     await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark)
-    assert field(fake.message(announcement["id"]), "Going")["name"] == "Going (2)"
+    assert rsvp_field(fake.message(announcement["id"]), "Going")["name"] == "Going (2)"
 
 
 async def test_a_database_error_on_click_is_answered_with_a_reference(fake, runner, world, clock):
@@ -113,7 +109,7 @@ async def test_a_deleted_announcement_is_posted_again_on_the_next_update(fake, r
     assert (await click.response()).type == 6
     edit = await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark)
     assert edit.params["message_id"] == new_id
-    assert field(fake.message(new_id), "Going")["value"] == display(fan2)
+    assert rsvp_field(fake.message(new_id), "Going")["value"] == display(fan2)
 
 
 async def reminder_state(bot, party_id, offset_seconds, wanted, tries=100):

@@ -9,7 +9,7 @@ import pytest
 
 from db.watchparties import WatchPartyRepository
 from tests.e2e import test_watchparties as base
-from tests.e2e.test_watchparties import EVENT, EVENTS, KST_21, MESSAGES, START, display, rsvp_click
+from tests.e2e.test_watchparties import EVENT, EVENTS, KST_21, MESSAGES, START, display, rsvp_click, rsvp_field
 from tests.e2e.test_watchparties_more import create, party_id_of, slash_followup
 
 clock = base.clock  # fixtures shared with test_watchparties.py
@@ -81,10 +81,6 @@ async def test_cancellation_dms_go_out_when_the_channel_post_fails(fake, runner,
     assert notice.json["allowed_mentions"] == {"parse": []}
 
 
-
-
-def rsvp_field(message, prefix):
-    return next(f for f in message["embeds"][0]["fields"] if f["name"].startswith(prefix))
 
 
 async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, runner, world, clock):
