@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
 
+if TYPE_CHECKING:
+    from bot.client import CodeBlueBot
+
 log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
+# What every command, button and modal receives: an interaction whose client is the Code Blue bot.
+Interaction: TypeAlias = "discord.Interaction[CodeBlueBot]"
 
 # What the bot needs in a channel of each configured kind, by channel type.
 _TEXT_BASE = ("view_channel", "send_messages", "embed_links")
@@ -32,24 +37,24 @@ def missing_permissions(permissions: discord.Permissions, needed: tuple[str, ...
     return [name for name in needed if not getattr(permissions, name)]
 
 
-def text(interaction: discord.Interaction, key: str, /, **params: object) -> str:
+def text(interaction: Interaction, key: str, /, **params: object) -> str:
     """Catalog message `key` in the language of the member who interacted."""
-    return interaction.client.catalog.text(interaction.locale, key, **params)  # type: ignore[attr-defined]
+    return interaction.client.catalog.text(interaction.locale, key, **params)
 
 
-def guild_text(client: Any, guild: discord.Guild | None, key: str, /, **params: object) -> str:
+def guild_text(client: CodeBlueBot, guild: discord.Guild | None, key: str, /, **params: object) -> str:
     """Catalog message for posts the whole server sees: in the server's preferred language."""
     locale = guild.preferred_locale if guild is not None else None
     return client.catalog.text(locale, key, **params)
 
 
-def permission_label(interaction: discord.Interaction, name: str) -> str:
-    catalog = interaction.client.catalog  # type: ignore[attr-defined]
+def permission_label(interaction: Interaction, name: str) -> str:
+    catalog = interaction.client.catalog
     key = f"permissions.{name}"
     return catalog.text(interaction.locale, key) if catalog.has(key) else name
 
 
-def is_moderator(interaction: discord.Interaction, moderator_role_id: int | None) -> bool:
+def is_moderator(interaction: Interaction, moderator_role_id: int | None) -> bool:
     """Manage Server, or the server's configured moderator role."""
     if interaction.permissions.manage_guild:
         return True
@@ -57,11 +62,11 @@ def is_moderator(interaction: discord.Interaction, moderator_role_id: int | None
     return bool(moderator_role_id and isinstance(member, discord.Member) and member.get_role(moderator_role_id))
 
 
-async def notify_admins(client: Any, guild_id: int, content: str) -> bool:
+async def notify_admins(client: CodeBlueBot, guild_id: int, content: str) -> bool:
     """Post a notice admins can act on to the server's log channel; False when there is none or it failed."""
     settings = await client.settings_service.get(guild_id)
     channel = client.get_channel(settings.log_channel_id) if settings.log_channel_id else None
-    if channel is None:
+    if not isinstance(channel, discord.abc.Messageable):
         log.warning("guild %s has no reachable log channel (%s); admins were not told: %s", guild_id,
                     settings.log_channel_id or "not set", content[:200])
         return False
