@@ -11,14 +11,16 @@ import pkgutil
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import discord
-import yarl
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from bot.config import Settings
+from bot.discord_endpoints import use_endpoints, use_gateway
 from bot.errors import DatabaseClosed
 from bot.i18n import Catalog, CatalogTranslator
 from bot.services.settings import SettingsService
@@ -52,14 +54,30 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-def use_api_base(api_base: str) -> None:
-    """Point discord.py's REST client (a process-wide class attribute) at `api_base`."""
-    discord.http.Route.BASE = api_base
+class RunningJobs:
+    """How many scheduler jobs are running right now, counted from APScheduler's public job events.
 
+    A job counts from its submission to its end (done, failed or cancelled), so shutdown can give running jobs
+    time to finish their writes: APScheduler 3's asyncio executor cancels them on `shutdown()`.
+    """
 
-def use_gateway(url: str) -> None:
-    """Make discord.py connect to `url` (it otherwise always uses its built-in gateway address)."""
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+    def _on_event(self, event: JobEvent) -> None:
+        self.count += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+        if self.count > 0:
+            self._idle.clear()
+        else:
+            self.count = 0
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no job runs."""
+        await self._idle.wait()
 
 
 class CodeBlueBot(commands.Bot):
@@ -92,24 +110,21 @@ class CodeBlueBot(commands.Bot):
         self.settings_service = SettingsService(self.db)
         self.catalog = Catalog.load()
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": 300, "coalesce": True})
+        self.running_jobs = RunningJobs(self.scheduler)
         self.initial_extensions = tuple(extensions)
         self._sync_on_start = sync_on_start
         self._start_scheduler = start_scheduler
 
     async def login(self, token: str) -> None:
-        use_api_base(self.settings.api_base)
+        use_endpoints(self.settings.api_base, self.settings.gateway_url)
         await super().login(token)
 
     async def connect(self, *, reconnect: bool = True) -> None:
-        await self._configure_gateway()
-        await super().connect(reconnect=reconnect)
-
-    async def _configure_gateway(self) -> None:
-        if self.settings.gateway_url:
-            use_gateway(self.settings.gateway_url)
-        elif self.settings.api_base_is_custom:
+        if not self.settings.gateway_url and self.settings.api_base_is_custom:
+            # A custom REST base (a proxy, the test fake) knows its gateway; discord.py itself never asks.
             _, url, _ = await self.http.get_bot_gateway()
             use_gateway(url)
+        await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
         await self.db.connect()
@@ -134,7 +149,7 @@ class CodeBlueBot(commands.Bot):
             return
         await super().on_error(event_method, *args, **kwargs)
 
-    async def command_payload(self, guild: discord.abc.Snowflake | None) -> list[dict]:
+    async def command_payload(self, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
         translator = self.tree.translator
         commands_ = self.tree.get_commands(guild=guild)
         if translator is None:
@@ -167,19 +182,13 @@ class CodeBlueBot(commands.Bot):
         """Scheduler first (no new jobs start, running ones may finish), then Discord, then the database."""
         if self.scheduler.running:
             self.scheduler.pause()
-            await self._wait_for_running_jobs()
+            if self.running_jobs.count:
+                log.info("waiting for %d running job(s) before shutdown", self.running_jobs.count)
+                try:
+                    await asyncio.wait_for(self.running_jobs.wait_idle(), JOB_DRAIN_SECONDS)
+                except TimeoutError:
+                    log.warning("%d job(s) still running after %.0f s; stopping them", self.running_jobs.count,
+                                JOB_DRAIN_SECONDS)
             self.scheduler.shutdown(wait=False)
         await super().close()
         await self.db.close()
-
-    async def _wait_for_running_jobs(self) -> None:
-        """Give job coroutines already running a few seconds to finish their writes.
-
-        APScheduler 3's asyncio executor cancels running jobs on shutdown and exposes no public way to wait for
-        them, hence its private `_pending_futures` (absent attribute: nothing to wait for).
-        """
-        executor = self.scheduler._lookup_executor("default")
-        running = [f for f in getattr(executor, "_pending_futures", ()) if not f.done()]
-        if running:
-            log.info("waiting for %d running job(s) before shutdown", len(running))
-            await asyncio.wait(running, timeout=JOB_DRAIN_SECONDS)

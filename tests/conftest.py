@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-import discord.gateway
-import discord.http
 import pytest
 
 from tests.e2e.harness import TEST_TOKEN, BotRunner
@@ -18,10 +16,8 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     """A started fake Discord with the default guild; fails the test if it saw a problem.
 
     Unlike `tests.fakediscord.fixtures.fake_discord` it does not point discord.py at the fake: the bot must do
-    that itself from DISCORD_API_BASE, as in production. discord.py's process-wide endpoints are restored after.
+    that itself from DISCORD_API_BASE, as in production (`bot/discord_endpoints.py`; nothing to restore after).
     """
-    old_base = discord.http.Route.BASE
-    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     server = FakeDiscord(token=TEST_TOKEN)
     await server.start()
     server.add_guild()
@@ -31,8 +27,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         assert_mentions_always_explicit(server)
     finally:
         await server.stop()
-        discord.http.Route.BASE = old_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
 def _message_payloads(body):
@@ -47,7 +41,7 @@ def _message_payloads(body):
 
 
 def assert_mentions_always_explicit(server: FakeDiscord) -> None:
-    """Every message the bot sent with text named exactly whom it may ping (DESIGN.md runtime rule).
+    """Every message the bot sent with text named exactly whom it may ping (a rule of docs/ARCHITECTURE.md).
 
     `allowed_mentions` must be present and must not let Discord parse mentions from the text (`parse` empty):
     only users and roles listed by id may be pinged, so nothing from a feed or a member can ping anyone.

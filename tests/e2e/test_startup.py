@@ -1,10 +1,15 @@
 """The real bot against the fake Discord: start-up wiring, command sync, restart, shutdown."""
 
+import asyncio
 import logging
+from datetime import UTC, datetime
 
 import discord
 import pytest
+from apscheduler.events import EVENT_SCHEDULER_PAUSED
 
+from db.database import Database
+from db.guilds import BotStateRepository
 from tests.e2e.harness import BotRunner
 
 
@@ -55,6 +60,33 @@ async def test_clean_shutdown_closes_database(fake, runner):
     assert bot.is_closed()
     assert db._conn is None
     assert not bot.scheduler.running
+
+
+async def test_shutdown_lets_a_running_job_finish_its_write(fake, runner, tmp_path):
+    """Stopping pauses the scheduler, then waits for jobs already running before Discord and the database close."""
+    bot = await runner.start()
+    started, paused, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    bot.scheduler.add_listener(lambda _event: paused.set(), EVENT_SCHEDULER_PAUSED)
+
+    async def slow_job() -> None:
+        started.set()
+        await release.wait()
+        await BotStateRepository(bot.db).set("shutdown-test", "written")
+
+    bot.scheduler.add_job(slow_job, "date", run_date=datetime.now(UTC), id="test:slow-job")
+    await asyncio.wait_for(started.wait(), 5)
+    stopping = asyncio.create_task(runner.stop())
+    await asyncio.wait_for(paused.wait(), 5)  # shutdown has begun while the job still runs
+    assert not stopping.done()
+    release.set()
+    await asyncio.wait_for(stopping, 10)
+
+    db = Database(tmp_path / "codeblue.db")
+    await db.connect()
+    try:
+        assert await BotStateRepository(db).get("shutdown-test") == "written"
+    finally:
+        await db.close()
 
 
 def test_mentions_check_catches_a_message_without_allowed_mentions():

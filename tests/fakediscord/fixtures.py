@@ -1,40 +1,31 @@
 """Pytest fixtures for the fake Discord, independent of the bot (import them into tests/conftest.py).
 
 - `fake_discord`: a started `FakeDiscord` with the default guild (`fake_discord.default_guild`); discord.py's
-  `Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY` point at it for the test and are restored afterwards. On
-  teardown it runs `assert_clean()` (unknown routes, unanswered / twice / late interactions, limit violations fail
-  the test) and stops the server, closing every socket.
-- `point_discord_at(fake)`: the same wiring as a context manager, for tests that build their own fake.
+  REST base and gateway point at it for the test. On teardown it runs `assert_clean()` (unknown routes,
+  unanswered / twice / late interactions, limit violations fail the test) and stops the server, closing every
+  socket.
+- `point_discord_at(fake)`: the same wiring, for tests that build their own fake.
 
 The bot itself reads DISCORD_API_BASE and asks GET /gateway/bot; wiring both here keeps tests of the fake alone
-(and bots that skip that step) working too.
+working too. Both go through `bot.discord_endpoints`, the one place that sets discord.py's process-wide addresses;
+whoever starts next sets them again, so nothing is restored.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
-import discord.gateway
-import discord.http
 import pytest
-import yarl
+
+from bot.discord_endpoints import use_endpoints
 
 from .server import FakeDiscord
 
 
-@contextlib.contextmanager
-def point_discord_at(fake: FakeDiscord) -> Iterator[FakeDiscord]:
-    """Point discord.py's REST base and default gateway at `fake`; restore the originals afterwards."""
-    old_base = discord.http.Route.BASE
-    old_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    discord.http.Route.BASE = fake.api_base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
-    try:
-        yield fake
-    finally:
-        discord.http.Route.BASE = old_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+def point_discord_at(fake: FakeDiscord) -> FakeDiscord:
+    """Point discord.py's REST base and default gateway at `fake`."""
+    use_endpoints(fake.api_base, fake.gateway_url)
+    return fake
 
 
 @pytest.fixture
@@ -43,8 +34,7 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     await fake.start()
     fake.add_guild()
     try:
-        with point_discord_at(fake):
-            yield fake
+        yield point_discord_at(fake)
         fake.assert_clean()
     finally:
         await fake.stop()

@@ -10,7 +10,7 @@ Typical use (see README.md and fixtures.py):
     fake = FakeDiscord()
     await fake.start()
     guild = fake.add_guild()                       # the realistic default guild
-    discord.http.Route.BASE = fake.api_base        # what the bot does with DISCORD_API_BASE
+    use_endpoints(fake.api_base, fake.gateway_url)  # bot.discord_endpoints: what the bot does with its settings
     ...
     ix = await fake.slash(guild, guild.member("admin"), "config channel", kind="news", channel=guild.channel("news"))
     resp = await ix.response(timeout=5)
