@@ -11,8 +11,8 @@ import sys
 import aiohttp
 import discord
 
-from bot.config import ConfigError, configure_logging, load_environment, parse_settings
-from bot.errors import DatabaseError
+from bot.config import Settings, configure_logging, load_environment, parse_settings
+from bot.errors import ConfigError, DatabaseError
 
 log = logging.getLogger("codeblue")
 
@@ -22,7 +22,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-async def _run(settings) -> None:
+async def _run(settings: Settings) -> None:
     from bot.runner import run_bot
 
     stop = asyncio.Event()
@@ -32,7 +32,7 @@ async def _run(settings) -> None:
     await run_bot(settings, stop=stop)
 
 
-async def _sync(settings, guild_id: int | None) -> None:
+async def _sync(settings: Settings, guild_id: int | None) -> None:
     from bot.client import CodeBlueBot
     from bot.runner import new_http_session
 

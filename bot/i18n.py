@@ -114,20 +114,21 @@ class CatalogTranslator(app_commands.Translator):
         self.catalog = catalog
 
     async def translate(
-        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContext
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
     ) -> str | None:
         language = _LOCALE_LANGUAGE.get(locale)
         if language is None:
             return None
         data = context.data
         location = context.location
-        if location in (Loc.command_name, Loc.group_name):
-            return self.catalog.command_text(language, data.qualified_name, "name")
-        if location in (Loc.command_description, Loc.group_description):
-            return self.catalog.command_text(language, data.qualified_name, "description")
-        if location in (Loc.parameter_name, Loc.parameter_description):
+        if isinstance(data, app_commands.Command | app_commands.Group | app_commands.ContextMenu):
+            if location in (Loc.command_name, Loc.group_name):
+                return self.catalog.command_text(language, data.qualified_name, "name")
+            if location in (Loc.command_description, Loc.group_description):
+                return self.catalog.command_text(language, data.qualified_name, "description")
+        if isinstance(data, app_commands.Parameter) and location in (Loc.parameter_name, Loc.parameter_description):
             field = "name" if location is Loc.parameter_name else "description"
             return self.catalog.command_text(language, data.command.qualified_name, field, param=data.name)
-        if location is Loc.choice_name:
+        if isinstance(data, app_commands.Choice) and location is Loc.choice_name:
             return self.catalog.choices.get(language, {}).get(str(data.value))
         return None

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -43,11 +44,11 @@ async def run_bot(
     *,
     stop: asyncio.Event,
     on_created: Callable[[CodeBlueBot], None] | None = None,
-    **bot_options: object,
+    **bot_options: Any,
 ) -> None:
     """Run until `stop` is set or the connection ends for good; errors from start-up propagate."""
     async with new_http_session(settings) as session:
-        bot = CodeBlueBot(settings, session=session, **bot_options)  # type: ignore[arg-type]
+        bot = CodeBlueBot(settings, session=session, **bot_options)
         if on_created is not None:
             on_created(bot)
         async with bot:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from typing import Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.i18n import Catalog
+
+if TYPE_CHECKING:
+    from bot.client import CodeBlueBot
 
 log = logging.getLogger(__name__)
 _REF_ALPHABET = string.ascii_uppercase + string.digits
@@ -21,12 +25,12 @@ def new_reference() -> str:
     return "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
 
 
-def _permission_names(catalog: Any, locale: discord.Locale, names: list[str]) -> str:
+def _permission_names(catalog: Catalog, locale: discord.Locale, names: list[str]) -> str:
     return ", ".join(catalog.text(locale, f"permissions.{name}") if catalog.has(f"permissions.{name}") else name
                      for name in names)
 
 
-def describe_error(catalog: Any, interaction: discord.Interaction, error: BaseException) -> str:
+def describe_error(catalog: Catalog, interaction: discord.Interaction, error: BaseException) -> str:
     """The text a member sees for `error`; unexpected errors are logged with a reference."""
     locale = interaction.locale
     if isinstance(error, app_commands.CommandInvokeError):
@@ -68,7 +72,9 @@ async def send_ephemeral(interaction: discord.Interaction, content: str) -> None
         log.warning("could not tell the member about an error in interaction %s", interaction.id, exc_info=True)
 
 
-class CodeBlueTree(app_commands.CommandTree):
-    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        text = describe_error(self.client.catalog, interaction, error)  # type: ignore[attr-defined]
+class CodeBlueTree(app_commands.CommandTree["CodeBlueBot"]):
+    async def on_error(
+        self, interaction: discord.Interaction[CodeBlueBot], error: app_commands.AppCommandError
+    ) -> None:
+        text = describe_error(self.client.catalog, interaction, error)
         await send_ephemeral(interaction, text)

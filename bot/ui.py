@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
+from discord import app_commands
 
 if TYPE_CHECKING:
     from bot.client import CodeBlueBot
@@ -27,6 +28,20 @@ CHANNEL_NEEDS: dict[str, dict[str, tuple[str, ...]]] = {
     "watchparty": {"text": _TEXT_BASE},
     "log": {"text": _TEXT_BASE},
 }
+
+
+def guild_of(interaction: Interaction) -> discord.Guild:
+    """The server a guild-only command or component came from (Discord sends those only from servers)."""
+    if interaction.guild is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild
+
+
+def guild_id_of(interaction: Interaction) -> int:
+    """The id of the server a guild-only command or component came from."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
 
 
 def channel_family(channel: Any) -> str:

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import CodeBlueBot
 from bot.domain.reminders import OffsetsError, format_offsets, parse_offsets
 from bot.domain.timezones import UnknownTimezone, resolve_timezone, timezone_choices
 from bot.errors import UserFacingError
 from bot.services.settings import SettingsService
-from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, permission_label, text
+from bot.ui import (
+    CHANNEL_NEEDS,
+    NO_MENTIONS,
+    Interaction,
+    channel_family,
+    guild_id_of,
+    guild_of,
+    guild_text,
+    missing_permissions,
+    permission_label,
+    text,
+)
 from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
 
 log = logging.getLogger(__name__)
@@ -49,7 +62,7 @@ class ConfigCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot: commands.Bot, settings: SettingsService) -> None:
+    def __init__(self, bot: CodeBlueBot, settings: SettingsService) -> None:
         self.bot = bot
         self.settings = settings
         self._offline_since: datetime | None = None
@@ -57,32 +70,32 @@ class ConfigCog(commands.Cog):
     async def cog_load(self) -> None:
         self._offline_since = await self.settings.last_online()
         await self._mark_online()
-        self.bot.scheduler.add_job(  # type: ignore[attr-defined]
+        self.bot.scheduler.add_job(
             self._mark_online, "interval", minutes=ONLINE_MARK_MINUTES, id="bot:last-online", replace_existing=True
         )
 
     async def cog_unload(self) -> None:
-        if self.bot.scheduler.get_job("bot:last-online"):  # type: ignore[attr-defined]
-            self.bot.scheduler.remove_job("bot:last-online")  # type: ignore[attr-defined]
+        if self.bot.scheduler.get_job("bot:last-online"):
+            self.bot.scheduler.remove_job("bot:last-online")
         await self._mark_online()
 
     async def _mark_online(self) -> None:
         try:
-            await self.settings.mark_online(self.bot.clock())  # type: ignore[attr-defined]
+            await self.settings.mark_online(self.bot.clock())
         except Exception:
             log.exception("could not record that the bot is online")
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Checked again on our side: default permissions can be overridden by server admins."""
         if not interaction.permissions.manage_guild:
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
 
     # -- /config show -------------------------------------------------------------------------------
-    def settings_embed(self, interaction: discord.Interaction, s: GuildSettings) -> discord.Embed:
+    def settings_embed(self, interaction: Interaction, s: GuildSettings) -> discord.Embed:
         none = text(interaction, "config.not_set")
         gone = text(interaction, "config.gone")
-        guild = interaction.guild
+        guild = guild_of(interaction)
         embed = discord.Embed(title=text(interaction, "config.show.title"), colour=discord.Colour.blue())
         channels = "\n".join(
             f"{text(interaction, f'config.kind.{kind}')}: {_mention_channel(guild, s.channel_id(kind), none, gone)}"
@@ -112,8 +125,8 @@ class ConfigCog(commands.Cog):
         return embed
 
     @config.command(name="show", description="Show every setting of this server")
-    async def show(self, interaction: discord.Interaction) -> None:
-        settings, _ = await self.settings.ensure(interaction.guild_id)
+    async def show(self, interaction: Interaction) -> None:
+        settings, _ = await self.settings.ensure(guild_id_of(interaction))
         await interaction.response.send_message(embed=self.settings_embed(interaction, settings), ephemeral=True)
 
     # -- /config channel ----------------------------------------------------------------------------
@@ -122,7 +135,7 @@ class ConfigCog(commands.Cog):
     @app_commands.choices(kind=CHANNEL_CHOICES)
     async def channel(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         kind: app_commands.Choice[str],
         channel: discord.TextChannel | discord.ForumChannel,
     ) -> None:
@@ -130,7 +143,7 @@ class ConfigCog(commands.Cog):
         needs = CHANNEL_NEEDS[kind.value]
         if family not in needs:
             raise UserFacingError("config.channel.text_only", kind=text(interaction, f"config.kind.{kind.value}"))
-        me = interaction.guild.me
+        me = guild_of(interaction).me
         missing = missing_permissions(channel.permissions_for(me), needs[family])
         if missing:
             raise UserFacingError(
@@ -138,7 +151,7 @@ class ConfigCog(commands.Cog):
                 channel=channel.mention,
                 permissions=", ".join(permission_label(interaction, name) for name in missing),
             )
-        await self.settings.set_channel(interaction.guild_id, kind.value, channel.id)
+        await self.settings.set_channel(guild_id_of(interaction), kind.value, channel.id)
         await interaction.response.send_message(
             text(interaction, "config.channel.saved", kind=text(interaction, f"config.kind.{kind.value}"),
                  channel=channel.mention),
@@ -149,27 +162,27 @@ class ConfigCog(commands.Cog):
     @config.command(name="role", description="Choose the role pinged for news or watch parties, or the moderators")
     @app_commands.describe(kind="What the role is for", role="The role")
     @app_commands.choices(kind=ROLE_CHOICES)
-    async def role(self, interaction: discord.Interaction, kind: app_commands.Choice[str], role: discord.Role) -> None:
+    async def role(self, interaction: Interaction, kind: app_commands.Choice[str], role: discord.Role) -> None:
         if role.is_default() or role.managed:
             raise UserFacingError("config.role.unusable", role=role.name)
-        await self.settings.set_role(interaction.guild_id, kind.value, role.id)
+        await self.settings.set_role(guild_id_of(interaction), kind.value, role.id)
         reply = text(interaction, "config.role.saved", kind=text(interaction, f"config.kind.{kind.value}"),
                      role=role.mention)
         pinged = kind.value in ("news_ping", "watchparty_ping")
-        if pinged and not role.mentionable and not interaction.guild.me.guild_permissions.mention_everyone:
+        if pinged and not role.mentionable and not guild_of(interaction).me.guild_permissions.mention_everyone:
             reply += "\n" + text(interaction, "config.role.not_mentionable", role=role.mention)
         await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     # -- /config timezone ---------------------------------------------------------------------------
     @config.command(name="timezone", description="Set the server's time zone (used when members have none)")
     @app_commands.describe(tz="An IANA time zone such as Asia/Seoul or America/New_York")
-    async def timezone(self, interaction: discord.Interaction, tz: str) -> None:
+    async def timezone(self, interaction: Interaction, tz: str) -> None:
         try:
             resolution = resolve_timezone(tz)
         except UnknownTimezone as exc:
             suggestions = ", ".join(f"`{name}`" for name in exc.suggestions[:3]) or "`Asia/Seoul`"
             raise UserFacingError("config.timezone.unknown", value=tz[:60], suggestions=suggestions) from None
-        await self.settings.update(interaction.guild_id, timezone=resolution.name)
+        await self.settings.update(guild_id_of(interaction), timezone=resolution.name)
         local_now = datetime.now(resolution.zone).strftime("%H:%M")
         reply = text(interaction, "config.timezone.saved", tz=resolution.name, now=local_now)
         if resolution.abbreviation:
@@ -178,19 +191,19 @@ class ConfigCog(commands.Cog):
         await interaction.response.send_message(reply, ephemeral=True)
 
     @timezone.autocomplete("tz")
-    async def timezone_autocomplete(self, interaction: discord.Interaction, current: str):
+    async def timezone_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=name, value=name) for name in timezone_choices(current, limit=25)]
 
     # -- /config reminders --------------------------------------------------------------------------
     @config.command(name="reminders", description="When watch-party reminders go out, e.g. \"1d 1h 10m 0\"")
     @app_commands.describe(offsets="Times before the start: d, h, m; 0 means at the start")
-    async def reminders(self, interaction: discord.Interaction, offsets: str) -> None:
+    async def reminders(self, interaction: Interaction, offsets: str) -> None:
         try:
             parsed = parse_offsets(offsets)
         except OffsetsError as exc:
             raise UserFacingError("config.reminders.invalid", token=str(exc.token)[:40]) from None
         canonical = format_offsets(parsed)
-        await self.settings.update(interaction.guild_id, reminder_offsets=canonical)
+        await self.settings.update(guild_id_of(interaction), reminder_offsets=canonical)
         await interaction.response.send_message(
             text(interaction, "config.reminders.saved", offsets=canonical), ephemeral=True
         )
@@ -199,8 +212,8 @@ class ConfigCog(commands.Cog):
     @config.command(name="threads", description="How long episode threads stay open without messages")
     @app_commands.describe(archive_after="Auto-archive after this much inactivity")
     @app_commands.choices(archive_after=ARCHIVE_CHOICES)
-    async def threads(self, interaction: discord.Interaction, archive_after: app_commands.Choice[int]) -> None:
-        await self.settings.update(interaction.guild_id, thread_archive_minutes=archive_after.value)
+    async def threads(self, interaction: Interaction, archive_after: app_commands.Choice[int]) -> None:
+        await self.settings.update(guild_id_of(interaction), thread_archive_minutes=archive_after.value)
         duration = text(interaction, f"config.archive.m{archive_after.value}")
         await interaction.response.send_message(
             text(interaction, "config.threads.saved", duration=duration), ephemeral=True
@@ -214,7 +227,7 @@ class ConfigCog(commands.Cog):
                            description_length="Longest party description, in characters")
     async def limits(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         per_server: app_commands.Range[int, 1, 500] | None = None,
         per_member: app_commands.Range[int, 1, 50] | None = None,
         title_length: app_commands.Range[int, 10, 100] | None = None,
@@ -229,7 +242,7 @@ class ConfigCog(commands.Cog):
         values = {column: value for column, value in given.items() if value is not None}
         if not values:
             raise UserFacingError("config.limits.nothing")
-        s = await self.settings.update(interaction.guild_id, **values)
+        s = await self.settings.update(guild_id_of(interaction), **values)
         await interaction.response.send_message(
             text(interaction, "config.limits.saved", per_guild=s.max_parties_per_guild,
                  per_member=s.max_parties_per_member, title=s.max_party_title_length,
@@ -266,7 +279,12 @@ class ConfigCog(commands.Cog):
                                                                ("view_channel", "send_messages")):
                 await channel.send(content, allowed_mentions=NO_MENTIONS)
             else:
-                owner = guild.owner or await self.bot.fetch_user(guild.owner_id)
+                owner: discord.Member | discord.User | None = guild.owner
+                if owner is None and guild.owner_id is not None:
+                    owner = await self.bot.fetch_user(guild.owner_id)
+                if owner is None:
+                    log.warning("guild %s has no system channel the bot may use and no known owner", guild.id)
+                    return
                 await owner.send(content, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             log.warning("could not post the set-up guide for guild %s", guild.id, exc_info=True)
@@ -274,5 +292,5 @@ class ConfigCog(commands.Cog):
         await self.settings.update(guild.id, guide_posted_at=datetime.now(UTC).isoformat())
 
 
-async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(ConfigCog(bot, bot.settings_service))  # type: ignore[attr-defined]
+async def setup(bot: CodeBlueBot) -> None:
+    await bot.add_cog(ConfigCog(bot, bot.settings_service))

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.client import CodeBlueBot
 from bot.i18n import language_for
-from bot.ui import is_moderator, text
+from bot.ui import Interaction, is_moderator, text
+
+AnyCommand = app_commands.Command[Any, ..., Any]
 
 
-def _allowed(command: app_commands.Command, permissions: discord.Permissions, moderator: bool) -> bool:
+def _allowed(command: AnyCommand, permissions: discord.Permissions, moderator: bool) -> bool:
     """Whether to list `command`: its default permissions, and `extras["audience"] == "moderator"` on it or a parent."""
     root = command.root_parent or command
     needed = root.default_permissions
     if needed is not None and not permissions >= needed:
         return False
-    node: app_commands.Command | app_commands.Group | None = command
+    node: AnyCommand | app_commands.Group | None = command
     while node is not None:
         if node.extras.get("audience") == "moderator" and not moderator:
             return False
@@ -25,17 +30,18 @@ def _allowed(command: app_commands.Command, permissions: discord.Permissions, mo
 
 
 class HelpCog(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: CodeBlueBot) -> None:
         self.bot = bot
 
-    def usable_commands(self, permissions: discord.Permissions, moderator: bool) -> list[app_commands.Command]:
+    def usable_commands(self, permissions: discord.Permissions, moderator: bool) -> list[AnyCommand]:
         found = [command for command in self.bot.tree.walk_commands()
                  if isinstance(command, app_commands.Command) and _allowed(command, permissions, moderator)]
         return sorted(found, key=lambda c: c.qualified_name)
 
-    def command_line(self, language: str, command: app_commands.Command) -> str:
-        catalog = self.bot.catalog  # type: ignore[attr-defined]
-        parts, node = [], command
+    def command_line(self, language: str, command: AnyCommand) -> str:
+        catalog = self.bot.catalog
+        parts: list[str] = []
+        node: AnyCommand | app_commands.Group | None = command
         while node is not None:
             parts.append(catalog.command_text(language, node.qualified_name, "name") or node.name)
             node = node.parent
@@ -43,9 +49,9 @@ class HelpCog(commands.Cog):
         return f"`/{' '.join(reversed(parts))}` — {description}"
 
     @app_commands.command(name="help", description="What Code Blue does and the commands you can use")
-    async def help(self, interaction: discord.Interaction) -> None:
+    async def help(self, interaction: Interaction) -> None:
         language = language_for(interaction.locale)
-        settings = await self.bot.settings_service.get(interaction.guild_id) if interaction.guild_id else None  # type: ignore[attr-defined]
+        settings = await self.bot.settings_service.get(interaction.guild_id) if interaction.guild_id else None
         moderator = is_moderator(interaction, settings.moderator_role_id if settings else None)
         commands_ = self.usable_commands(interaction.permissions, moderator)
         lines = [self.command_line(language, c) for c in commands_]
@@ -65,5 +71,5 @@ class HelpCog(commands.Cog):
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: CodeBlueBot) -> None:
     await bot.add_cog(HelpCog(bot))

@@ -106,7 +106,7 @@ async def migrate(db: Database, migrations: list[Migration] | None = None, *, ta
     return max(applied, default=0)
 
 
-def check_database(path) -> None:
+def check_database(path: str | Path) -> None:
     """Before connecting to Discord: the database can be written and was not written by a newer Code Blue.
 
     Synchronous on purpose: it runs once in the command line before the event loop starts.

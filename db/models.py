@@ -28,7 +28,9 @@ class GuildSettings:
     guide_posted_at: str | None = None
 
     def channel_id(self, kind: str) -> int | None:
-        return getattr(self, f"{kind}_channel_id")
+        value: int | None = getattr(self, f"{kind}_channel_id")
+        return value
 
     def role_id(self, kind: str) -> int | None:
-        return getattr(self, f"{kind}_role_id")
+        value: int | None = getattr(self, f"{kind}_role_id")
+        return value
