@@ -9,22 +9,28 @@ import json
 import logging
 import pkgutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any
 
 import aiohttp
 import discord
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
 from bot.discord_endpoints import use_endpoints, use_gateway
-from bot.errors import DatabaseClosed
+from bot.errors import ConfigError, DatabaseClosed
 from bot.i18n import Catalog, CatalogTranslator
+from bot.metrics import LoopStallMonitor, Metrics
 from bot.services.settings import SettingsService
 from bot.tree import CodeBlueTree
+from bot.web import HealthSources, WebServer
 from db.database import Database
 from db.guilds import BotStateRepository
 from db.migrate import migrate
@@ -41,6 +47,14 @@ def discover_extensions() -> tuple[str, ...]:
 DEFAULT_EXTENSIONS = discover_extensions()
 Clock = Callable[[], datetime]
 JOB_DRAIN_SECONDS = 10.0
+MAX_COMMANDS_IN_FLIGHT = 10_000
+
+
+def codeblue_version() -> str:
+    try:
+        return metadata.version("codeblue")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def utc_now() -> datetime:
@@ -90,6 +104,7 @@ class CodeBlueBot(commands.Bot):
         clock: Clock = utc_now,
         sync_on_start: bool = True,
         start_scheduler: bool = True,
+        serve_web: bool = True,
         guild_ready_timeout: float = 2.0,
     ) -> None:
         # The bot uses no voice: discord.py's warnings about voice libraries are noise in every log.
@@ -114,6 +129,55 @@ class CodeBlueBot(commands.Bot):
         self.initial_extensions = tuple(extensions)
         self._sync_on_start = sync_on_start
         self._start_scheduler = start_scheduler
+        self.metrics = Metrics()
+        self.loop_monitor = LoopStallMonitor(self.metrics)
+        self.gateway_connected = False
+        self.started_at = clock()
+        self.web: WebServer | None = None
+        if serve_web and settings.web_port is not None:
+            self.web = WebServer(settings.web_host, settings.web_port, health=self._health_sources(),
+                                 metrics=self.metrics)
+        self._command_started: dict[int, float] = {}
+        self.add_listener(self._gateway_up, "on_connect")
+        self.add_listener(self._gateway_up, "on_resumed")
+        self.add_listener(self._gateway_down, "on_disconnect")
+        self.add_listener(self._command_completed, "on_app_command_completion")
+
+    # -- what operators see (health, metrics) -----------------------------------------------------------------------
+    def _health_sources(self) -> HealthSources:
+        return HealthSources(
+            database_ok=self.db.ping,
+            gateway=lambda: (self.gateway_connected and not self.is_closed(), self.latency),
+            scheduler_running=lambda: self.scheduler.state == STATE_RUNNING,
+            last_poll_at=lambda: self.metrics.last_poll_completed_at,
+            started_at=self.started_at,
+            clock=self.clock,
+            version=codeblue_version(),
+        )
+
+    async def _gateway_up(self) -> None:
+        self.gateway_connected = True
+        self.metrics.guilds.set(len(self.guilds))
+
+    async def _gateway_down(self) -> None:
+        self.gateway_connected = False
+
+    def command_received(self, interaction: discord.Interaction[CodeBlueBot]) -> None:
+        """A slash command starts (called by the tree before any check runs)."""
+        if interaction.type is discord.InteractionType.application_command:
+            if len(self._command_started) >= MAX_COMMANDS_IN_FLIGHT:
+                self._command_started.clear()  # only lost timings: figures, never behaviour
+            self._command_started[interaction.id] = time.perf_counter()
+
+    async def _command_completed(self, interaction: discord.Interaction[CodeBlueBot],
+                                 command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu) -> None:
+        self.command_finished(interaction, command.qualified_name, "ok")
+
+    def command_finished(self, interaction: discord.Interaction[CodeBlueBot], name: str, outcome: str) -> None:
+        """Record a slash command's outcome and how long it took since it arrived (also called on errors)."""
+        started = self._command_started.pop(interaction.id, None)
+        if started is not None:
+            self.metrics.command_finished(name, outcome, time.perf_counter() - started)
 
     async def login(self, token: str) -> None:
         use_endpoints(self.settings.api_base, self.settings.gateway_url)
@@ -129,6 +193,14 @@ class CodeBlueBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.db.connect()
         await migrate(self.db)
+        self.loop_monitor.start()
+        if self.web is not None:
+            try:
+                await self.web.start()
+            except OSError as exc:
+                raise ConfigError(f"the web companion cannot listen on {self.settings.web_host}:"
+                                  f"{self.settings.web_port} ({exc.strerror}): set CODEBLUE_WEB_PORT to a free "
+                                  "port, or off") from exc
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         if self._start_scheduler:
             self.scheduler.start()
@@ -190,5 +262,8 @@ class CodeBlueBot(commands.Bot):
                     log.warning("%d job(s) still running after %.0f s; stopping them", self.running_jobs.count,
                                 JOB_DRAIN_SECONDS)
             self.scheduler.shutdown(wait=False)
+        if self.web is not None:
+            await self.web.stop()
+        await self.loop_monitor.stop()
         await super().close()
         await self.db.close()

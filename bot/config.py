@@ -22,6 +22,9 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-
 MAX_PARSE_PROCESSES = 32
 DEFAULT_FEED_INTERVAL_MINUTES = 10
 MIN_FEED_INTERVAL_MINUTES = 2
+DEFAULT_WEB_HOST = "127.0.0.1"
+DEFAULT_WEB_PORT = 8080
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -37,6 +40,9 @@ class Settings:
     allow_private_feeds: bool
     feed_parse_processes: int | None = None
     feed_interval_minutes: int = DEFAULT_FEED_INTERVAL_MINUTES
+    web_host: str = DEFAULT_WEB_HOST
+    web_port: int | None = DEFAULT_WEB_PORT  # None: no web server
+    public_url: str | None = None  # where people reach the web server; None: no web links in Discord
 
     @property
     def api_base_is_custom(self) -> bool:
@@ -114,6 +120,25 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
             )
         interval = int(raw_interval)
 
+    web_host = (env.get("CODEBLUE_WEB_HOST") or DEFAULT_WEB_HOST).strip()
+    if not _HOST_RE.match(web_host):
+        raise ConfigError(f"CODEBLUE_WEB_HOST must be a host name or an IP address, got {web_host!r}")
+
+    web_port: int | None = DEFAULT_WEB_PORT
+    raw_port = (env.get("CODEBLUE_WEB_PORT") or "").strip().lower()
+    if raw_port in ("0", "off"):
+        web_port = None
+    elif raw_port:
+        if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
+            raise ConfigError(
+                f"CODEBLUE_WEB_PORT must be a port from 1 to 65535, or 0/off to disable, got {raw_port!r}"
+            )
+        web_port = int(raw_port)
+
+    public_url = None
+    if env.get("CODEBLUE_PUBLIC_URL", "").strip():
+        public_url = _url("CODEBLUE_PUBLIC_URL", env["CODEBLUE_PUBLIC_URL"], ("http", "https"))
+
     return Settings(
         token=token,
         db_path=db_path,
@@ -124,6 +149,9 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
         allow_private_feeds=allow_private,
         feed_parse_processes=parse_processes,
         feed_interval_minutes=interval,
+        web_host=web_host,
+        web_port=web_port,
+        public_url=public_url,
     )
 
 

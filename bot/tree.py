@@ -73,8 +73,14 @@ async def send_ephemeral(interaction: discord.Interaction, content: str) -> None
 
 
 class CodeBlueTree(app_commands.CommandTree["CodeBlueBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[CodeBlueBot], /) -> bool:
+        self.client.command_received(interaction)
+        return True
+
     async def on_error(
         self, interaction: discord.Interaction[CodeBlueBot], error: app_commands.AppCommandError
     ) -> None:
         text = describe_error(self.client.catalog, interaction, error)
+        if interaction.command is not None:
+            self.client.command_finished(interaction, interaction.command.qualified_name, "error")
         await send_ephemeral(interaction, text)

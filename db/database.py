@@ -99,6 +99,13 @@ class Database:
             conn, self._conn = self._conn, None
             await conn.close()
 
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query (for health checks); never raises."""
+        try:
+            return await self.fetch_one("SELECT 1") is not None
+        except Exception:
+            return False
+
     async def execute(self, sql: str, params: Params = ()) -> Executed:
         async with self._lock:
             return await Transaction(self.connection).execute(sql, params)

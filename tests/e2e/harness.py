@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,13 @@ from bot.runner import run_bot
 
 # Shaped like a real bot token (three dot-separated parts), since the bot checks its shape.
 TEST_TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GfAkEd.fake-discord-token-for-tests-only-xyz"
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on right now (for the web companion under test)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class BotRunner:
@@ -42,6 +50,7 @@ class BotRunner:
             "DISCORD_API_BASE": self.fake.api_base,
             "CODEBLUE_ALLOW_PRIVATE_FEEDS": "1",
             "CODEBLUE_LOG_LEVEL": "DEBUG",
+            "CODEBLUE_WEB_PORT": "off",  # tests that use the web companion give it a free port
             **self.env,
         }
         return parse_settings(env)

@@ -3,10 +3,14 @@
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import sys
 
+import aiohttp
 import pytest
+
+from tests.e2e.harness import free_port
 
 
 def _env(fake, db_path, **extra):
@@ -23,11 +27,15 @@ async def _start(fake, tmp_path, *args, **extra):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_run_connects_and_stops_cleanly_on_signal(fake, tmp_path, sig):
-    process = await _start(fake, tmp_path, "run")
+async def test_run_connects_serves_the_web_companion_and_stops_cleanly_on_signal(fake, tmp_path, sig):
+    port = free_port()
+    process = await _start(fake, tmp_path, "run", CODEBLUE_WEB_PORT=str(port))
     try:
         await fake.wait_for_identify(1, timeout=30)
         await fake.wait_for_request("PUT", "/applications/{application_id}/commands", timeout=30)
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["gateway"]["ok"] is True
         process.send_signal(sig)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)
     finally:
@@ -43,6 +51,18 @@ async def test_run_connects_and_stops_cleanly_on_signal(fake, tmp_path, sig):
         assert conn.execute("SELECT value FROM bot_state WHERE key = 'command_tree_hash:global'").fetchone()
     finally:
         conn.close()
+
+
+async def test_a_busy_web_port_stops_the_bot_with_one_line(fake, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await _start(fake, tmp_path, "run", CODEBLUE_WEB_PORT=str(port))
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert "CODEBLUE_WEB_PORT" in lines[-1] and "Traceback" not in stderr.decode()
 
 
 async def test_sync_command_to_one_guild(fake, tmp_path):

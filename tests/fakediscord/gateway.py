@@ -148,6 +148,8 @@ class Gateway:
         self.heartbeats = 0
         self.presence_updates: list[dict[str, Any]] = []
         self.connect_queries: list[dict[str, str]] = []  # query of every websocket connection (v, encoding, compress)
+        self.refused_connections = 0
+        self.refusing = False  # a gateway outage: new connections answer 503 until it is cleared
         self._changed = asyncio.Event()
 
     # -- test-facing ------------------------------------------------------------------------------------------------
@@ -188,7 +190,11 @@ class Gateway:
             session.ended = True
 
     # -- websocket handler ------------------------------------------------------------------------------------------
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refusing:
+            self.refused_connections += 1
+            self._notify()
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         self.connect_queries.append(dict(request.query))

@@ -434,6 +434,14 @@ class FakeDiscord:
         INVALID_SESSION and a fresh IDENTIFY)."""
         await self.gateway.disconnect(code)
 
+    async def gateway_outage(self) -> None:
+        """Drop every gateway connection and refuse new ones (503) until `end_gateway_outage()`."""
+        self.gateway.refusing = True
+        await self.gateway.disconnect(4000)
+
+    def end_gateway_outage(self) -> None:
+        self.gateway.refusing = False
+
     def request_reconnect(self) -> None:
         """Send op 7 RECONNECT to every connection."""
         self.gateway.send_op(7)

@@ -18,6 +18,7 @@ def test_defaults():
     assert s.dev_guild is None
     assert s.allow_private_feeds is False
     assert s.feed_interval_minutes == 10
+    assert (s.web_host, s.web_port, s.public_url) == ("127.0.0.1", 8080, None)
 
 
 def test_every_setting_read():
@@ -31,6 +32,9 @@ def test_every_setting_read():
         "CODEBLUE_ALLOW_PRIVATE_FEEDS": "1",
         "CODEBLUE_FEED_PARSE_PROCESSES": "0",
         "CODEBLUE_FEED_INTERVAL_MINUTES": "5",
+        "CODEBLUE_WEB_HOST": "::1",
+        "CODEBLUE_WEB_PORT": "9090",
+        "CODEBLUE_PUBLIC_URL": "https://fans.example.org/codeblue/",
     })
     assert s.token == TOKEN
     assert s.db_path == Path("/srv/x/bot.db")
@@ -41,6 +45,13 @@ def test_every_setting_read():
     assert s.allow_private_feeds is True
     assert s.feed_parse_processes == 0
     assert s.feed_interval_minutes == 5
+    assert (s.web_host, s.web_port) == ("::1", 9090)
+    assert s.public_url == "https://fans.example.org/codeblue"
+
+
+@pytest.mark.parametrize("value", ["0", "off", "OFF"])
+def test_web_server_can_be_disabled(value):
+    assert parse_settings({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_PORT": value}).web_port is None
 
 
 @pytest.mark.parametrize(
@@ -59,6 +70,10 @@ def test_every_setting_read():
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_PARSE_PROCESSES": "99"}, "CODEBLUE_FEED_PARSE_PROCESSES"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_INTERVAL_MINUTES": "1"}, "CODEBLUE_FEED_INTERVAL_MINUTES"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_INTERVAL_MINUTES": "often"}, "CODEBLUE_FEED_INTERVAL_MINUTES"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_PORT": "70000"}, "CODEBLUE_WEB_PORT"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_PORT": "web"}, "CODEBLUE_WEB_PORT"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_HOST": "local host"}, "CODEBLUE_WEB_HOST"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_PUBLIC_URL": "fans.example.org"}, "CODEBLUE_PUBLIC_URL"),
     ],
 )
 def test_errors_name_the_setting(env, names):

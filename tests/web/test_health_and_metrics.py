@@ -1,0 +1,109 @@
+"""Operators: /healthz and /metrics of the real bot's web companion, and what every response carries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+async def _health(web) -> tuple[int, dict]:
+    status, _, body = await web.get("/healthz")
+    return status, json.loads(body)
+
+
+async def _until_health(web, wanted: int, timeout: float = 20) -> dict:
+    """Probe /healthz until it answers `wanted` (a probe is what an operator's monitor does)."""
+
+    async def probe() -> dict:
+        while True:
+            status, report = await _health(web)
+            if status == wanted:
+                return report
+            await asyncio.sleep(0.1)
+
+    return await asyncio.wait_for(probe(), timeout)
+
+
+def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+
+
+async def test_healthz_reports_every_check(web):
+    status, report = await _health(web)
+    assert status == 200
+    assert report["status"] == "ok"
+    assert report["database"] == {"ok": True}
+    assert report["gateway"]["ok"] is True
+    assert report["scheduler"] == {"ok": True}
+    assert report["news_poll"]["ok"] is True
+    assert report["version"]
+
+
+async def test_healthz_is_503_while_the_gateway_is_down_and_recovers(fake, web):
+    await fake.gateway_outage()
+    report = await _until_health(web, 503)
+    assert report["status"] == "unhealthy"
+    assert report["gateway"]["ok"] is False
+    assert report["database"] == {"ok": True}
+    fake.end_gateway_outage()
+    report = await _until_health(web, 200)
+    assert report["gateway"]["ok"] is True
+
+
+async def test_healthz_is_503_when_the_database_is_gone(web):
+    await web.bot.db.close()
+    status, report = await _health(web)
+    assert status == 503
+    assert report["database"] == {"ok": False}
+    await web.bot.db.connect()  # for the clean shutdown
+
+
+async def test_metrics_count_commands_with_latency_guilds_and_loop_stalls(fake, web):
+    guild = fake.default_guild
+    for _ in range(3):
+        ix = await fake.slash(guild, guild.member("fan1"), "help")
+        await ix.response()
+    ix = await fake.slash(guild, guild.member("fan1"), "config show")  # refused: not an admin
+    await ix.response()
+
+    async def scraped() -> dict:
+        while True:
+            status, headers, body = await web.get("/metrics")
+            assert status == 200 and headers["Content-Type"].startswith("text/plain")
+            samples = _samples(body)
+            if samples.get(("codeblue_interaction_latency_seconds_count", (("command", "config show"),))):
+                return samples
+            await asyncio.sleep(0.05)
+
+    samples = await asyncio.wait_for(scraped(), 5)
+    assert samples[("codeblue_interactions_total", (("command", "help"), ("outcome", "ok")))] == 3
+    assert samples[("codeblue_interaction_latency_seconds_count", (("command", "help"),))] == 3
+    assert samples[("codeblue_interactions_total", (("command", "config show"), ("outcome", "error")))] == 1
+    assert samples[("codeblue_guilds", ())] == len(web.bot.guilds) >= 1
+    assert samples[("codeblue_event_loop_stall_seconds_count", ())] > 0
+
+
+async def test_every_answer_is_get_only_with_security_headers_and_no_detail(web):
+    status, headers, body = await web.get("/healthz")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    status, headers, body = await web.get("/nothing-here")
+    assert status == 404 and body == b"not found\n"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    async with web.http.post(web.base + "/healthz", data=b"x") as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == "GET, HEAD"
+    async with web.http.head(web.base + "/healthz") as response:
+        assert response.status == 200
+
+
+async def test_one_address_is_rate_limited(web):
+    statuses = [(await web.get("/nothing-here"))[0] for _ in range(70)]
+    assert statuses[:60] == [404] * 60
+    assert 429 in statuses[60:]
+    status, headers, _ = await web.get("/healthz")
+    assert status == 429 and int(headers["Retry-After"]) >= 1
