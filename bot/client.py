@@ -28,12 +28,17 @@ from bot.discord_endpoints import use_endpoints, use_gateway
 from bot.errors import ConfigError, DatabaseClosed
 from bot.i18n import Catalog, CatalogTranslator
 from bot.metrics import LoopStallMonitor, Metrics
+from bot.services.companion import CompanionService
 from bot.services.settings import SettingsService
 from bot.tree import CodeBlueTree
 from bot.web import HealthSources, WebServer
+from bot.web.calendar import calendar_handler
+from bot.web.page import page_handler, static_handler
+from bot.web.server import Route
 from db.database import Database
 from db.guilds import BotStateRepository
 from db.migrate import migrate
+from db.web import WebRepository
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +138,11 @@ class CodeBlueBot(commands.Bot):
         self.loop_monitor = LoopStallMonitor(self.metrics)
         self.gateway_connected = False
         self.started_at = clock()
+        self.companion = CompanionService(WebRepository(self.db), self.settings_service, clock=clock)
         self.web: WebServer | None = None
         if serve_web and settings.web_port is not None:
             self.web = WebServer(settings.web_host, settings.web_port, health=self._health_sources(),
-                                 metrics=self.metrics)
+                                 metrics=self.metrics, routes=self._web_routes())
         self._command_started: dict[int, float] = {}
         self.add_listener(self._gateway_up, "on_connect")
         self.add_listener(self._gateway_up, "on_resumed")
@@ -154,6 +160,24 @@ class CodeBlueBot(commands.Bot):
             clock=self.clock,
             version=codeblue_version(),
         )
+
+    def _web_routes(self) -> list[Route]:
+        def channel_name(channel_id: int) -> str | None:
+            channel = self.get_channel(channel_id)
+            return getattr(channel, "name", None)
+
+        def guild_name(guild_id: int) -> str | None:
+            guild = self.get_guild(guild_id)
+            return guild.name if guild else None
+
+        return [
+            ("/calendar/{token:[A-Za-z0-9_-]+}.ics",
+             calendar_handler(self.companion, channel_name, lambda g: f"{guild_name(g) or 'Code Blue'} · Code Blue",
+                              self.clock)),
+            ("/s/{token:[A-Za-z0-9_-]+}", page_handler(self.companion, self.catalog, guild_name,
+                                                       self.settings.public_url)),
+            ("/static/{name}", static_handler),
+        ]
 
     async def _gateway_up(self) -> None:
         self.gateway_connected = True

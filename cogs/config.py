@@ -27,12 +27,14 @@ from bot.ui import (
     permission_label,
     text,
 )
+from bot.web import links
 from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
 
 log = logging.getLogger(__name__)
 
 CHANNEL_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in CHANNEL_KINDS]
 ROLE_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in ROLE_KINDS]
+ON_OFF_CHOICES = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ONLINE_MARK_MINUTES = 5
 ARCHIVE_CHOICES = [
     app_commands.Choice(name="1h", value=60),
@@ -61,6 +63,8 @@ class ConfigCog(commands.Cog):
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
     )
+
+    calendar = app_commands.Group(name="calendar", description="The server's calendar subscription", parent=config)
 
     def __init__(self, bot: CodeBlueBot, settings: SettingsService) -> None:
         self.bot = bot
@@ -92,7 +96,11 @@ class ConfigCog(commands.Cog):
         return True
 
     # -- /config show -------------------------------------------------------------------------------
-    def settings_embed(self, interaction: Interaction, s: GuildSettings) -> discord.Embed:
+    def settings_embed(self, interaction: Interaction, s: GuildSettings, page_url: str | None) -> discord.Embed:
+        web = text(interaction, "config.web.off")
+        if s.web_public:
+            web = (text(interaction, "config.web.on_link", url=page_url) if page_url
+                   else text(interaction, "config.web.on"))
         none = text(interaction, "config.not_set")
         gone = text(interaction, "config.gone")
         guild = guild_of(interaction)
@@ -121,13 +129,19 @@ class ConfigCog(commands.Cog):
                        description=s.max_party_description_length),
             inline=False,
         )
+        embed.add_field(name=text(interaction, "config.show.web"), value=web, inline=False)
         embed.set_footer(text=text(interaction, "config.show.footer"))
         return embed
 
     @config.command(name="show", description="Show every setting of this server")
     async def show(self, interaction: Interaction) -> None:
         settings, _ = await self.settings.ensure(guild_id_of(interaction))
-        await interaction.response.send_message(embed=self.settings_embed(interaction, settings), ephemeral=True)
+        page_url = None
+        if settings.web_public and self.bot.settings.public_url:
+            token = await self.bot.companion.token("public_page", settings.guild_id)
+            page_url = links.page_url(self.bot.settings.public_url, token)
+        await interaction.response.send_message(embed=self.settings_embed(interaction, settings, page_url),
+                                                ephemeral=True)
 
     # -- /config channel ----------------------------------------------------------------------------
     @config.command(name="channel", description="Choose the channel for news, discussions, watch parties or the log")
@@ -249,6 +263,32 @@ class ConfigCog(commands.Cog):
                  description=s.max_party_description_length),
             ephemeral=True,
         )
+
+    # -- /config web, /config calendar reset -----------------------------------------------------------------------
+    @config.command(name="web", description="Turn the server's public fan page on or off")
+    @app_commands.describe(public="A page anyone can open: parties, ratings and news, never member names (off)")
+    @app_commands.choices(public=ON_OFF_CHOICES)
+    async def web(self, interaction: Interaction, public: app_commands.Choice[str]) -> None:
+        on = public.value == "on"
+        token = await self.bot.companion.set_public(guild_id_of(interaction), on)
+        public_url = self.bot.settings.public_url
+        if not on:
+            reply = text(interaction, "config.web.turned_off")
+        elif public_url:
+            reply = text(interaction, "config.web.turned_on_link", url=links.page_url(public_url, token))
+        else:
+            reply = text(interaction, "config.web.turned_on") + "\n" + text(interaction, "config.web.no_public_url")
+        await interaction.response.send_message(reply, ephemeral=True)
+
+    @calendar.command(name="reset", description="Replace the server's calendar address (the old one stops working)")
+    async def calendar_reset(self, interaction: Interaction) -> None:
+        token = await self.bot.companion.reset("guild_calendar", guild_id_of(interaction))
+        public_url = self.bot.settings.public_url
+        if public_url:
+            reply = text(interaction, "config.calendar.reset_link", url=links.calendar_url(public_url, token))
+        else:
+            reply = text(interaction, "config.calendar.reset") + "\n" + text(interaction, "config.web.no_public_url")
+        await interaction.response.send_message(reply, ephemeral=True)
 
     # -- joining a server ---------------------------------------------------------------------------
     @commands.Cog.listener()

@@ -15,7 +15,8 @@ _UPDATABLE = frozenset(
     [f"{k}_channel_id" for k in CHANNEL_KINDS]
     + [f"{k}_role_id" for k in ROLE_KINDS]
     + ["timezone", "reminder_offsets", "thread_archive_minutes", "max_parties_per_guild", "max_parties_per_member",
-       "max_party_title_length", "max_party_description_length", "guide_posted_at"]
+       "max_party_title_length", "max_party_description_length", "guide_posted_at",
+       "web_public"]
 )
 
 
@@ -41,7 +42,9 @@ class GuildSettingsRepository:
         row = await self.db.fetch_one(_SELECT_SETTINGS, (guild_id,))
         if row is None:
             return GuildSettings(guild_id=guild_id)
-        return GuildSettings(**{name: row[name] for name in _FIELDS})
+        values = {name: row[name] for name in _FIELDS}
+        values["web_public"] = bool(values["web_public"])
+        return GuildSettings(**values)
 
     async def update(self, guild_id: int, **values: object) -> GuildSettings:
         unknown = set(values) - _UPDATABLE

@@ -270,13 +270,15 @@ class WatchPartyRepository:
         return _party(row)
 
     async def finish(self, party_id: int, status: str, now: datetime) -> bool:
-        """scheduled -> cancelled|ended; False when it was not scheduled any more. Pending reminders are skipped."""
+        """scheduled -> cancelled|ended; False when it was not scheduled any more. Pending reminders are skipped.
+        A cancel is an edit calendars must take: it bumps the party's sequence."""
         if status not in ("cancelled", "ended"):
             raise ValueError(status)
         async with self.db.transaction() as tx:
             changed = await tx.execute(
-                "UPDATE watch_parties SET status = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'",
-                (status, to_epoch(now), party_id),
+                "UPDATE watch_parties SET status = ?, sequence = sequence + ?, updated_at = ? "
+                "WHERE id = ? AND status = 'scheduled'",
+                (status, int(status == "cancelled"), to_epoch(now), party_id),
             )
             if changed.rowcount:
                 await tx.execute(

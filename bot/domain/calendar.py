@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 
 __all__ = ["PRODID", "CalendarEvent", "build_ics", "party_uid"]
 
@@ -24,14 +24,20 @@ class CalendarEvent:
     url: str | None = None
     cancelled: bool = False
     sequence: int = 0  # bump on each edit so calendar apps take the newer copy
+    last_modified: datetime | None = None  # also its DTSTAMP, so an unchanged event is byte-for-byte the same
 
 
 def party_uid(party_id: int, domain: str = "codeblue") -> str:
     return f"party-{party_id}@{domain}"
 
 
-def build_ics(events: Iterable[CalendarEvent], *, calendar_name: str, stamp: datetime | None = None) -> bytes:
-    """A VCALENDAR with one VEVENT per event, times in UTC. `stamp` (DTSTAMP) defaults to the current time."""
+def build_ics(events: Iterable[CalendarEvent], *, calendar_name: str, stamp: datetime | None = None,
+              refresh: timedelta | None = None) -> bytes:
+    """A VCALENDAR with one VEVENT per event, times in UTC.
+
+    DTSTAMP is the event's `last_modified` if it has one, else `stamp` (default: the current time). `refresh`: how
+    often subscribed calendar apps should fetch it again (REFRESH-INTERVAL and X-PUBLISHED-TTL).
+    """
     stamp = (stamp or datetime.now(UTC)).astimezone(UTC)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -40,12 +46,17 @@ def build_ics(events: Iterable[CalendarEvent], *, calendar_name: str, stamp: dat
     calendar.add("method", "PUBLISH")
     calendar.add("name", calendar_name)
     calendar.add("x-wr-calname", calendar_name)
+    if refresh is not None:
+        calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", vDuration(refresh))
     for item in events:
         if item.starts_at.tzinfo is None or item.ends_at.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
         event = Event()
         event.add("uid", item.uid)
-        event.add("dtstamp", stamp)
+        event.add("dtstamp", item.last_modified.astimezone(UTC) if item.last_modified else stamp)
+        if item.last_modified is not None:
+            event.add("last-modified", item.last_modified.astimezone(UTC))
         event.add("dtstart", item.starts_at.astimezone(UTC))
         event.add("dtend", item.ends_at.astimezone(UTC))
         event.add("summary", item.title)

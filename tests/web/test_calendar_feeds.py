@@ -1,0 +1,119 @@
+"""Live calendar feeds (`/calendar/<token>.ics`) of the real bot, followed through edits, cancels and resets."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+import vobject
+
+from tests.web.conftest import answer, create_party, rsvp, set_up_watch_parties
+
+SEOUL = ZoneInfo("Asia/Seoul")
+PARTY_DAY = (datetime.now(SEOUL) + timedelta(days=3)).date()
+PARTY_START = datetime.combine(PARTY_DAY, time(21), SEOUL).astimezone(UTC)
+WHEN = f"{PARTY_DAY:%Y-%m-%d} 21:00"
+
+
+def _url_in(reply: str) -> str:
+    return re.search(r"https?://\S+\.ics", reply).group(0)
+
+
+def _events(body: bytes) -> dict[str, icalendar.Event]:
+    return {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
+
+
+async def _server_calendar(fake, web) -> str:
+    guild = fake.default_guild
+    reply = await answer(fake, guild, guild.member("admin"), "config calendar reset")
+    return _url_in(reply).removeprefix(web.base)
+
+
+async def test_server_feed_has_parties_and_air_times_in_utc_with_links_and_hints(fake, web):
+    guild = fake.default_guild
+    await set_up_watch_parties(fake, guild)
+    await answer(fake, guild, guild.member("admin"), "show preset", name="trauma-code")
+    party_id, _announcement = await create_party(fake, guild, guild.member("fan1"), "Episode 3 together", WHEN,
+                                                description="Bring snacks")
+    path = await _server_calendar(fake, web)
+
+    status, headers, body = await web.get(path)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/calendar")
+    assert headers["ETag"] and headers["Last-Modified"]
+    events = _events(body)
+    party = events[f"party-{party_id}@codeblue"]
+    assert str(party["SUMMARY"]) == "Episode 3 together"
+    assert party.decoded("DTSTART") == PARTY_START
+    assert party.decoded("DTEND") > PARTY_START
+    assert "Bring snacks" in str(party["DESCRIPTION"])
+    assert "https://discord.com/" in str(party["DESCRIPTION"])
+    assert str(party["LOCATION"]) == "#watch-party"
+    assert str(party["STATUS"]) == "CONFIRMED" and int(party["SEQUENCE"]) == 0
+    assert "LAST-MODIFIED" in party
+    episodes = [e for uid, e in events.items() if uid.startswith("episode-")]
+    assert len(episodes) == 8
+    assert {e.decoded("DTSTART") for e in episodes} == {datetime(2025, 1, 24, 8, tzinfo=UTC)}
+    assert any("S1E3" in str(e["SUMMARY"]) for e in episodes)
+
+    # The wire format: CRLF everywhere, folded lines of at most 75 octets, times in UTC, refresh hints.
+    text = body.decode()
+    assert "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    assert max(len(line.encode()) for line in text.split("\r\n")) <= 75
+    assert all(line.endswith("Z") for line in text.split("\r\n") if line.startswith(("DTSTART", "DTEND")))
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in text and "X-PUBLISHED-TTL:PT1H" in text
+
+    # A second, independent parser reads the same feed.
+    parsed = vobject.readOne(body.decode())
+    uids = {event.uid.value for event in parsed.vevent_list}
+    assert f"party-{party_id}@codeblue" in uids and len(uids) == 9
+
+
+async def test_edits_bump_sequence_and_etag_cancel_keeps_the_party_cancelled(fake, web):
+    guild = fake.default_guild
+    await set_up_watch_parties(fake, guild)
+    host = guild.member("fan1")
+    party_id, _ = await create_party(fake, guild, host, "Episode 3", WHEN)
+    path = await _server_calendar(fake, web)
+    uid = f"party-{party_id}@codeblue"
+
+    status, first_headers, _first = await web.get(path)
+    etag = first_headers["ETag"]
+    status, _, _ = await web.get(path, headers={"If-None-Match": etag})
+    assert status == 304
+    status, _, _ = await web.get(path, headers={"If-Modified-Since": first_headers["Last-Modified"]})
+    assert status == 304
+
+    await answer(fake, guild, host, "watchparty edit", id=party_id, title="Episode 3 (moved)")
+    status, headers, body = await web.get(path, headers={"If-None-Match": etag})
+    assert status == 200 and headers["ETag"] != etag
+    edited = _events(body)[uid]
+    assert str(edited["SUMMARY"]) == "Episode 3 (moved)" and int(edited["SEQUENCE"]) == 1
+
+    await answer(fake, guild, host, "watchparty cancel", id=party_id)
+    status, _, body = await web.get(path)
+    cancelled = _events(body)[uid]
+    assert str(cancelled["STATUS"]) == "CANCELLED" and int(cancelled["SEQUENCE"]) >= 2
+
+
+async def test_a_reset_address_and_an_unknown_one_answer_404(fake, web):
+    old = await _server_calendar(fake, web)
+    assert (await web.get(old))[0] == 200
+    new = await _server_calendar(fake, web)
+    assert new != old
+    assert (await web.get(old))[0] == 404
+    assert (await web.get(new))[0] == 200
+    status, _, body = await web.get("/calendar/" + "A" * 32 + ".ics")
+    assert status == 404 and b"party" not in body
+
+
+async def test_rsvps_change_the_counts_not_the_members_named(fake, web):
+    guild = fake.default_guild
+    await set_up_watch_parties(fake, guild)
+    _party_id, announcement = await create_party(fake, guild, guild.member("fan1"), "Episode 4", WHEN)
+    await rsvp(fake, announcement, guild.member("fan2"), "going")
+    path = await _server_calendar(fake, web)
+    _, _, body = await web.get(path)
+    assert "daniel" not in body.decode() and "fan2" not in body.decode()
