@@ -24,7 +24,7 @@ STATIC_FILES = {"local-time.js": "text/javascript", "page.css": "text/css"}
 GuildName = Callable[[int], str | None]
 CHART_ROW = 28
 CHART_LABEL = 70
-CHART_BAR = 300
+CHART_BAR = 200
 
 
 def page_language(request: web.Request) -> str:

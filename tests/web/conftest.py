@@ -42,9 +42,8 @@ async def answer(fake, guild, member, command: str, **options) -> str:
     """Run a slash command as `member` and return the text it answered with (reply or first followup)."""
     ix = await fake.slash(guild, member, command, options=options)
     response = await ix.response()
-    if response.type == 5:  # deferred: the answer is the followup
-        [followup] = await ix.followups(1)
-        return followup.get("content") or ""
+    if response.type == 5:  # deferred: the answer edits the "thinking" message (an edit or the first followup)
+        return (await ix.wait_original(timeout=10)).get("content") or ""
     return response.content or ""
 
 
