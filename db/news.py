@@ -154,7 +154,7 @@ _INSERT_DELIVERY = (
 )
 
 
-def _delivery_params(d: NewDelivery, now: int) -> tuple:
+def _delivery_params(d: NewDelivery, now: int) -> tuple[object, ...]:
     return (d.guild_id, d.subscription_id, d.feed_id, d.channel_id, d.entry_key, d.dedupe_key, d.link, d.title,
             d.title_fingerprint, d.title_normalized, d.payload, d.published_at, now)
 

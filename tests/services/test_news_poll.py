@@ -130,6 +130,13 @@ class World:
         self.clock.advance(minutes=12)
         return await self.service.tick()
 
+    def posting_with(self, poster):
+        """The service built with another Discord stand-in (same database, fetcher and clock); returns it."""
+        self.poster = poster
+        self.service = NewsService(self.repo, self.fetcher, poster, self.settings, clock=self.clock,
+                                   rng=random.Random(7))
+        return poster
+
 
 @pytest.fixture
 async def world(tmp_path):
@@ -371,10 +378,10 @@ async def test_a_send_interrupted_by_a_crash_is_reconciled_not_reposted(world):
             self.posts.append(post)  # Discord accepted it ...
             raise asyncio.CancelledError  # ... and the process was killed before the result was recorded
 
-    world.service.poster = DiesAfterSending()
+    world.posting_with(DiesAfterSending())
     with pytest.raises(asyncio.CancelledError):
         await world.next_cycle()
-    delivered = world.service.poster.posts
+    delivered = world.poster.posts
     assert [p.title for p in delivered] == ["Reached Discord before the crash"]
 
     class AfterRestart(RecordingPoster):
@@ -389,17 +396,23 @@ async def test_a_send_interrupted_by_a_crash_is_reconciled_not_reposted(world):
     assert await world.repo.count_deliveries(G1, "sent") == 2
 
 
-async def test_news_check_is_rate_limited_per_server(world):
+async def test_news_check_polls_this_servers_active_feeds_now_due_or_not(world):
+    """The rate limit of /news check is the command's cooldown (tests/e2e/test_news.py); the service polls."""
+    other = "http://feeds.test/other.xml"
+    world.fetcher.set(other, "Other", [])
     await world.service.add_feed(G1, FEED, created_by=7)
-    await world.service.add_feed(G2, FEED, created_by=8)
+    await world.service.add_feed(G2, other, created_by=8)
     world.fetcher.calls.clear()
     summary = await world.service.check_guild(G1)
     assert summary.feeds == 1 and world.fetcher.calls == {FEED: 1}
-    with pytest.raises(NewsError, match=r"news\.check\.cooldown"):
+    world.fetcher.add(FEED, item("Season 2 news", 3))
+    summary = await world.service.check_guild(G1)  # not due, polled anyway
+    assert (summary.feeds, summary.new_entries, summary.posted) == (1, 1, 1)
+    assert world.fetcher.calls == {FEED: 2}
+    [subscription] = await world.repo.subscriptions_of_guild(G1)
+    await world.service.set_paused(G1, subscription.subscription.id, True)
+    with pytest.raises(NewsError, match=r"news\.check\.no_feeds"):
         await world.service.check_guild(G1)
-    await world.service.check_guild(G2)  # another server is not limited by G1's check
-    world.clock.advance(seconds=61)
-    await world.service.check_guild(G1)
 
 
 async def test_test_feed_reports_matches_and_writes_nothing(world):
@@ -431,7 +444,7 @@ async def test_dedupe_titles_are_stored_normalized_and_legacy_rows_still_count(w
                               "Trauma Code season 2 filming confirmed - Soompi"]
 
 
-# --- delivery failures: temporary ones back off and never count toward giving up (review #1, #2, #11) -------------
+# --- delivery failures: temporary ones back off and never count toward giving up -------------------------------
 
 OUTAGE = PostError("unavailable: 503", permanent=False, maybe_posted=True)
 
@@ -485,7 +498,7 @@ async def test_a_discord_outage_delays_stories_with_capped_backoff_and_loses_non
 
 
 async def test_a_send_answered_with_5xx_or_a_timeout_is_looked_for_before_it_is_sent_again(world):
-    world.service.poster = poster = CheckingPoster()
+    poster = world.posting_with(CheckingPoster())
     await world.service.add_feed(G1, FEED, created_by=7)
     world.fetcher.add(FEED, item("Stored although the answer was an error", 3, 1))
     world.fetcher.add(FEED, item("Next story", 4, 2))
@@ -499,7 +512,7 @@ async def test_a_send_answered_with_5xx_or_a_timeout_is_looked_for_before_it_is_
 
 
 async def test_a_429_or_408_answer_is_retried_without_a_channel_check(world):
-    world.service.poster = poster = CheckingPoster()
+    poster = world.posting_with(CheckingPoster())
     await world.service.add_feed(G1, FEED, created_by=7)
     world.fetcher.add(FEED, item("A", 3, 1))
     poster.failures = [PostError("unavailable: 429", permanent=False), PostError("unavailable: 408", permanent=False)]
@@ -533,15 +546,15 @@ async def test_a_story_failing_for_a_day_is_given_up_and_admins_are_told_once(wo
 async def test_a_story_whose_send_never_finishes_is_given_up_after_max_attempts_with_a_notice(world):
     await world.service.add_feed(G1, FEED, created_by=7)
     world.fetcher.add(FEED, item("Kills the process", 3, 1))
-    world.service.poster = RecordingPoster(failures=[asyncio.CancelledError()] * 5)  # type: ignore[list-item]
+    world.posting_with(RecordingPoster(failures=[asyncio.CancelledError()] * 5))
     with pytest.raises(asyncio.CancelledError):
         await world.next_cycle()
     for _ in range(4):
         with pytest.raises(asyncio.CancelledError):
             await world.service.tick()
-    assert world.service.poster.failures == []
+    assert world.poster.failures == []
     await world.service.tick()
-    assert [key for _, key, _ in world.service.poster.notices] == ["news.notice.gave_up"]
+    assert [key for _, key, _ in world.poster.notices] == ["news.notice.gave_up"]
     assert await world.repo.count_deliveries(G1, "failed") == 1
 
 
@@ -579,13 +592,13 @@ async def test_the_delivery_lock_is_held_until_every_channel_task_finished(world
             await release.wait()
             return await super().post(post)
 
-    world.service.poster = poster = OneBrokenOneSlow()
+    poster = world.posting_with(OneBrokenOneSlow())
     world.clock.advance(minutes=12)
     running = asyncio.create_task(world.service.tick())
     await asyncio.wait_for(asyncio.gather(broken.wait(), sending.wait()), 5)
     for _ in range(20):
         await asyncio.sleep(0)
-    assert not running.done() and world.service._delivery_lock.locked()  # G2's send is still under way
+    assert not running.done() and world.service.deliverer.lock.locked()  # G2's send is still under way
     second = asyncio.create_task(world.service.deliver_pending())  # must wait for the first run
     for _ in range(20):
         await asyncio.sleep(0)
@@ -602,7 +615,7 @@ async def test_pausing_or_removing_a_feed_drops_its_queued_stories_but_not_one_b
     added = await world.service.add_feed(G1, FEED, created_by=7)
     for n in range(3):
         world.fetcher.add(FEED, item(f"Story {n}", 10 + n, n))
-    world.service.poster = poster = CheckingPoster()
+    poster = world.posting_with(CheckingPoster())
     poster.accepted = [OUTAGE]  # the first send may have reached Discord: it must be reconciled, not dropped
     await world.next_cycle()
     [in_doubt, _, _] = await world.repo.pending_deliveries()
@@ -704,7 +717,7 @@ async def test_stories_already_read_for_sending_are_not_posted_after_their_feed_
                 await stops[action]()
             return await super().post(post)
 
-    world.service.poster = poster = StoppedDuringFirstSend()
+    poster = world.posting_with(StoppedDuringFirstSend())
     await world.next_cycle()
     # The other two were queued, then dropped: deleted (pause, remove) or failed (the bot left).
     assert await world.repo.count_deliveries(G1, "failed") == (2 if action == "leave" else 0)
@@ -734,7 +747,7 @@ class DeletedChannelPoster(RecordingPoster):
 async def test_a_deleted_feed_channel_falls_back_to_the_news_channel_with_its_waiting_stories(world):
     feed_channel = 777
     added = await world.service.add_feed(G1, FEED, created_by=7, channel_id=feed_channel)
-    world.service.poster = poster = DeletedChannelPoster({feed_channel})
+    poster = world.posting_with(DeletedChannelPoster({feed_channel}))
     world.fetcher.add(FEED, item("Season 2 casting", 3, 1))
     world.fetcher.add(FEED, item("Filming starts in Seoul", 4, 2))
     await world.next_cycle()
@@ -742,7 +755,7 @@ async def test_a_deleted_feed_channel_falls_back_to_the_news_channel_with_its_wa
         ("Season 2 casting", G1 * 10), ("Filming starts in Seoul", G1 * 10)]  # same run, in order
     assert poster.refused == 1
     assert [(key, params) for _, key, params in poster.notices] == [
-        ("news.notice.feed_channel_gone", {"channel": f"<#{feed_channel}>", "news_channel": f"<#{G1 * 10}>"})]
+        ("news.notice.feed_channel_gone", {"channel_id": feed_channel, "news_channel_id": G1 * 10})]
     assert (await world.repo.get_subscription(G1, added.subscription.id)).channel_id is None
     world.fetcher.add(FEED, item("Ratings record", 5, 3))
     await world.next_cycle()  # later stories go straight to the news channel
@@ -754,7 +767,7 @@ async def test_a_deleted_feed_channel_without_a_news_channel_waits_until_one_is_
     feed_channel = 777
     await world.settings.update(G1, news_channel_id=None)
     await world.service.add_feed(G1, FEED, created_by=7, channel_id=feed_channel)
-    world.service.poster = poster = DeletedChannelPoster({feed_channel})
+    poster = world.posting_with(DeletedChannelPoster({feed_channel}))
     world.fetcher.add(FEED, item("Season 2 casting", 3, 1))
     await world.next_cycle()
     await world.next_cycle()
