@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import discord
 from discord import app_commands
@@ -104,7 +103,7 @@ class NewsCog(commands.Cog):
         except Exception:
             log.exception("news tick failed")
 
-    def _background(self, coro: Coroutine[Any, Any, object]) -> None:
+    def _background(self, coro: Coroutine[object, None, object]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
