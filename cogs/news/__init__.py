@@ -23,11 +23,11 @@ from bot.services.news import NewsService, build_news_service
 from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, Interaction, channel_family, missing_permissions, permission_label, text
 
 from .checks import CHECK_COOLDOWN_SECONDS, check_cooldown_key, guild_id
-from .feed_list import FeedListButton, feed_list_pages, show_feed_list
+from .feed_list import FeedListButton, show_feed_list
 from .poster import DiscordNewsPoster, post_error
 from .render import cut, feed_choice_name, keyword_list, keyword_scope, test_reply
 
-__all__ = ["DiscordNewsPoster", "NewsCog", "feed_list_pages", "post_error", "setup", "split_keywords"]
+__all__ = ["DiscordNewsPoster", "NewsCog", "post_error", "setup", "split_keywords"]
 
 log = logging.getLogger(__name__)
 

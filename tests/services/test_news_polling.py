@@ -16,6 +16,7 @@ from tests.services.news_world import (
     G2,
     GNEWS,
     START,
+    RecordingPoster,
     item,
 )
 
@@ -145,11 +146,12 @@ async def test_failure_notice_has_a_short_url_and_is_retried_until_it_could_be_p
     world.fetcher.broken.add(long_url)
     delivered = []
 
-    async def log_channel_down_at_first(guild_id, key, **params):
-        delivered.append((key, params))
-        return len(delivered) > 1  # the first notice could not be posted
+    class LogChannelDownAtFirst(RecordingPoster):
+        async def notify(self, guild_id, key, **params):
+            delivered.append((key, params))
+            return len(delivered) > 1  # the first notice could not be posted
 
-    world.poster.notify = log_channel_down_at_first
+    world.posting_with(LogChannelDownAtFirst())
     for _ in range(5):
         world.clock.advance(days=1)
         await world.service.tick()
