@@ -30,7 +30,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.services.news import NewsPost, NewsService
-from bot.services.news.service import PARSE_PROCESSES, new_parse_pool
+from bot.services.news.parsing import PARSE_PROCESSES, new_parse_pool
 from bot.services.settings import SettingsService
 from db.database import Database
 from db.migrate import migrate

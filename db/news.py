@@ -9,13 +9,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from db.database import Database
+from db.database import Database, Transaction
 
-DELIVERY_PENDING = "pending"
-DELIVERY_SENT = "sent"
-DELIVERY_FAILED = "failed"
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
 _IN_CHUNK = 500
 
@@ -154,7 +150,7 @@ _INSERT_DELIVERY = (
 )
 
 
-def _delivery_params(d: NewDelivery, now: int) -> tuple:
+def _delivery_params(d: NewDelivery, now: int) -> tuple[object, ...]:
     return (d.guild_id, d.subscription_id, d.feed_id, d.channel_id, d.entry_key, d.dedupe_key, d.link, d.title,
             d.title_fingerprint, d.title_normalized, d.payload, d.published_at, now)
 
@@ -195,13 +191,6 @@ class NewsRepository:
             (now, limit),
         )
         return [_feed(r) for r in rows]
-
-    async def next_poll_at(self) -> int | None:
-        row = await self.db.fetch_one(
-            "SELECT MIN(f.next_poll_at) AS t FROM news_feeds f WHERE EXISTS ("
-            " SELECT 1 FROM news_subscriptions s WHERE s.feed_id = f.id AND s.paused = 0)"
-        )
-        return None if row is None else row["t"]
 
     async def record_fetched(
         self,
@@ -258,12 +247,6 @@ class NewsRepository:
         row = await self.db.fetch_one("SELECT consecutive_failures FROM news_feeds WHERE id = ?", (feed_id,))
         return 0 if row is None else int(row[0])
 
-    async def make_due(self, feed_ids: Sequence[int], now: int) -> None:
-        await self.db.execute(
-            f"UPDATE news_feeds SET next_poll_at = ? WHERE id IN ({', '.join('?' * len(feed_ids))})",  # noqa: S608
-            (now, *feed_ids),
-        )
-
     # -- seen entries ---------------------------------------------------------------------------------------------
     async def known_entry_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         known: set[str] = set()
@@ -275,10 +258,6 @@ class NewsRepository:
             )
             known.update(r[0] for r in rows)
         return known
-
-    async def count_seen(self, feed_id: int) -> int:
-        row = await self.db.fetch_one("SELECT COUNT(*) FROM news_seen_entries WHERE feed_id = ?", (feed_id,))
-        return 0 if row is None else int(row[0])
 
     # -- subscriptions --------------------------------------------------------------------------------------------
     async def create_subscription(self, guild_id: int, feed_id: int, *, channel_id: int | None, created_by: int,
@@ -477,7 +456,7 @@ class NewsRepository:
         return moved.rowcount
 
     @staticmethod
-    async def _cancel_pending(tx: Any, subscription_id: int) -> None:
+    async def _cancel_pending(tx: Transaction, subscription_id: int) -> None:
         """Forget the subscription's queued stories no send was started for (deleted, so the same story can
         still come through another feed). Attempted ones stay: they may be in the channel, and reconcile."""
         await tx.execute("DELETE FROM news_deliveries WHERE subscription_id = ? AND state = 'pending'"

@@ -32,7 +32,6 @@ from bot.domain.news_match import normalize_text
 DEFAULT_SUMMARY_LIMIT = 600
 DEFAULT_TITLE_LIMIT = 256
 MAX_KEY_LENGTH = 300
-NEAR_IDENTICAL_RATIO = 0.9
 
 TRACKING_PARAMS = frozenset(
     {
@@ -54,7 +53,7 @@ class FeedParseError(ValueError):
         self.code = code
         self.detail = detail
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[FeedParseError], tuple[str, str]]:
         return (type(self), (self.code, self.detail))  # picklable: parsing may run in a process pool
 
 
@@ -91,7 +90,12 @@ def _is_tracking_param(name: str) -> bool:
 
 
 def normalize_link(url: str) -> str:
-    """Canonical form of an http(s) link for dedupe: see the brief's rules. Non-http input is returned stripped."""
+    """Canonical form of an http(s) link for dedupe; non-http input is returned stripped.
+
+    Scheme and host lower-cased, the default port and the fragment dropped, tracking parameters (utm_*, fbclid,
+    ...) removed and the remaining query parameters sorted, an empty path made "/". Links of hosts whose URLs are
+    opaque tokens (Google News) keep their path and query as they are.
+    """
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
@@ -309,11 +313,6 @@ def signatures_match(a: TitleSignature, b: TitleSignature) -> bool:
     if _same_story(a, b):
         return True
     return (a.bare is not None and _same_story(a.bare, b)) or (b.bare is not None and _same_story(a, b.bare))
-
-
-def titles_near_identical(a: str, b: str, *, source_a: str | None = None, source_b: str | None = None) -> bool:
-    """Same story under two titles (see ``signatures_match``)."""
-    return signatures_match(title_signature(dedupe_title(a, source_a)), title_signature(dedupe_title(b, source_b)))
 
 
 # --- entries --------------------------------------------------------------------------------------------------

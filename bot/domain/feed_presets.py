@@ -54,25 +54,44 @@ class _PresetQuery:
 _EN_SEASON_KEYWORDS = ("season 2", "second season", "renewal", "renewed", "renews", "sequel")
 _KO_SEASON_KEYWORDS = ("시즌2", "시즌 2", "속편", "후속작", "제작 확정")
 
-SHOW_TITLES: dict[str, str] = {"trauma-code": "Trauma Code: Heroes on Call (중증외상센터)"}
+@dataclass(frozen=True, slots=True)
+class PresetShow:
+    """A show `/news preset` offers: its key (the command's choice value) and the name members see."""
 
-_SHOW_PRESETS: dict[str, tuple[_PresetQuery, ...]] = {
-    "trauma-code": (
-        _PresetQuery(
-            "en", '"Trauma Code: Heroes on Call"', "Google News (en): Trauma Code: Heroes on Call", _EN_SEASON_KEYWORDS
+    key: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Show:
+    title: str
+    queries: tuple[_PresetQuery, ...]
+
+
+_SHOWS: dict[str, _Show] = {
+    "trauma-code": _Show(
+        "Trauma Code: Heroes on Call",
+        (
+            _PresetQuery(
+                "en", '"Trauma Code: Heroes on Call"', "Google News (en): Trauma Code: Heroes on Call",
+                _EN_SEASON_KEYWORDS,
+            ),
+            _PresetQuery(
+                "en", '"Trauma Code" "season 2"', "Google News (en): Trauma Code season 2", _EN_SEASON_KEYWORDS
+            ),
+            _PresetQuery("ko", "중증외상센터 시즌2", "Google News (ko): 중증외상센터 시즌2", _KO_SEASON_KEYWORDS),
+            _PresetQuery("ko", '"중증외상센터 시즌 2"', "Google News (ko): 중증외상센터 시즌 2", _KO_SEASON_KEYWORDS),
         ),
-        _PresetQuery("en", '"Trauma Code" "season 2"', "Google News (en): Trauma Code season 2", _EN_SEASON_KEYWORDS),
-        _PresetQuery("ko", "중증외상센터 시즌2", "Google News (ko): 중증외상센터 시즌2", _KO_SEASON_KEYWORDS),
-        _PresetQuery("ko", '"중증외상센터 시즌 2"', "Google News (ko): 중증외상센터 시즌 2", _KO_SEASON_KEYWORDS),
     ),
 }
 
 
-def preset_show_keys() -> list[str]:
-    return sorted(_SHOW_PRESETS)
+def preset_shows() -> list[PresetShow]:
+    """The shows with news presets, by key."""
+    return [PresetShow(key, show.title) for key, show in sorted(_SHOWS.items())]
 
 
 def news_presets(show_key: str) -> list[PresetFeed]:
     """The preset feeds for a show, with suggested keywords; KeyError for an unknown show."""
-    queries = _SHOW_PRESETS[show_key.strip().lower()]
+    queries = _SHOWS[show_key.strip().lower()].queries
     return [PresetFeed(google_news_url(q.query, q.lang), q.label, q.keywords) for q in queries]

@@ -29,8 +29,12 @@ from __future__ import annotations
 import enum
 import functools
 import re
-import re._constants as sre_constants  # stdlib internals: the only way to inspect a compiled pattern's structure
-import re._parser as sre_parser
+
+# The regex parser is stdlib internals, the only way to inspect a pattern's structure. typeshed has no stubs for
+# `re._parser`/`re._constants`; its stubs of the deprecated public aliases (`sre_parse`) type an opcode's argument
+# as a union of every opcode's shape, which the dispatch on the opcode below cannot narrow. So: untyped here.
+import re._constants as sre_constants  # type: ignore[import-not-found]
+import re._parser as sre_parser  # type: ignore[import-not-found]
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass

@@ -15,14 +15,12 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
 import aiohttp.abc
 from yarl import URL
-
-from bot.domain.feed_entries import DEFAULT_SUMMARY_LIMIT, FeedParseError, ParsedFeed, parse_feed_bytes
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,6 @@ class FetchResult:
     error_code: str | None = None
     error_detail: str | None = None
     http_status: int | None = None
-    feed: ParsedFeed | None = None  # set by fetch_and_parse when status is "ok"
 
 
 class FeedUrlError(ValueError):
@@ -204,30 +201,6 @@ class FeedFetcher:
             return _error(current, "connect", str(exc) or type(exc).__name__)
         except aiohttp.ClientError as exc:
             return _error(current, "http_error", str(exc) or type(exc).__name__)
-
-    async def fetch_and_parse(
-        self,
-        url: str,
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        summary_limit: int = DEFAULT_SUMMARY_LIMIT,
-    ) -> FetchResult:
-        """Fetch, then parse off the event loop. A body that is not a feed becomes status "error" with the
-        parse error's code (not_a_feed, malformed, empty_body); ``feed`` holds the entries when "ok"."""
-        result = await self.fetch(url, etag=etag, last_modified=last_modified)
-        if result.status != "ok" or result.body is None:
-            return result
-        try:
-            feed = await asyncio.to_thread(
-                parse_feed_bytes, result.body, result.content_type, result.final_url, summary_limit=summary_limit
-            )
-        except FeedParseError as exc:
-            return replace(result, status="error", error_code=exc.code, error_detail=exc.detail)
-        except Exception as exc:  # a parser bug must not take the poller down
-            log.exception("unexpected error parsing %s", result.final_url)
-            return replace(result, status="error", error_code="malformed", error_detail=f"parser failure: {exc!r}")
-        return replace(result, feed=feed)
 
     async def _check_host(self, url: URL) -> None:
         if self._allow_private:

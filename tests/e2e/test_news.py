@@ -361,11 +361,31 @@ async def test_feed_list_pause_resume_remove_and_check_in_korean(fake, news):
     content, _ = await answer(await fake.slash(g, admin, "news check", locale="ko"))
     assert content == "피드 1개를 확인했어요: 새 항목 1개, 1개 게시, 0개 실패."
     assert [p["embeds"][0]["title"] for p in news_posts(fake, g.channel("news"))] == ["Season 2 via check"]
-    content, _ = await answer(await fake.slash(g, admin, "news check"))
-    assert content.startswith("Feeds were just checked.")
+    content, ephemeral = await answer(await fake.slash(g, admin, "news check"))
+    assert ephemeral and content.startswith("Slow down a little: try again in ") and content.endswith(" s.")
     assert await answer(await fake.slash(g, admin, "news feed remove", feed=choice["value"])) == (
         "Feed removed: nothing more from it will be posted.", True)
     assert await news.service.list_feeds(g.id) == []
+
+
+async def test_news_check_has_a_cooldown_per_server_that_nothing_to_check_does_not_start(fake, news):
+    second = fake.add_guild("Second Server")
+    bot = await news.runner.start()
+    g = fake.default_guild
+    news.feeds.set("outlet", "Outlet", old_items())
+    content, _ = await answer(await fake.slash(g, g.member("admin"), "news check"))
+    assert content == "This server follows no active feeds."
+    for guild in (g, second):
+        await configure(bot, guild)
+        await answer(await fake.slash(guild, guild.member("admin"), "news feed add", url=news.feeds.url("outlet")))
+    content, _ = await answer(await fake.slash(g, g.member("admin"), "news check"))
+    assert content == "Checked 1 feeds: 0 new items, 0 posted, 0 failed."
+    content, ephemeral = await answer(await fake.slash(g, g.member("admin"), "news check", locale="ko"))
+    assert ephemeral and content.startswith("조금 천천히요: ") and content.endswith("초 뒤에 다시 해 주세요.")
+    seconds = int(content.removeprefix("조금 천천히요: ").split("초", 1)[0])
+    assert 55 <= seconds <= 60
+    content, _ = await answer(await fake.slash(second, second.member("admin"), "news check"))
+    assert content == "Checked 1 feeds: 0 new items, 0 posted, 0 failed."  # another server is not limited
 
 
 async def test_private_addresses_are_refused_unless_allowed(fake, feeds, tmp_path):

@@ -1,4 +1,3 @@
-import asyncio
 import gzip
 import socket
 import time
@@ -14,7 +13,7 @@ from bot.services.feed_fetch import (
     validate_feed_url,
 )
 from tests.feeds import fixtures
-from tests.feeds.builders import KOREAN_ITEMS, Item, generate_items, korean_outlet, load_sample, rss2
+from tests.feeds.builders import generate_items, rss2
 from tests.feeds.server import LoopbackResolver, static_resolver
 
 feed_server = fixtures.feed_server
@@ -323,79 +322,3 @@ def test_validate_feed_url_errors(url, code):
 )
 def test_validate_feed_url_accepts(url, allow_private):
     assert validate_feed_url(url, allow_private=allow_private) == url.strip()
-
-
-# --- fetch and parse --------------------------------------------------------------------------------------------
-
-
-async def test_fetch_and_parse_ok(feed_server, session):
-    feed_server.serve("/feed.xml", FEED)
-    result = await make_fetcher(session).fetch_and_parse(feed_server.url("/feed.xml"))
-    assert result.status == "ok"
-    assert [entry.key for entry in result.feed.entries] == ["story-0", "story-1", "story-2"]
-
-
-async def test_fetch_and_parse_304_skips_parsing(feed_server, session):
-    feed_server.serve("/feed.xml", FEED)
-    fetcher = make_fetcher(session)
-    first = await fetcher.fetch_and_parse(feed_server.url("/feed.xml"))
-    second = await fetcher.fetch_and_parse(feed_server.url("/feed.xml"), etag=first.etag)
-    assert second.status == "not_modified"
-    assert second.feed is None
-
-
-@pytest.mark.parametrize(
-    ("body", "content_type", "code"),
-    [
-        (load_sample("not_a_feed.html"), "text/html; charset=utf-8", "not_a_feed"),
-        (load_sample("garbage.xml"), "application/xml", "malformed"),
-    ],
-)
-async def test_fetch_and_parse_not_a_feed(feed_server, session, body, content_type, code):
-    feed_server.serve("/page", body, content_type=content_type)
-    result = await make_fetcher(session).fetch_and_parse(feed_server.url("/page"))
-    assert (result.status, result.error_code) == ("error", code)
-    assert result.http_status == 200
-
-
-@pytest.mark.parametrize(
-    "content_type", ["application/rss+xml; charset=euc-kr", "text/xml", None, "application/xml; charset=utf-8"]
-)
-@pytest.mark.parametrize("declare_encoding", [True, False])
-async def test_fetch_and_parse_euc_kr(feed_server, session, content_type, declare_encoding):
-    body = korean_outlet(KOREAN_ITEMS, encoding="euc-kr", declare_encoding=declare_encoding)
-    feed_server.serve("/kr.xml", body, content_type=content_type)
-    result = await make_fetcher(session).fetch_and_parse(feed_server.url("/kr.xml"))
-    assert result.status == "ok"
-    assert result.feed.entries[-1].title == "중증외상센터 시즌2 제작 확정…주지훈 다시 백강혁으로"
-
-
-async def test_live_feed_gets_a_new_item(feed_server, session):
-    feed_server.serve_items("/live.xml", generate_items(2)[::-1])
-    fetcher = make_fetcher(session)
-    first = await fetcher.fetch_and_parse(feed_server.url("/live.xml"))
-    assert (await fetcher.fetch_and_parse(feed_server.url("/live.xml"), etag=first.etag)).status == "not_modified"
-    feed_server.add_item("/live.xml", Item("Season 2 confirmed", "https://example.com/new", guid="new"))
-    third = await fetcher.fetch_and_parse(feed_server.url("/live.xml"), etag=first.etag)
-    assert third.status == "ok"
-    assert {entry.key for entry in third.feed.entries} - {entry.key for entry in first.feed.entries} == {"new"}
-    assert feed_server.request_count("/live.xml") == 3
-
-
-async def test_parsing_a_big_feed_does_not_block_the_loop(feed_server, session):
-    feed_server.serve("/big.xml", rss2("big", generate_items(3000)))
-    ticks = 0
-    done = asyncio.Event()
-
-    async def ticker():
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    task = asyncio.create_task(ticker())
-    result = await make_fetcher(session).fetch_and_parse(feed_server.url("/big.xml"))
-    done.set()
-    await task
-    assert len(result.feed.entries) == 3000
-    assert ticks > 5

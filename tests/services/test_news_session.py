@@ -2,26 +2,16 @@
 
 A rebinding name answers a public address to the fetcher's own check and 127.0.0.1 (the feed server) to the
 connector's lookup. With CODEBLUE_ALLOW_PRIVATE_FEEDS=0 the connect is refused; the control case shows that
-without the guarded connector the same lookup sequence really reaches the server. Also: parsing in a process
-pool (how the cog runs the service) gives the same entries and errors.
+without the guarded connector the same lookup sequence really reaches the server.
 """
 
 from __future__ import annotations
-
-import multiprocessing
-import random
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 
 from bot.config import parse_settings
 from bot.runner import new_http_session
-from bot.services.feed_fetch import FeedFetcher, FetchResult
-from bot.services.news import NewsService
-from db.database import Database
-from db.migrate import migrate
-from db.news import NewsRepository
+from bot.services.feed_fetch import FeedFetcher
 from tests.feeds import fixtures
 from tests.feeds.builders import generate_items, rss2
 from tests.feeds.server import RebindingDns
@@ -60,23 +50,3 @@ async def test_session_without_settings_is_guarded(feed_server, monkeypatch):
             feed_server.url("/feed.xml", host=dns.host))
     assert result.error_code == "blocked_address"
     assert feed_server.request_count("/feed.xml") == 0
-
-
-
-async def test_parsing_in_a_process_pool_gives_the_same_entries_and_errors(tmp_path):
-    """NewsService(parse_executor=ProcessPoolExecutor(...)): results and FeedParseError cross the process boundary."""
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
-    body = rss2("Outlet", generate_items(3))
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        service = NewsService(NewsRepository(db), None, None, None, clock=lambda: datetime.now(UTC),
-                              rng=random.Random(1), parse_executor=pool)
-        parsed, error = await service._parse(FetchResult("ok", "http://feeds.test/a", body=body,
-                                                         content_type="application/rss+xml"))
-        assert error is None and [e.title for e in parsed.entries] == [f"Story {n}: Trauma Code news" for n in range(3)]
-        assert parsed.entries[0].title_normalized == "story 0: trauma code news"
-        _, error = await service._parse(FetchResult("ok", "http://feeds.test/b", body=b"<html><body>hi</body></html>",
-                                                    content_type="text/html"))
-        assert error is not None and error.startswith("not_a_feed")
-    await db.close()

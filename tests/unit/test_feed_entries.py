@@ -7,15 +7,23 @@ from bot.domain.feed_entries import (
     FeedParseError,
     build_entry,
     cut_text,
+    dedupe_title,
     detect_encoding,
     entry_key,
     html_to_text,
     normalize_link,
     parse_feed_bytes,
+    signatures_match,
     title_fingerprint,
-    titles_near_identical,
+    title_signature,
 )
 from tests.feeds.builders import KOREAN_ITEMS, Item, atom, generate_feed, google_news, korean_outlet, load_sample, rss2
+
+
+def titles_near_identical(a: str, b: str) -> bool:
+    """Same story under two titles, as the cross-feed dedupe compares them (bot.services.news.dedupe)."""
+    return signatures_match(title_signature(dedupe_title(a)), title_signature(dedupe_title(b)))
+
 
 KOREAN_TITLE = "중증외상센터 시즌2 제작 확정…주지훈 다시 백강혁으로"
 

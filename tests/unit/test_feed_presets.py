@@ -2,7 +2,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bot.domain.feed_presets import google_news_url, news_presets, preset_show_keys
+from bot.domain.feed_presets import PresetShow, google_news_url, news_presets, preset_shows
 from bot.domain.news_match import match_entry, parse_keyword
 
 
@@ -37,7 +37,7 @@ def test_google_news_url_rejects_bad_input(query, lang):
 
 
 def test_trauma_code_presets():
-    assert "trauma-code" in preset_show_keys()
+    assert PresetShow("trauma-code", "Trauma Code: Heroes on Call") in preset_shows()
     presets = news_presets("trauma-code")
     queries = {(parse_qs(urlsplit(p.url).query)["q"][0], parse_qs(urlsplit(p.url).query)["hl"][0]) for p in presets}
     assert ('"Trauma Code: Heroes on Call"', "en-US") in queries

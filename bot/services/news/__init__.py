@@ -1,9 +1,10 @@
 """News alerts: polling feeds, fanning new entries out to servers, dedupe, and crash-safe posting.
 
 The service knows no Discord: the cog gives it a `NewsPoster` that renders and sends posts and notices.
-Modules: `poller` (schedule, fetch, ingest), `dedupe` (cross-feed dedupe per server), `delivery` (crash-safe
-posting), `subscriptions` (feeds, presets, keywords for the commands), `models`, and `service` (NewsService, which
-combines them on one state, and `build_news_service`).
+Modules: `subscriptions` (feeds, presets, keywords for the commands), `poller` (the poll job and `/news check`),
+`parsing` (off the event loop), `ingest` (new entries -> keyword match -> delivery intents), `dedupe` (cross-feed
+dedupe per server), `delivery` (crash-safe posting), `notices` (admin notices), `schedule` (poll times, per-feed
+locks), `models`, and `service` (NewsService, which wires the parts, and `build_news_service`).
 """
 
 from bot.services.news.models import (
@@ -18,10 +19,12 @@ from bot.services.news.models import (
     TestedEntry,
 )
 from bot.services.news.service import NewsService, build_news_service
+from db.news import KeywordRecord, SubscriptionWithFeed
 
 __all__ = [
     "AddFeedResult",
     "FeedTestReport",
+    "KeywordRecord",
     "NewsError",
     "NewsPost",
     "NewsPoster",
@@ -29,6 +32,7 @@ __all__ = [
     "PollSummary",
     "PostError",
     "PresetResult",
+    "SubscriptionWithFeed",
     "TestedEntry",
     "build_news_service",
 ]

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
-from bot.domain.feed_entries import dedupe_title, normalize_link, signatures_match, title_signature
+from bot.domain.feed_entries import FeedEntry, dedupe_title, normalize_link, signatures_match, title_signature
 from bot.services.news.models import _entry_payload, _epoch
 from db.news import FeedRecord, NewDelivery, NewsRepository, SubscriptionRecord
 
@@ -22,12 +21,13 @@ DEDUPE_WINDOW = timedelta(hours=48)
 FUZZY_TITLE_CANDIDATES = 100
 
 
-def normalized_title(entry: Any) -> str:
+def normalized_title(entry: FeedEntry) -> str:
     """The entry's dedupe title: precomputed by the parser (FeedEntry.title_normalized) or computed now."""
-    return getattr(entry, "title_normalized", "") or dedupe_title(entry.title, getattr(entry, "source", None))
+    return entry.title_normalized or dedupe_title(entry.title, entry.source)
 
 
-async def unseen_stories(repo: NewsRepository, guild_id: int, entries: Sequence[Any], now: int) -> list[Any]:
+async def unseen_stories(repo: NewsRepository, guild_id: int, entries: Sequence[FeedEntry],
+                         now: int) -> list[FeedEntry]:
     """The entries (oldest first) that are not a story the server had within the window, nor repeat each other."""
     if not entries:
         return []
@@ -48,10 +48,10 @@ async def unseen_stories(repo: NewsRepository, guild_id: int, entries: Sequence[
 
 
 def delivery_for(subscription: SubscriptionRecord, feed: FeedRecord, feed_title: str | None,
-                 entry: Any) -> NewDelivery:
+                 entry: FeedEntry) -> NewDelivery:
     """The delivery intent of one story for one subscription."""
     link = entry.link or None
-    published = getattr(entry, "published", None)
+    published = entry.published
     return NewDelivery(
         guild_id=subscription.guild_id,
         subscription_id=subscription.id,

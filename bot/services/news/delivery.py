@@ -30,8 +30,8 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from bot.services.news.models import (
     GIVE_UP_AFTER,
@@ -39,10 +39,15 @@ from bot.services.news.models import (
     RETRY_BASE,
     RETRY_CAP,
     NewsPost,
+    NewsPoster,
     PostError,
+    SettingsLookup,
     _from_epoch,
 )
-from db.news import DeliveryRecord
+from bot.services.news.notices import Notifier
+from bot.services.news.schedule import PollSchedule
+from db.models import GuildSettings
+from db.news import DeliveryRecord, NewsRepository
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +56,36 @@ DELIVERY_BATCH = 500  # intents read per page and posted per round (channels run
 
 # What _deliver_one reports, and the notice an outcome prefix gets (once per server, channel and reason a run).
 _NOTICES = {"failed": "news.notice.post_failed", "gave_up": "news.notice.gave_up"}
+# Problems of one run, counted per (server, notice key, channel id, reason); told once each at the end of the run.
+Problems = dict[tuple[int, str, int | None, str], int]
+Queued = list[tuple[DeliveryRecord, GuildSettings]]
 
 
-class DeliveryMixin:
-    """The posting half of NewsService (state is set up in NewsService.__init__)."""
+class Deliverer:
+    """Posts the queued stories through the poster; owns the delivery lock and the channels found deleted."""
 
-    # -- delivery -------------------------------------------------------------------------------------------------
+    def __init__(self, repo: NewsRepository, poster: NewsPoster, settings: SettingsLookup, notifier: Notifier,
+                 schedule: PollSchedule, *, in_guild: Callable[[int], bool] | None = None) -> None:
+        self.repo = repo
+        self.poster = poster
+        self.settings = settings
+        self.notifier = notifier
+        self.schedule = schedule
+        # Whether the bot is still in a server (None: assume it is); stories for servers it left are not sent.
+        self._in_guild = in_guild or (lambda _guild_id: True)
+        self.lock = asyncio.Lock()
+        # Deleted channels found while posting: their stories wait (no request) for a new news channel.
+        self._gone_channels: set[int] = set()
+
+    async def leave_guild(self, guild_id: int) -> None:
+        """The bot is no longer in the server: pause its subscriptions (kept for when the bot is added back; an
+        admin's resume re-baselines them, so no backlog) and drop its queued stories. A feed nobody else follows
+        actively is then no longer fetched."""
+        paused, dropped = await self.repo.pause_guild(guild_id, "not_in_server")
+        if paused or dropped:
+            log.info("left guild %s: paused %d news subscription(s), dropped %d queued stories",
+                     guild_id, paused, dropped)
+
     async def deliver_pending(self) -> int:
         """Post every pending intent, oldest story first, one channel at a time each; returns posts made.
 
@@ -64,15 +93,15 @@ class DeliveryMixin:
         backing off, rests until a later run, its remaining stories kept in order. The delivery lock is held
         until every channel's task has finished, so a concurrent run cannot pick up a row that is being sent.
         """
-        async with self._delivery_lock:
+        async with self.lock:
             posted = 0
             resting: set[int | None] = set()
-            settings_cache: dict[int, Any] = {}
+            settings_cache: dict[int, GuildSettings] = {}
             while True:
                 by_channel = await self._deliverable(resting, settings_cache)
                 if not by_channel:
                     return posted
-                problems: dict[tuple[int, str, str, str], int] = defaultdict(int)
+                problems: Problems = defaultdict(int)
                 results = await asyncio.gather(*(self._deliver_channel(channel_id, items, problems)
                                                  for channel_id, items in by_channel.items()),
                                                return_exceptions=True)
@@ -90,19 +119,19 @@ class DeliveryMixin:
                     if rest:
                         resting.add(channel_id)
                 for (guild_id, key, channel, reason), count in problems.items():
-                    await self._notify(guild_id, key, channel=channel, reason=reason, count=count)
+                    await self.notifier.notify(guild_id, key, channel_id=channel, reason=reason, count=count)
                 if cancelled is not None:
                     raise cancelled
 
     async def _deliverable(self, resting: set[int | None],
-                           settings_cache: dict[int, Any]) -> dict[int | None, list[tuple[DeliveryRecord, Any]]]:
+                           settings_cache: dict[int, GuildSettings]) -> dict[int | None, Queued]:
         """Up to DELIVERY_BATCH pending intents of channels that may be posted to now, by channel, oldest first.
 
         Pages past the intents of resting channels, so a backlog in one channel never hides the others. A channel
         whose next story is backing off starts resting here (its later stories wait behind it).
         """
-        now = self._now()
-        by_channel: dict[int | None, list[tuple[DeliveryRecord, Any]]] = defaultdict(list)
+        now = self.schedule.now()
+        by_channel: dict[int | None, Queued] = defaultdict(list)
         taken = 0
         after: tuple[int, int] | None = None
         left: set[int] = set()
@@ -131,23 +160,22 @@ class DeliveryMixin:
             await self.leave_guild(guild_id)
         return dict(by_channel)
 
-    async def _deliver_channel(self, channel_id: int | None, items: list[tuple[DeliveryRecord, Any]],
-                               problems: dict[tuple[int, str, str, str], int]) -> tuple[int, bool]:
+    async def _deliver_channel(self, channel_id: int | None, items: Queued, problems: Problems) -> tuple[int, bool]:
         """Sequential sends to one channel (discord.py waits out 429s); returns (posted, channel must rest)."""
         posted = 0
         for delivery, settings in items:
             if channel_id is None:
                 await self.repo.mark_failed(delivery.id, "no_channel")
-                problems[(delivery.guild_id, _NOTICES["failed"], "-", "no_channel")] += 1
+                problems[(delivery.guild_id, _NOTICES["failed"], None, "no_channel")] += 1
                 continue
             if channel_id in self._gone_channels:
                 if await self._fall_back_to_news_channel(delivery, channel_id, settings):
                     return posted, True  # the moved stories are read again, for the news channel
                 # Stories wait for a new news channel (/config channel) until GIVE_UP_AFTER, with no request.
-                if self._now() - delivery.created_at < GIVE_UP_AFTER.total_seconds():
+                if self.schedule.now() - delivery.created_at < GIVE_UP_AFTER.total_seconds():
                     return posted, True
                 await self.repo.mark_failed(delivery.id, "gave_up: channel_missing")
-                problems[(delivery.guild_id, _NOTICES["gave_up"], f"<#{channel_id}>", "channel_missing")] += 1
+                problems[(delivery.guild_id, _NOTICES["gave_up"], channel_id, "channel_missing")] += 1
                 continue
             outcome = await self._deliver_one(delivery, channel_id, settings)
             if outcome == "sent":
@@ -156,18 +184,18 @@ class DeliveryMixin:
                 return posted, True
             elif ":" in outcome:
                 kind, reason = outcome.split(":", 1)
-                problems[(delivery.guild_id, _NOTICES[kind], f"<#{channel_id}>", reason)] += 1
+                problems[(delivery.guild_id, _NOTICES[kind], channel_id, reason)] += 1
         return posted, False
 
-    async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, settings: Any) -> str:
+    async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> str:
         """Reconcile or send one intent: "sent", "reconciled", "dropped" (no longer pending), "retry",
         "failed:<reason>" or "gave_up:<reason>"."""
-        now = self._now()
+        now = self.schedule.now()
         if delivery.attempted_at is not None:
             # An earlier send may have reached Discord (crash, timeout, 5xx; see the module docstring).
             try:
                 found = await self.poster.find_posted(channel_id, delivery.link, delivery.title,
-                                                      _from_epoch(delivery.attempted_at - 60))  # type: ignore[arg-type]
+                                                      _from_epoch(delivery.attempted_at - 60))
             except PostError as exc:
                 if not exc.permanent:
                     return await self._retry_later(delivery, exc.reason, now, maybe_posted=True, sent=False)
@@ -196,10 +224,10 @@ class DeliveryMixin:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
             return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
-        await self.repo.mark_sent(delivery.id, message_id, self._now())
+        await self.repo.mark_sent(delivery.id, message_id, self.schedule.now())
         return "sent"
 
-    async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int, settings: Any) -> str:
+    async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int, settings: GuildSettings) -> str:
         """The channel was deleted: nothing was posted. A feed's own channel falls back to the news channel;
         otherwise its stories stay pending (until GIVE_UP_AFTER) so they go out once the admins set a new news
         channel. Admins are told once (per channel and run of the bot)."""
@@ -209,11 +237,12 @@ class DeliveryMixin:
             return "retry"
         log.warning("news channel %s of guild %s is gone; its stories wait for a new channel", channel_id,
                     delivery.guild_id)
-        await self._notify(delivery.guild_id, "news.notice.channel_gone", channel=f"<#{channel_id}>",
-                           hours=int(GIVE_UP_AFTER.total_seconds() // 3600))
+        await self.notifier.notify(delivery.guild_id, "news.notice.channel_gone", channel_id=channel_id,
+                                   hours=int(GIVE_UP_AFTER.total_seconds() // 3600))
         return "retry"
 
-    async def _fall_back_to_news_channel(self, delivery: DeliveryRecord, channel_id: int, settings: Any) -> bool:
+    async def _fall_back_to_news_channel(self, delivery: DeliveryRecord, channel_id: int,
+                                         settings: GuildSettings) -> bool:
         """When the deleted channel was the feed's own and the server has a news channel (not known to be gone
         too), move the feed and its waiting stories there and tell the admins; False otherwise. Removing and
         re-adding the feed instead would delete the waiting stories."""
@@ -223,8 +252,8 @@ class DeliveryMixin:
         moved = await self.repo.move_to_news_channel(delivery.guild_id, channel_id)
         log.warning("news feed channel %s of guild %s is gone; %d waiting stories moved to the news channel %s",
                     channel_id, delivery.guild_id, moved, news_channel_id)
-        await self._notify(delivery.guild_id, "news.notice.feed_channel_gone", channel=f"<#{channel_id}>",
-                           news_channel=f"<#{news_channel_id}>")
+        await self.notifier.notify(delivery.guild_id, "news.notice.feed_channel_gone", channel_id=channel_id,
+                                   news_channel_id=news_channel_id)
         return True
 
     async def _retry_later(self, delivery: DeliveryRecord, reason: str, now: int, *, maybe_posted: bool,

@@ -1,14 +1,17 @@
-"""News service models: limits, errors, the poster protocol and the results commands get back."""
+"""News service models: limits, errors, the collaborators' protocols and the results commands get back."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from bot.domain.news_match import KeywordError
+from bot.domain.feed_entries import FeedEntry
+from bot.domain.news_match import Keyword, KeywordError
 from bot.errors import UserFacingError
+from bot.services.feed_fetch import FetchResult
+from db.models import GuildSettings
 from db.news import SubscriptionRecord
 
 DEFAULT_INTERVAL = timedelta(minutes=10)
@@ -17,14 +20,12 @@ MAX_BACKOFF = timedelta(hours=6)
 JITTER_FRACTION = 0.1
 FAILURE_NOTICE_AFTER = 3
 SEEN_RETENTION = timedelta(days=30)
-CHECK_COOLDOWN = timedelta(seconds=60)
 MAX_ATTEMPTS = 5  # sends whose outcome was never recorded (crashes); temporary failures do not count
 RETRY_BASE = timedelta(seconds=30)  # per-delivery backoff after a temporary failure: 30 s, 1 min, 2 min ...
 RETRY_CAP = timedelta(minutes=30)
 GIVE_UP_AFTER = timedelta(hours=24)  # a story still failing temporarily this long after it was queued is dropped
 MAX_FEEDS_PER_GUILD = 50
 MAX_KEYWORDS_PER_SCOPE = 50
-SUMMARY_LIMIT = 600
 FEED_USER_AGENT = "CodeBlue/0.1 news alerts (Discord fan bot; +https://github.com/codeblue-bot/codeblue)"
 
 
@@ -36,9 +37,8 @@ class NewsError(UserFacingError):
 
 
 def _keyword_error(exc: KeywordError, raw: str) -> NewsError:
-    code = getattr(exc, "code", "")
-    key = f"news.keyword.error.{code}" if code in KEYWORD_ERROR_CODES else "news.keyword.error.other"
-    return NewsError(key, keyword=raw[:100], detail=str(getattr(exc, "detail", "") or exc)[:200])
+    key = f"news.keyword.error.{exc.code}" if exc.code in KEYWORD_ERROR_CODES else "news.keyword.error.other"
+    return NewsError(key, keyword=raw[:100], detail=str(exc.detail or exc)[:200])
 
 
 class PostError(Exception):
@@ -70,6 +70,8 @@ class NewsPost:
 
 
 class NewsPoster(Protocol):
+    """What the service needs from Discord (the cog implements it)."""
+
     async def post(self, post: NewsPost) -> int:
         """Send the post; return the message id; raise PostError."""
 
@@ -77,11 +79,21 @@ class NewsPoster(Protocol):
         """The id of a message posted since `since` that carries this story, if any (crash reconciliation)."""
 
     async def notify(self, guild_id: int, key: str, **params: object) -> bool:
-        """Tell the server's admins (log channel) the catalog message `key`; False when it could not be posted."""
+        """Tell the server's admins (log channel) the catalog message `key`; False when it could not be posted.
+
+        Channels are given as ids (`channel_id`, `news_channel_id`; None when there is none): the poster renders
+        them."""
+
+
+class Fetcher(Protocol):
+    """Conditional HTTP fetch of a feed URL (bot.services.feed_fetch.FeedFetcher); never raises for network or
+    HTTP failures."""
+
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult: ...
 
 
 class SettingsLookup(Protocol):
-    async def get(self, guild_id: int) -> Any: ...
+    async def get(self, guild_id: int) -> GuildSettings: ...
 
 
 @dataclass(slots=True)
@@ -128,31 +140,28 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def _from_epoch(value: int | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+def _from_epoch(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
 
 
-def _entry_payload(entry: Any, feed_title: str | None) -> str:
-    published = getattr(entry, "published", None)
+def _entry_payload(entry: FeedEntry, feed_title: str | None) -> str:
     return json.dumps(
         {
             "title": entry.title,
             "link": entry.link,
             "summary": entry.summary or "",
-            "source": getattr(entry, "source", None) or feed_title,
-            "published": published.isoformat() if published else None,
-            "thumbnail": getattr(entry, "thumbnail", None),
+            "source": entry.source or feed_title,
+            "published": entry.published.isoformat() if entry.published else None,
+            "thumbnail": entry.thumbnail,
         },
         ensure_ascii=False,
     )
 
 
-
-def _keyword_kind(keyword: Any) -> str:
-    kind = getattr(keyword, "kind", "include")
-    return str(getattr(kind, "value", kind))
+def _keyword_kind(keyword: Keyword) -> str:
+    return keyword.kind.value
 
 
-def _keyword_text(keyword: Any, raw: str) -> str:
+def _keyword_text(keyword: Keyword, raw: str) -> str:
     """The canonical stored form of a keyword (so `remove` finds what `add` stored)."""
-    return str(getattr(keyword, "raw", None) or raw).strip()
+    return (keyword.raw or raw).strip()

@@ -1,44 +1,52 @@
-"""NewsService: polling, dedupe, delivery and the commands' operations on one object, and its wiring."""
+"""NewsService: the news parts wired together, and the one object the cog and the tests talk to.
+
+Each part owns its state and gets its collaborators here: `Subscriptions` (the commands), `Poller` (the scheduler
+job and `/news check`), `Deliverer` (crash-safe posting through the `NewsPoster` the cog implements), and what
+they share: the `Ingester`, the `FeedParser`, the keyword cache, the poll schedule and the per-feed locks.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-import os
 import random
-import weakref
-from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
-from typing import Any
 
+import aiohttp
+
+from bot.domain.news_match import Keyword
 from bot.services.feed_fetch import FeedFetcher
-from bot.services.news.delivery import DeliveryMixin
+from bot.services.news.delivery import Deliverer
+from bot.services.news.ingest import Ingester, KeywordMatchers
 from bot.services.news.models import (
     DEFAULT_INTERVAL,
     FAILURE_NOTICE_AFTER,
     FEED_USER_AGENT,
-    MIN_INTERVAL,
+    AddFeedResult,
+    FeedTestReport,
+    Fetcher,
     NewsPoster,
+    PollSummary,
+    PresetResult,
     SettingsLookup,
 )
-from bot.services.news.poller import PollingMixin
-from bot.services.news.subscriptions import SubscriptionsMixin
+from bot.services.news.notices import Notifier
+from bot.services.news.parsing import PARSE_PROCESSES, FeedParser, new_parse_pool
+from bot.services.news.poller import Poller
+from bot.services.news.schedule import FeedLocks, PollSchedule
+from bot.services.news.subscriptions import Subscriptions
 from db.database import Database
-from db.news import NewsRepository
+from db.news import KeywordRecord, NewsRepository, SubscriptionWithFeed
 
-# Feed parsing (feedparser, pure Python) runs in worker processes: in threads it competes with the event loop for
-# the GIL (stalls of 60-130 ms under load, and no parallelism). "spawn": never fork a process that runs threads.
-PARSE_PROCESSES = min(2, os.cpu_count() or 1)
 FETCH_CONNECT_TIMEOUT = 10.0
 FETCH_TOTAL_TIMEOUT = 30.0  # seconds for a whole fetch, redirects included (module-level so tests can shorten it)
 
 
-class NewsService(PollingMixin, SubscriptionsMixin, DeliveryMixin):
+class NewsService:
     def __init__(
         self,
         repo: NewsRepository,
-        fetcher: Any,
+        fetcher: Fetcher,
         poster: NewsPoster,
         settings: SettingsLookup,
         *,
@@ -53,47 +61,69 @@ class NewsService(PollingMixin, SubscriptionsMixin, DeliveryMixin):
         in_guild: Callable[[int], bool] | None = None,
     ) -> None:
         self.repo = repo
-        self.fetcher = fetcher
-        self.poster = poster
-        self.settings = settings
-        self.clock = clock
-        self.interval = max(interval, MIN_INTERVAL)
-        self.failure_notice_after = failure_notice_after
-        self.allow_private = allow_private
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._fetch_slots = asyncio.Semaphore(concurrency)
-        # Parsing is CPU-bound Python in worker threads: few at a time, so the event loop still gets the GIL often.
-        self._parse_slots = asyncio.Semaphore(parse_concurrency)
-        # None: worker threads (asyncio.to_thread). A process pool takes parsing off the GIL altogether.
-        self._parse_executor = parse_executor
-        # Whether the bot is still in a server (None: assume it is); stories for servers it left are not sent.
-        self._in_guild = in_guild or (lambda _guild_id: True)
-        self._feed_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._delivery_lock = asyncio.Lock()
-        # Deciding deliveries reads the servers' recent stories and writes new ones: one feed at a time, or two
-        # feeds carrying the same story could both miss each other (fetching and parsing stay concurrent).
-        self._ingest_lock = asyncio.Lock()
-        self._matchers: dict[tuple[int, int | None], Any] = {}
-        self._last_check: dict[int, datetime] = {}
-        # Deleted channels found while posting: their stories wait (no request) for a new news channel.
-        self._gone_channels: set[int] = set()
+        schedule = PollSchedule(clock, interval=interval, rng=rng)
+        locks = FeedLocks()
+        matchers = KeywordMatchers(repo)
+        notifier = Notifier(poster)
+        self.parser = FeedParser(parse_executor, concurrency=parse_concurrency)
+        ingester = Ingester(repo, schedule, matchers)
+        self.deliverer = Deliverer(repo, poster, settings, notifier, schedule, in_guild=in_guild)
+        self.poller = Poller(repo, fetcher, self.parser, ingester, self.deliverer, notifier, schedule, locks,
+                             concurrency=concurrency, failure_notice_after=failure_notice_after)
+        self.subscriptions = Subscriptions(repo, fetcher, self.parser, ingester, matchers, schedule, locks,
+                                           allow_private=allow_private)
 
     def close(self) -> None:
         """Stop the parsing processes (the cog calls this when it unloads)."""
-        if self._parse_executor is not None:
-            self._parse_executor.shutdown(wait=False, cancel_futures=True)
-            self._parse_executor = None
+        self.parser.close()
+
+    # -- the scheduler job, /news check and posting ---------------------------------------------------------------
+    async def tick(self) -> PollSummary:
+        return await self.poller.tick()
+
+    async def check_guild(self, guild_id: int) -> PollSummary:
+        return await self.poller.check_guild(guild_id)
+
+    async def deliver_pending(self) -> int:
+        return await self.deliverer.deliver_pending()
+
+    async def leave_guild(self, guild_id: int) -> None:
+        await self.deliverer.leave_guild(guild_id)
+
+    # -- the commands ---------------------------------------------------------------------------------------------
+    async def add_feed(self, guild_id: int, raw_url: str, *, created_by: int, channel_id: int | None = None,
+                       keywords: Sequence[str] = (), post_newest: bool = False) -> AddFeedResult:
+        return await self.subscriptions.add_feed(guild_id, raw_url, created_by=created_by, channel_id=channel_id,
+                                                 keywords=keywords, post_newest=post_newest)
+
+    async def add_preset(self, guild_id: int, show_key: str, *, created_by: int,
+                         channel_id: int | None = None) -> PresetResult:
+        return await self.subscriptions.add_preset(guild_id, show_key, created_by=created_by, channel_id=channel_id)
+
+    async def remove_feed(self, guild_id: int, subscription_id: int) -> None:
+        await self.subscriptions.remove_feed(guild_id, subscription_id)
+
+    async def set_paused(self, guild_id: int, subscription_id: int, paused: bool) -> None:
+        await self.subscriptions.set_paused(guild_id, subscription_id, paused)
+
+    async def list_feeds(self, guild_id: int) -> list[SubscriptionWithFeed]:
+        return await self.subscriptions.list_feeds(guild_id)
+
+    async def test_feed(self, guild_id: int, raw_url: str, *, limit: int = 10) -> FeedTestReport:
+        return await self.subscriptions.test_feed(guild_id, raw_url, limit=limit)
+
+    async def add_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> Keyword:
+        return await self.subscriptions.add_keyword(guild_id, raw, subscription_id)
+
+    async def remove_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> None:
+        await self.subscriptions.remove_keyword(guild_id, raw, subscription_id)
+
+    async def list_keywords(self, guild_id: int, subscription_id: int | None = None) -> list[KeywordRecord]:
+        return await self.subscriptions.list_keywords(guild_id, subscription_id)
 
 
-def new_parse_pool(workers: int = PARSE_PROCESSES) -> ProcessPoolExecutor | None:
-    """Worker processes for parsing feeds, started on first use; None (threads) when workers is 0."""
-    if workers <= 0:
-        return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-
-def build_news_service(db: Database, session: Any, poster: NewsPoster, settings: SettingsLookup, *,
-                       clock: Callable[[], datetime], allow_private: bool, user_agent: str = FEED_USER_AGENT,
+def build_news_service(db: Database, session: aiohttp.ClientSession, poster: NewsPoster, settings: SettingsLookup,
+                       *, clock: Callable[[], datetime], allow_private: bool, user_agent: str = FEED_USER_AGENT,
                        interval: timedelta = DEFAULT_INTERVAL, parse_processes: int | None = None,
                        in_guild: Callable[[int], bool] | None = None) -> NewsService:
     """The service wired to its repository, a fetcher on the shared HTTP session and a parsing process pool

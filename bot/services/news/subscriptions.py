@@ -1,21 +1,21 @@
-"""Commands' side of the news service: following feeds and presets, keywords, `/news test`."""
+"""Commands' side of the news service: following feeds and presets, pausing, keywords, `/news test`."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from typing import Any
 
-from bot.domain.feed_entries import normalize_link
+from bot.domain.feed_entries import ParsedFeed, normalize_link
 from bot.domain.feed_presets import news_presets
-from bot.domain.news_match import KeywordError, compile_keywords, match_entry, parse_keyword
-from bot.services.feed_fetch import validate_feed_url
+from bot.domain.news_match import Keyword, KeywordError, compile_keywords, match_entry, parse_keyword
+from bot.services.feed_fetch import FeedUrlError, FetchResult, validate_feed_url
 from bot.services.news.dedupe import delivery_for
+from bot.services.news.ingest import Ingester, KeywordMatchers
 from bot.services.news.models import (
     MAX_FEEDS_PER_GUILD,
     MAX_KEYWORDS_PER_SCOPE,
     AddFeedResult,
     FeedTestReport,
+    Fetcher,
     NewsError,
     PresetResult,
     TestedEntry,
@@ -23,13 +23,26 @@ from bot.services.news.models import (
     _keyword_kind,
     _keyword_text,
 )
-from db.news import KeywordRecord, SubscriptionRecord, SubscriptionWithFeed
+from bot.services.news.parsing import PROBLEM_LIMIT, FeedParser, FeedProblem
+from bot.services.news.schedule import FeedLocks, PollSchedule
+from db.news import KeywordRecord, NewsRepository, SubscriptionRecord, SubscriptionWithFeed
 
-log = logging.getLogger(__name__)
 
+class Subscriptions:
+    """Feeds, presets and keywords of a server. Following or resuming a feed fetches it once, under the feed's
+    lock, and ingests it as this server's baseline."""
 
-class SubscriptionsMixin:
-    """Feeds, presets and keywords of a server (state is set up in NewsService.__init__)."""
+    def __init__(self, repo: NewsRepository, fetcher: Fetcher, parser: FeedParser, ingester: Ingester,
+                 matchers: KeywordMatchers, schedule: PollSchedule, locks: FeedLocks, *,
+                 allow_private: bool = False) -> None:
+        self.repo = repo
+        self.fetcher = fetcher
+        self.parser = parser
+        self.ingester = ingester
+        self.matchers = matchers
+        self.schedule = schedule
+        self.locks = locks
+        self.allow_private = allow_private
 
     async def _subscription_for(self, guild_id: int, subscription_id: int | None) -> SubscriptionRecord | None:
         if subscription_id is None:
@@ -39,7 +52,7 @@ class SubscriptionsMixin:
             raise NewsError("news.feed.unknown")
         return subscription
 
-    async def add_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> Any:
+    async def add_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> Keyword:
         try:
             keyword = parse_keyword(raw)
         except KeywordError as exc:
@@ -49,9 +62,10 @@ class SubscriptionsMixin:
         if len(existing) >= MAX_KEYWORDS_PER_SCOPE:
             raise NewsError("news.keyword.too_many", limit=MAX_KEYWORDS_PER_SCOPE)
         stored = _keyword_text(keyword, raw)
-        if not await self.repo.add_keyword(guild_id, subscription_id, stored, _keyword_kind(keyword), self._now()):
+        now = self.schedule.now()
+        if not await self.repo.add_keyword(guild_id, subscription_id, stored, _keyword_kind(keyword), now):
             raise NewsError("news.keyword.exists", keyword=stored)
-        self._forget_keywords(guild_id)
+        self.matchers.forget(guild_id)
         return keyword
 
     async def remove_keyword(self, guild_id: int, raw: str, subscription_id: int | None = None) -> None:
@@ -66,38 +80,31 @@ class SubscriptionsMixin:
             removed = await self.repo.remove_keyword(guild_id, subscription_id, text) or removed
         if not removed:
             raise NewsError("news.keyword.not_found", keyword=raw[:100])
-        self._forget_keywords(guild_id)
+        self.matchers.forget(guild_id)
 
     async def list_keywords(self, guild_id: int, subscription_id: int | None = None) -> list[KeywordRecord]:
         await self._subscription_for(guild_id, subscription_id)
         return [r for r in await self.repo.keywords_of_guild(guild_id) if r.subscription_id == subscription_id]
 
     # -- subscriptions --------------------------------------------------------------------------------------------
-    async def _fetch_once(self, url: str) -> tuple[Any, Any]:
+    async def _fetch_once(self, url: str) -> tuple[ParsedFeed, FetchResult]:
         result = await self.fetcher.fetch(url)
-        parsed, error = await self._parse(result)
-        if error is not None:
-            if error.startswith("blocked_address"):
-                raise NewsError("news.feed.blocked", url=url[:200])
-            raise NewsError("news.feed.unreachable", url=url[:200], reason=error[:300])
-        return parsed, result
+        try:
+            return await self.parser.parse(result), result
+        except FeedProblem as problem:
+            if problem.text.startswith("blocked_address"):
+                raise NewsError("news.feed.blocked", url=url[:200]) from None
+            raise NewsError("news.feed.unreachable", url=url[:200], reason=problem.text[:PROBLEM_LIMIT]) from None
 
     def feed_url(self, raw: str) -> str:
         """The normalized feed URL (one feed row per URL); NewsError when it is not an http(s) URL."""
         url = raw.strip()
-        problem: object = None
         try:
-            checked = validate_feed_url(url, allow_private=self.allow_private)
-        except ValueError as exc:
-            if getattr(exc, "code", None) == "blocked_address":
+            validate_feed_url(url, allow_private=self.allow_private)
+        except FeedUrlError as exc:
+            if exc.code == "blocked_address":
                 raise NewsError("news.feed.blocked", url=url[:200]) from None
-            problem = getattr(exc, "detail", None) or str(exc) or "invalid"
-        else:
-            # Accept the validator returning None/True (fine), a URL (fine), False or a problem text.
-            if checked is False or (isinstance(checked, str) and not checked.startswith(("http://", "https://"))):
-                problem = checked or "invalid"
-        if problem:
-            raise NewsError("news.feed.bad_url", url=url[:200], reason=str(problem)[:200])
+            raise NewsError("news.feed.bad_url", url=url[:200], reason=(exc.detail or "invalid")[:200]) from None
         return normalize_link(url)
 
     async def add_feed(self, guild_id: int, raw_url: str, *, created_by: int, channel_id: int | None = None,
@@ -116,12 +123,12 @@ class SubscriptionsMixin:
         if len(current) >= MAX_FEEDS_PER_GUILD:
             raise NewsError("news.feed.too_many", limit=MAX_FEEDS_PER_GUILD)
         parsed, result = await self._fetch_once(url)
-        now = self._now()
-        feed = await self.repo.ensure_feed(url, now=now, next_poll_at=self.next_poll_after_success(now))
-        async with self._feed_lock(feed.id):
+        now = self.schedule.now()
+        feed = await self.repo.ensure_feed(url, now=now, next_poll_at=self.schedule.after_success(now))
+        async with self.locks(feed.id):
             feed = await self.repo.get_feed(feed.id) or feed
             # Entries other servers have not had yet are theirs; for this server they are backlog.
-            await self._ingest(feed, parsed, result, now, exclude_guild=guild_id)
+            await self.ingester.ingest(feed, parsed, result, now, exclude_guild=guild_id)
             subscription = await self.repo.create_subscription(guild_id, feed.id, channel_id=channel_id,
                                                                created_by=created_by, now=now)
             if subscription is None:
@@ -129,11 +136,11 @@ class SubscriptionsMixin:
         for raw, keyword in parsed_keywords:
             await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
                                         _keyword_kind(keyword), now)
-        self._forget_keywords(guild_id)
+        self.matchers.forget(guild_id)
         queued = False
         if post_newest and parsed.entries:
-            dated = [e for e in parsed.entries if e.published is not None]
-            newest = max(dated, key=lambda e: e.published) if dated else parsed.entries[-1]
+            dated = [(e.published, e) for e in parsed.entries if e.published is not None]
+            newest = max(dated, key=lambda pair: pair[0])[1] if dated else parsed.entries[-1]
             fresh = await self.repo.get_feed(feed.id) or feed
             queued = await self.repo.add_delivery(delivery_for(subscription, fresh, parsed.title, newest), now)
         return AddFeedResult(subscription, parsed.title, len(parsed.entries), queued)
@@ -145,13 +152,12 @@ class SubscriptionsMixin:
         try:
             presets = news_presets(show_key)
         except KeyError:
-            presets = []
-        if not presets:
-            raise NewsError("news.preset.unknown", show=show_key[:60])
+            raise NewsError("news.preset.unknown", show=show_key[:60]) from None
         current = await self.repo.subscriptions_of_guild(guild_id)
         followed = {s.feed.url for s in current}
-        added, already = [], []
-        now = self._now()
+        added: list[str] = []
+        already: list[str] = []
+        now = self.schedule.now()
         for preset in presets:
             url = normalize_link(preset.url)
             if url in followed:
@@ -165,7 +171,7 @@ class SubscriptionsMixin:
             if subscription is None:
                 already.append(preset.label)
                 continue
-            for raw in getattr(preset, "keywords", ()) or ():
+            for raw in preset.keywords:
                 try:
                     keyword = parse_keyword(raw)
                 except KeywordError:
@@ -173,13 +179,13 @@ class SubscriptionsMixin:
                 await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
                                             _keyword_kind(keyword), now)
             added.append(preset.label)
-        self._forget_keywords(guild_id)
+        self.matchers.forget(guild_id)
         return PresetResult(added, already)
 
     async def remove_feed(self, guild_id: int, subscription_id: int) -> None:
         if not await self.repo.delete_subscription(guild_id, subscription_id):
             raise NewsError("news.feed.unknown")
-        self._forget_keywords(guild_id)
+        self.matchers.forget(guild_id)
 
     async def set_paused(self, guild_id: int, subscription_id: int, paused: bool) -> None:
         """Pause or resume. Items that appear while a feed is paused are skipped (as the reply promises): a
@@ -193,27 +199,21 @@ class SubscriptionsMixin:
         elif not await self.repo.set_paused(guild_id, subscription_id, paused):
             raise NewsError("news.feed.unknown")
 
-    async def leave_guild(self, guild_id: int) -> None:
-        """The bot is no longer in the server: pause its subscriptions (kept for when the bot is added back; an
-        admin's resume re-baselines them, so no backlog) and drop its queued stories. A feed nobody else follows
-        actively is then no longer fetched."""
-        paused, dropped = await self.repo.pause_guild(guild_id, "not_in_server")
-        if paused or dropped:
-            log.info("left guild %s: paused %d news subscription(s), dropped %d queued stories",
-                     guild_id, paused, dropped)
-
     async def _rebaseline(self, subscription: SubscriptionRecord) -> None:
         """Resume: a conditional fetch; entries it holds that nobody has seen are backlog for this server (other
         servers get their new items as from any poll). Unreachable feed: stays paused, the reason is told."""
-        async with self._feed_lock(subscription.feed_id):
+        async with self.locks(subscription.feed_id):
             feed = await self.repo.get_feed(subscription.feed_id)
             if feed is not None and feed.last_success_at is not None:  # else its first poll is its baseline
                 result = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
                 if result.status != "not_modified":
-                    parsed, error = await self._parse(result)
-                    if error is not None:
-                        raise NewsError("news.feed.resume_failed", url=feed.url[:200], reason=error[:300])
-                    await self._ingest(feed, parsed, result, self._now(), exclude_guild=subscription.guild_id)
+                    try:
+                        parsed = await self.parser.parse(result)
+                    except FeedProblem as problem:
+                        raise NewsError("news.feed.resume_failed", url=feed.url[:200],
+                                        reason=problem.text[:PROBLEM_LIMIT]) from None
+                    await self.ingester.ingest(feed, parsed, result, self.schedule.now(),
+                                               exclude_guild=subscription.guild_id)
             if not await self.repo.set_paused(subscription.guild_id, subscription.id, False):
                 raise NewsError("news.feed.unknown")
 
@@ -224,13 +224,14 @@ class SubscriptionsMixin:
         """Fetch once and say what would be posted with the server-wide keywords; writes nothing."""
         parsed, _ = await self._fetch_once(self.feed_url(raw_url))
         records = [r for r in await self.repo.keywords_of_guild(guild_id) if r.subscription_id is None]
-        keywords = []
+        keywords: list[Keyword] = []
         for record in records:
             try:
                 keywords.append(parse_keyword(record.raw))
             except KeywordError:
                 continue
-        matching, excluded = [], 0
+        matching: list[TestedEntry] = []
+        excluded = 0
         keyword_set = compile_keywords(keywords)
         for entry in parsed.entries:
             outcome = match_entry(keyword_set, entry.title, entry.summary or "")

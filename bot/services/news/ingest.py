@@ -1,0 +1,99 @@
+"""Ingesting a fetch: new entries -> keyword match per subscribing server -> dedupe -> delivery intents, written
+in the same transaction that marks the entries seen.
+
+A feed's first successful fetch is its baseline: everything in it is marked seen and nothing is posted. Which
+keywords apply to a subscription: its own includes if it has any, else the server-wide ones; exclusions of both
+levels always apply (exclusions win).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from bot.domain.feed_entries import FeedEntry, ParsedFeed
+from bot.domain.news_match import Keyword, KeywordError, KeywordSet, compile_keywords, normalize_text, parse_keyword
+from bot.services.feed_fetch import FetchResult
+from bot.services.news.dedupe import delivery_for, unseen_stories
+from bot.services.news.models import SEEN_RETENTION
+from bot.services.news.schedule import PollSchedule
+from db.news import FeedRecord, NewDelivery, NewsRepository, SubscriptionRecord
+
+log = logging.getLogger(__name__)
+
+
+class KeywordMatchers:
+    """Compiled keywords per (server, subscription), cached until the server's keywords or feeds change."""
+
+    def __init__(self, repo: NewsRepository) -> None:
+        self.repo = repo
+        self._cache: dict[tuple[int, int], KeywordSet] = {}
+
+    async def for_subscription(self, guild_id: int, subscription_id: int) -> KeywordSet:
+        cache_key = (guild_id, subscription_id)
+        if cache_key not in self._cache:
+            parsed: list[tuple[bool, Keyword]] = []
+            for record in await self.repo.keywords_of_guild(guild_id):
+                if record.subscription_id not in (None, subscription_id):
+                    continue
+                try:
+                    parsed.append((record.subscription_id is not None, parse_keyword(record.raw)))
+                except KeywordError:
+                    log.warning("stored keyword %r of guild %s no longer parses; ignored", record.raw, guild_id)
+            feed_includes = any(own and not k.is_exclusion for own, k in parsed)
+            chosen = [k for own, k in parsed if k.is_exclusion or own == feed_includes]
+            self._cache[cache_key] = compile_keywords(chosen)
+        return self._cache[cache_key]
+
+    def forget(self, guild_id: int) -> None:
+        """The server's keywords or subscriptions changed."""
+        for key in [k for k in self._cache if k[0] == guild_id]:
+            del self._cache[key]
+
+
+class Ingester:
+    """Records full fetches. One feed at a time: deciding deliveries reads the servers' recent stories and writes
+    new ones, so two feeds carrying the same story could otherwise both miss each other (fetching and parsing stay
+    concurrent)."""
+
+    def __init__(self, repo: NewsRepository, schedule: PollSchedule, matchers: KeywordMatchers) -> None:
+        self.repo = repo
+        self.schedule = schedule
+        self.matchers = matchers
+        self._lock = asyncio.Lock()
+
+    async def ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
+                     *, exclude_guild: int | None = None) -> tuple[int, int]:
+        """Mark the entries seen and queue deliveries for new ones; (new entries, queued). `exclude_guild`: a
+        server for which this fetch is a baseline (it just followed or resumed the feed)."""
+        async with self._lock:
+            return await self._ingest(feed, parsed, result, now, exclude_guild=exclude_guild)
+
+    async def _ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
+                      *, exclude_guild: int | None) -> tuple[int, int]:
+        entries = list({e.key: e for e in parsed.entries}.values())
+        known = await self.repo.known_entry_keys(feed.id, [e.key for e in entries])
+        baseline = feed.last_success_at is None
+        new = [] if baseline else [e for e in entries if e.key not in known]
+        deliveries: list[NewDelivery] = []
+        if new:
+            subscriptions = [s for s in await self.repo.subscriptions_of_feed(feed.id) if s.guild_id != exclude_guild]
+            # Normalized once here, matched against each server's keywords below.
+            fields = [(normalize_text(e.title or ""), normalize_text(e.summary or "")) for e in new]
+            for subscription in subscriptions:
+                deliveries.extend(await self._deliveries_for(subscription, feed, parsed.title, new, fields, now))
+        queued = await self.repo.record_fetched(
+            feed.id, now=now, next_poll_at=self.schedule.after_success(now), title=parsed.title,
+            etag=result.etag, last_modified=result.last_modified, entry_keys=[e.key for e in entries],
+            new_item=bool(new), deliveries=deliveries, prune_seen_before=now - int(SEEN_RETENTION.total_seconds()),
+        )
+        return len(new), queued
+
+    async def _deliveries_for(self, subscription: SubscriptionRecord, feed: FeedRecord, feed_title: str | None,
+                              entries: Sequence[FeedEntry], fields: Sequence[tuple[str, str]],
+                              now: int) -> list[NewDelivery]:
+        keywords = await self.matchers.for_subscription(subscription.guild_id, subscription.id)
+        matching = [e for e, f in zip(entries, fields, strict=True) if keywords.match_normalized(f).matched]
+        fresh = await unseen_stories(self.repo, subscription.guild_id, matching, now)
+        return [delivery_for(subscription, feed, feed_title, entry) for entry in fresh]

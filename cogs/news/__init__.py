@@ -1,0 +1,275 @@
+"""/news: feeds, keywords, presets, test and check commands, and the news poll job.
+
+The polling, matching, dedupe and crash-safe delivery live in `bot.services.news`; this package turns commands
+into service calls (here), renders posts, notices and replies (`render`), posts to Discord (`poster`, the
+service's `NewsPoster`) and pages the feed list (`feed_list`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import CodeBlueBot
+from bot.domain.feed_presets import preset_shows
+from bot.errors import UserFacingError
+from bot.services.news import NewsService, build_news_service
+from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, Interaction, channel_family, missing_permissions, permission_label, text
+
+from .checks import CHECK_COOLDOWN_SECONDS, check_cooldown_key, guild_id
+from .feed_list import FeedListButton, show_feed_list
+from .poster import DiscordNewsPoster, post_error
+from .render import cut, feed_choice_name, keyword_list, keyword_scope, test_reply
+
+__all__ = ["DiscordNewsPoster", "NewsCog", "post_error", "setup", "split_keywords"]
+
+log = logging.getLogger(__name__)
+
+POLL_JOB_ID = "news:poll"
+POLL_TICK_SECONDS = 30
+PRESET_CHOICES = [app_commands.Choice(name=show.title, value=show.key) for show in preset_shows()]
+NewsChannel = discord.TextChannel | discord.ForumChannel
+
+
+def split_keywords(raw: str | None) -> list[str]:
+    """`/news feed add keywords:`: comma-separated, except a regex (`re:`/`-re:`), which is taken whole."""
+    if not raw or not raw.strip():
+        return []
+    value = raw.strip()
+    if value.lower().startswith(("re:", "-re:")):
+        return [value]
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _subscription_id(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UserFacingError("news.feed.unknown") from None
+
+
+class NewsCog(commands.Cog):
+    news = app_commands.Group(
+        name="news",
+        description="News alerts from RSS and Atom feeds",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    feed = app_commands.Group(name="feed", description="Follow, pause and list news feeds", parent=news)
+    keywords = app_commands.Group(name="keywords", description="Which news items are posted", parent=news)
+
+    def __init__(self, bot: CodeBlueBot, service: NewsService) -> None:
+        self.bot = bot
+        self.service = service
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(FeedListButton)
+        # Crash reconciliation and overdue polls happen in the first tick, seconds after start-up: feeds overdue
+        # while the bot was down are simply polled then (nothing is lost: entries stay in the feed).
+        self.bot.scheduler.add_job(
+            self._tick, "interval", seconds=POLL_TICK_SECONDS, id=POLL_JOB_ID, replace_existing=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=3), max_instances=1, coalesce=True,
+        )
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(FeedListButton)
+        scheduler = self.bot.scheduler
+        if scheduler.get_job(POLL_JOB_ID):
+            scheduler.remove_job(POLL_JOB_ID)
+        for task in list(self._tasks):
+            task.cancel()
+        self.service.close()
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Kicked or left: that server's feeds are paused (not deleted: the bot may be added back; an admin resumes
+        them then) and its queued stories dropped."""
+        try:
+            await self.service.leave_guild(guild.id)
+        except Exception:
+            log.exception("could not pause the news feeds of guild %s", guild.id)
+
+    async def _tick(self) -> None:
+        try:
+            await self.bot.wait_until_ready()
+            await self.service.tick()
+        except Exception:
+            log.exception("news tick failed")
+
+    def _background(self, coro: Coroutine[object, None, object]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # The override narrows discord.py's client type variable to this bot (see FeedListButton): hence the ignore.
+    async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        """Checked again on our side: default permissions can be overridden by server admins."""
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+    async def _target_channel(self, interaction: Interaction, channel: NewsChannel | None) -> NewsChannel:
+        """Where a feed posts: the given channel or the news channel, refused when the bot cannot post there."""
+        guild = interaction.guild
+        if guild is None:
+            raise app_commands.NoPrivateMessage()
+        if channel is None:
+            settings = await self.bot.settings_service.get(guild.id)
+            found = guild.get_channel(settings.news_channel_id) if settings.news_channel_id else None
+            if not isinstance(found, NewsChannel):
+                raise UserFacingError("news.feed.no_channel")
+            channel = found
+        needs = CHANNEL_NEEDS["news"][channel_family(channel)]
+        missing = missing_permissions(channel.permissions_for(guild.me), needs)
+        if missing:
+            raise UserFacingError("news.feed.channel_missing", channel=channel.mention,
+                                  permissions=", ".join(permission_label(interaction, n) for n in missing))
+        return channel
+
+    async def feed_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.casefold()
+        choices = []
+        for item in await self.service.list_feeds(guild_id(interaction)):
+            label = item.feed.title or item.feed.url
+            if needle in label.casefold() or needle in item.feed.url.casefold():
+                choices.append(app_commands.Choice(name=feed_choice_name(item), value=str(item.subscription.id)))
+        return choices[:25]
+
+    # -- /news feed ---------------------------------------------------------------------------------------------
+    @feed.command(name="add", description="Follow an RSS or Atom feed (its current items are not posted)")
+    @app_commands.describe(url="The feed's address (http or https)",
+                           keywords="Keywords for this feed only, comma-separated (else the server's keywords)",
+                           channel="Where to post (default: the server's news channel)",
+                           post_newest="Also post the feed's newest item now")
+    async def feed_add(self, interaction: Interaction, url: str, keywords: str | None = None,
+                       channel: NewsChannel | None = None, post_newest: bool = False) -> None:
+        target = await self._target_channel(interaction, channel)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.service.add_feed(
+            guild_id(interaction), url, created_by=interaction.user.id,
+            channel_id=channel.id if channel is not None else None,
+            keywords=split_keywords(keywords), post_newest=post_newest,
+        )
+        reply = text(interaction, "news.feed.added", title=result.title or url[:100], entries=result.entries,
+                     channel=target.mention)
+        if result.queued_newest:
+            reply += "\n" + text(interaction, "news.feed.added_newest")
+            self._background(self.service.deliver_pending())
+        await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @feed.command(name="remove", description="Stop following a feed")
+    @app_commands.describe(feed="The feed")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def feed_remove(self, interaction: Interaction, feed: str) -> None:
+        await self.service.remove_feed(guild_id(interaction), _subscription_id(feed))
+        await interaction.response.send_message(text(interaction, "news.feed.removed"), ephemeral=True)
+
+    @feed.command(name="pause", description="Pause a feed (its items are skipped while paused)")
+    @app_commands.describe(feed="The feed")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def feed_pause(self, interaction: Interaction, feed: str) -> None:
+        await self.service.set_paused(guild_id(interaction), _subscription_id(feed), True)
+        await interaction.response.send_message(text(interaction, "news.feed.paused"), ephemeral=True)
+
+    @feed.command(name="resume", description="Resume a paused feed")
+    @app_commands.describe(feed="The feed")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def feed_resume(self, interaction: Interaction, feed: str) -> None:
+        subscription_id = _subscription_id(feed)
+        await interaction.response.defer(ephemeral=True, thinking=True)  # resuming fetches the feed once
+        await self.service.set_paused(guild_id(interaction), subscription_id, False)
+        await interaction.followup.send(text(interaction, "news.feed.resumed"), ephemeral=True,
+                                        allowed_mentions=NO_MENTIONS)
+
+    @feed.command(name="list", description="The feeds this server follows and how they are doing")
+    async def feed_list(self, interaction: Interaction) -> None:
+        await show_feed_list(interaction, self.service, 0, edit=False)
+
+    # -- /news keywords -----------------------------------------------------------------------------------------
+    @keywords.command(name="add", description="Add a keyword, \"quoted phrase\", -exclusion or re:regex")
+    @app_commands.describe(keyword="One keyword or quoted phrase; -word excludes; re:pattern is a regex",
+                           feed="Only for this feed (replaces server-wide keywords; their exclusions still apply)")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def keywords_add(self, interaction: Interaction, keyword: str, feed: str | None = None) -> None:
+        sub_id = _subscription_id(feed) if feed else None
+        await self.service.add_keyword(guild_id(interaction), keyword, sub_id)
+        await interaction.response.send_message(
+            text(interaction, "news.keyword.added", keyword=cut(keyword.strip(), 100),
+                 scope=keyword_scope(interaction, feed)),
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @keywords.command(name="remove", description="Remove a keyword")
+    @app_commands.describe(keyword="The keyword as it was added", feed="The feed it was added for")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def keywords_remove(self, interaction: Interaction, keyword: str, feed: str | None = None) -> None:
+        sub_id = _subscription_id(feed) if feed else None
+        await self.service.remove_keyword(guild_id(interaction), keyword, sub_id)
+        await interaction.response.send_message(
+            text(interaction, "news.keyword.removed", keyword=cut(keyword.strip(), 100),
+                 scope=keyword_scope(interaction, feed)),
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @keywords.command(name="list", description="The keywords that decide which items are posted")
+    @app_commands.describe(feed="A feed's own keywords (default: the server-wide ones)")
+    @app_commands.autocomplete(feed=feed_autocomplete)
+    async def keywords_list(self, interaction: Interaction, feed: str | None = None) -> None:
+        sub_id = _subscription_id(feed) if feed else None
+        records = await self.service.list_keywords(guild_id(interaction), sub_id)
+        await interaction.response.send_message(keyword_list(interaction, records, keyword_scope(interaction, feed)),
+                                                ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    # -- /news preset, test, check ------------------------------------------------------------------------------
+    @news.command(name="preset", description="Follow a show's Google News searches in English and Korean")
+    @app_commands.describe(show="The show", channel="Where to post (default: the server's news channel)")
+    @app_commands.choices(show=PRESET_CHOICES)
+    async def preset(self, interaction: Interaction, show: app_commands.Choice[str],
+                     channel: NewsChannel | None = None) -> None:
+        target = await self._target_channel(interaction, channel)
+        result = await self.service.add_preset(guild_id(interaction), show.value, created_by=interaction.user.id,
+                                               channel_id=channel.id if channel is not None else None)
+        reply = text(interaction, "news.preset.added", count=len(result.added), show=show.name,
+                     channel=target.mention, feeds=cut(", ".join(result.added) or "-", 1200))
+        if result.already:
+            reply += "\n" + text(interaction, "news.preset.already", feeds=cut(", ".join(result.already), 500))
+        await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @news.command(name="test", description="Fetch a feed once and show what would be posted (posts nothing)")
+    @app_commands.describe(url="The feed's address")
+    async def test(self, interaction: Interaction, url: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.service.test_feed(guild_id(interaction), url)
+        await interaction.followup.send(test_reply(interaction, report), ephemeral=True,
+                                        allowed_mentions=NO_MENTIONS)
+
+    @news.command(name="check", description="Check this server's feeds now")
+    @app_commands.checks.cooldown(1, CHECK_COOLDOWN_SECONDS, key=check_cooldown_key)
+    async def check(self, interaction: Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        summary = await self.service.check_guild(guild_id(interaction))
+        await interaction.followup.send(
+            text(interaction, "news.check.done", feeds=summary.feeds, new=summary.new_entries, posted=summary.posted,
+                 failed=summary.failed),
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: CodeBlueBot) -> None:
+    service = build_news_service(
+        bot.db,
+        bot.http_session,
+        DiscordNewsPoster(bot),
+        bot.settings_service,
+        clock=bot.clock,
+        allow_private=bot.settings.allow_private_feeds,
+        parse_processes=bot.settings.feed_parse_processes,
+        interval=timedelta(minutes=bot.settings.feed_interval_minutes),
+        in_guild=lambda guild_id: bot.get_guild(guild_id) is not None,
+    )
+    await bot.add_cog(NewsCog(bot, service))

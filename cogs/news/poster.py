@@ -1,0 +1,103 @@
+"""The Discord side of news posting (`NewsPoster`): send a story, find one after a crash, tell the admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiohttp
+import discord
+
+from bot.client import CodeBlueBot
+from bot.services.news import NewsPost, PostError
+from bot.ui import notify_admins
+
+from .render import embed_title, forum_post_name, news_allowed_mentions, news_embed, notice_text, role_mention
+
+# Answers that prove nothing was posted but may pass: rate limited beyond discord.py's own retries, request timeout.
+TEMPORARY_REFUSALS = frozenset({408, 429})
+HISTORY_CHECKED = 50  # messages of a channel read back when looking for a story after a crash
+
+
+def post_error(exc: discord.HTTPException) -> PostError:
+    """What an HTTP error answer means for a news post: 403/404/other 4xx permanent; 408/429 temporary and
+    nothing was posted; 5xx temporary, and Discord may have accepted the message anyway."""
+    if isinstance(exc, discord.Forbidden):
+        return PostError("forbidden", permanent=True)
+    if isinstance(exc, discord.NotFound):
+        return PostError("channel_missing", permanent=True)
+    if exc.status in TEMPORARY_REFUSALS:
+        return PostError(f"unavailable: {exc.status}", permanent=False)
+    if 400 <= exc.status < 500:
+        return PostError(f"rejected: {exc.text[:100]}", permanent=True)
+    return PostError(f"unavailable: {exc.status}", permanent=False, maybe_posted=True)
+
+
+class DiscordNewsPoster:
+    """What the news service needs from Discord: send a post, find one after a crash, tell the admins."""
+
+    def __init__(self, bot: CodeBlueBot) -> None:
+        self.bot = bot
+
+    async def _channel(self, channel_id: int) -> discord.abc.GuildChannel | discord.abc.PrivateChannel | discord.Thread:
+        """The channel (any kind; the callers check which), from the cache or fetched."""
+        channel = self.bot.get_channel(channel_id)
+        if channel is not None:
+            return channel
+        try:
+            return await self.bot.fetch_channel(channel_id)
+        except discord.NotFound:
+            raise PostError("channel_missing", permanent=True) from None
+        except discord.Forbidden:
+            raise PostError("forbidden", permanent=True) from None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            raise PostError(f"unavailable: {exc}", permanent=False) from None
+
+    async def post(self, post: NewsPost) -> int:
+        channel = await self._channel(post.channel_id)
+        if not isinstance(channel, discord.ForumChannel | discord.TextChannel | discord.Thread):
+            raise PostError("not_text_channel", permanent=True)
+        embed = news_embed(self.bot, post, channel.guild)
+        content = role_mention(post.role_id)
+        mentions = news_allowed_mentions(post.role_id)
+        try:
+            if isinstance(channel, discord.ForumChannel):
+                created = await channel.create_thread(name=forum_post_name(self.bot, channel.guild, post.title),
+                                                      content=content, embed=embed, allowed_mentions=mentions)
+                return created.message.id
+            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
+            return message.id
+        except discord.HTTPException as exc:
+            raise post_error(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The request may have reached Discord before the connection failed: the service checks first.
+            raise PostError(f"unavailable: {exc}"[:200], permanent=False, maybe_posted=True) from None
+
+    async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
+        try:
+            return await self._find_posted(channel_id, link, title, since)
+        except discord.HTTPException as exc:
+            raise post_error(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PostError(f"unavailable: {exc}"[:200], permanent=False) from None
+
+    async def _find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
+        channel = await self._channel(channel_id)
+        if isinstance(channel, discord.ForumChannel):
+            name = forum_post_name(self.bot, channel.guild, title)
+            for thread in channel.threads:
+                if thread.name == name and thread.created_at and thread.created_at >= since:
+                    return thread.id  # a forum post's starter message has the thread's id
+            return None
+        if not isinstance(channel, discord.TextChannel | discord.Thread) or self.bot.user is None:
+            return None
+        me = self.bot.user.id
+        async for message in channel.history(limit=HISTORY_CHECKED, after=since):
+            if message.author.id == me and any(
+                (link and e.url == link) or (not link and e.title == embed_title(title)) for e in message.embeds
+            ):
+                return message.id
+        return None
+
+    async def notify(self, guild_id: int, key: str, **params: object) -> bool:
+        guild = self.bot.get_guild(guild_id)
+        return await notify_admins(self.bot, guild_id, notice_text(self.bot, guild, key, params))

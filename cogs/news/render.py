@@ -1,0 +1,125 @@
+"""Discord markup for news: post embeds, the feed list's fields, reply texts and the channel mentions of admin
+notices (no state, no Discord calls)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import discord
+
+from bot.client import CodeBlueBot
+from bot.services.news import FeedTestReport, KeywordRecord, NewsPost, SubscriptionWithFeed
+from bot.ui import Interaction, guild_text, text
+
+FIELD_LIMIT = 1024
+MESSAGE_LIMIT = 2000
+# Notice parameters the service gives as channel ids, and the catalog parameter each becomes as a mention.
+NOTICE_CHANNELS = {"channel_id": "channel", "news_channel_id": "news_channel"}
+
+
+def cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def channel_mention(channel_id: int | None) -> str:
+    return f"<#{channel_id}>" if channel_id else "-"
+
+
+def role_mention(role_id: int | None) -> str | None:
+    return f"<@&{role_id}>" if role_id else None
+
+
+def relative_time(epoch: int | None, none: str) -> str:
+    return discord.utils.format_dt(datetime.fromtimestamp(epoch, UTC), "R") if epoch else none
+
+
+def notice_params(params: dict[str, object]) -> dict[str, object]:
+    """A notice's parameters for the catalog: channel ids become mentions ("-" when there is none)."""
+    rendered: dict[str, object] = {}
+    for name, value in params.items():
+        if name in NOTICE_CHANNELS:
+            rendered[NOTICE_CHANNELS[name]] = channel_mention(value if isinstance(value, int) else None)
+        else:
+            rendered[name] = value
+    return rendered
+
+
+def notice_text(client: CodeBlueBot, guild: discord.Guild | None, key: str, params: dict[str, object]) -> str:
+    return cut(guild_text(client, guild, key, **notice_params(params)), MESSAGE_LIMIT)
+
+
+def news_allowed_mentions(role_id: int | None) -> discord.AllowedMentions:
+    """Only the news role may be pinged: never @everyone/@here, users or another role named in a feed."""
+    roles: list[discord.Object] | bool = [discord.Object(role_id)] if role_id else False
+    return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+
+
+def _http(url: str | None) -> str | None:
+    return url if url and url.startswith(("http://", "https://")) else None
+
+
+def embed_title(title: str) -> str:
+    return cut(title or "-", 256)
+
+
+def forum_post_name(client: CodeBlueBot, guild: discord.Guild | None, title: str) -> str:
+    """A forum post's name for a story (the server's word for "News" when it has no title)."""
+    return cut(title or guild_text(client, guild, "news.post.untitled"), 100)
+
+
+def news_embed(client: CodeBlueBot, post: NewsPost, guild: discord.Guild | None) -> discord.Embed:
+    embed = discord.Embed(title=embed_title(post.title), url=_http(post.link), colour=discord.Colour.red())
+    if post.summary:
+        embed.description = cut(post.summary, 4000)
+    if post.source:
+        embed.add_field(name=guild_text(client, guild, "news.post.source"), value=cut(post.source, 256))
+    if post.published is not None:
+        embed.add_field(name=guild_text(client, guild, "news.post.published"),
+                        value=f"{discord.utils.format_dt(post.published, 'F')} "
+                              f"({discord.utils.format_dt(post.published, 'R')})")
+    thumbnail = _http(post.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    return embed
+
+
+def feed_field(interaction: Interaction, item: SubscriptionWithFeed) -> tuple[str, str]:
+    """One feed of `/news feed list`: (name, value) of its embed field."""
+    feed, sub = item.feed, item.subscription
+    never = text(interaction, "news.list.never")
+    state = text(interaction, "news.list.paused" if sub.paused else "news.list.active")
+    lines = [
+        f"<{cut(feed.url, 300)}> · {state}",
+        text(interaction, "news.list.checked", when=relative_time(feed.last_checked_at, never),
+             new=relative_time(feed.last_new_item_at, never)),
+    ]
+    if sub.channel_id:
+        lines.append(text(interaction, "news.list.channel", channel=channel_mention(sub.channel_id)))
+    if feed.last_error:
+        lines.append(text(interaction, "news.list.error", failures=feed.consecutive_failures,
+                          error=cut(feed.last_error, 200)))
+    return cut(f"#{sub.id} {feed.title or feed.url}", 256), cut("\n".join(lines), FIELD_LIMIT)
+
+
+def feed_choice_name(item: SubscriptionWithFeed) -> str:
+    return cut(f"{item.feed.title or item.feed.url} — {item.feed.url}", 100)
+
+
+def keyword_scope(interaction: Interaction, feed: str | None) -> str:
+    return text(interaction, "news.keyword.scope_feed" if feed else "news.keyword.scope_server")
+
+
+def keyword_list(interaction: Interaction, records: list[KeywordRecord], scope: str) -> str:
+    if not records:
+        return text(interaction, "news.keyword.none", scope=scope)
+    listed = ", ".join(f"`{r.raw.replace('`', 'ˋ')}`" for r in records)
+    return cut(text(interaction, "news.keyword.list", scope=scope, keywords=listed), MESSAGE_LIMIT)
+
+
+def test_reply(interaction: Interaction, report: FeedTestReport) -> str:
+    lines = [text(interaction, "news.test.summary", title=cut(report.title or "-", 200), entries=report.entries,
+                  matching=len(report.matching), excluded=report.excluded)]
+    for item in report.matching:
+        keyword = item.keyword or text(interaction, "news.test.everything")
+        lines.append(text(interaction, "news.test.item", title=cut(item.title, 150), keyword=cut(keyword, 60)))
+    return cut("\n".join(lines), MESSAGE_LIMIT)
