@@ -271,5 +271,6 @@ async def setup(bot: CodeBlueBot) -> None:
         parse_processes=bot.settings.feed_parse_processes,
         interval=timedelta(minutes=bot.settings.feed_interval_minutes),
         in_guild=lambda guild_id: bot.get_guild(guild_id) is not None,
+        metrics=bot.metrics,
     )
     await bot.add_cog(NewsCog(bot, service))

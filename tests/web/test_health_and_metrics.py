@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.feeds import fixtures
+from tests.feeds.builders import Item
+from tests.web.conftest import answer
+
+feed_server = fixtures.feed_server
 
 
 async def _health(web) -> tuple[int, dict]:
@@ -84,6 +91,31 @@ async def test_metrics_count_commands_with_latency_guilds_and_loop_stalls(fake, 
     assert samples[("codeblue_interactions_total", (("command", "config show"), ("outcome", "error")))] == 1
     assert samples[("codeblue_guilds", ())] == len(web.bot.guilds) >= 1
     assert samples[("codeblue_event_loop_stall_seconds_count", ())] > 0
+
+
+async def test_metrics_and_health_follow_the_news_poll_job_and_a_manual_check(fake, web, feed_server):
+    guild = fake.default_guild
+    admin = guild.member("admin")
+    await answer(fake, guild, admin, "config channel", kind="news", channel=guild.channel("news"))
+    feed_server.serve_items("/news", [], title="Drama Daily")
+    await answer(fake, guild, admin, "news feed add", url=feed_server.url("/news"))
+    feed_server.add_item("/news", Item(title="Season 2 confirmed", link="https://news.test/s2", guid="s2",
+                                       published=datetime.now(UTC)))
+    await answer(fake, guild, admin, "news check")
+
+    async def scraped() -> dict:  # the real news:poll job first runs a few seconds after start-up
+        while True:
+            samples = _samples((await web.get("/metrics"))[2])
+            if samples.get(("codeblue_feed_poll_duration_seconds_count", ())):
+                return samples
+            await asyncio.sleep(0.25)
+
+    samples = await asyncio.wait_for(scraped(), 15)
+    assert samples[("codeblue_feed_fetches_total", (("outcome", "ok"),))] == 1  # /news check polled the feed
+    assert samples[("codeblue_news_stories_posted_total", ())] == 1
+    status, report = await _health(web)
+    assert status == 200
+    assert report["news_poll"]["last_completed_at"] is not None and report["news_poll"]["age_seconds"] < 60
 
 
 async def test_every_answer_is_get_only_with_security_headers_and_no_detail(web):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from bot.domain.feed_entries import ParsedFeed
+from bot.metrics import Metrics
 from bot.services.news.dedupe import DEDUPE_WINDOW
 from bot.services.news.delivery import Deliverer
 from bot.services.news.ingest import Ingester
@@ -31,7 +33,8 @@ class Poller:
 
     def __init__(self, repo: NewsRepository, fetcher: Fetcher, parser: FeedParser, ingester: Ingester,
                  deliverer: Deliverer, notifier: Notifier, schedule: PollSchedule, locks: FeedLocks, *,
-                 concurrency: int = 8, failure_notice_after: int = FAILURE_NOTICE_AFTER) -> None:
+                 concurrency: int = 8, failure_notice_after: int = FAILURE_NOTICE_AFTER,
+                 metrics: Metrics | None = None) -> None:
         self.repo = repo
         self.fetcher = fetcher
         self.parser = parser
@@ -42,10 +45,12 @@ class Poller:
         self.locks = locks
         self.failure_notice_after = failure_notice_after
         self._fetch_slots = asyncio.Semaphore(concurrency)
+        self.metrics = metrics or Metrics()
 
     async def tick(self) -> PollSummary:
         """Post what is pending (reconciling after a crash), poll due feeds, post."""
         summary = PollSummary()
+        started = time.perf_counter()
         try:
             summary.posted += await self.deliverer.deliver_pending()
             due = await self.repo.due_feeds(self.schedule.now())
@@ -54,6 +59,9 @@ class Poller:
             await self.repo.prune_deliveries(self.schedule.now() - int(DEDUPE_WINDOW.total_seconds()) * 2)
         except Exception:
             log.exception("news poll tick failed")
+        else:
+            self.metrics.poll_completed(time.perf_counter() - started, self.schedule.clock())
+        self.metrics.stories_posted.inc(summary.posted)
         return summary
 
     async def check_guild(self, guild_id: int) -> PollSummary:
@@ -63,7 +71,9 @@ class Poller:
             raise NewsError("news.check.no_feeds")
         summary = PollSummary()
         await self._poll_feeds([s.feed.id for s in subscriptions], summary, only_if_due=False)
-        summary.posted += await self.deliverer.deliver_pending()
+        posted = await self.deliverer.deliver_pending()
+        summary.posted += posted
+        self.metrics.stories_posted.inc(posted)
         return summary
 
     async def _poll_feeds(self, feed_ids: Sequence[int], summary: PollSummary, *, only_if_due: bool) -> None:
@@ -81,6 +91,7 @@ class Poller:
                 async with self._fetch_slots:
                     result = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
                     if result.status == "not_modified":
+                        self.metrics.feed_fetched("not_modified")
                         summary.not_modified += 1
                         await self.repo.record_not_modified(feed.id, now=now,
                                                             next_poll_at=self.schedule.after_success(now))
@@ -92,10 +103,12 @@ class Poller:
                     except FeedProblem as problem:
                         parsed = problem
                 if isinstance(parsed, FeedProblem):
+                    self.metrics.feed_fetched("failed")
                     summary.failed += 1
                     summary.errors.append(f"{feed.url}: {parsed.text}")
                     await self._record_failure(feed, now, parsed.text)
                     return
+                self.metrics.feed_fetched("ok")
                 new, queued = await self.ingester.ingest(feed, parsed, result, now)
                 summary.new_entries += new
                 summary.queued += queued

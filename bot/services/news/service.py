@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from bot.domain.news_match import Keyword
+from bot.metrics import Metrics
 from bot.services.feed_fetch import FeedFetcher
 from bot.services.news.delivery import Deliverer
 from bot.services.news.ingest import Ingester, KeywordMatchers
@@ -59,6 +60,7 @@ class NewsService:
         rng: random.Random | None = None,
         parse_executor: Executor | None = None,
         in_guild: Callable[[int], bool] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.repo = repo
         schedule = PollSchedule(clock, interval=interval, rng=rng)
@@ -69,7 +71,7 @@ class NewsService:
         ingester = Ingester(repo, schedule, matchers)
         self.deliverer = Deliverer(repo, poster, settings, notifier, schedule, in_guild=in_guild)
         self.poller = Poller(repo, fetcher, self.parser, ingester, self.deliverer, notifier, schedule, locks,
-                             concurrency=concurrency, failure_notice_after=failure_notice_after)
+                             concurrency=concurrency, failure_notice_after=failure_notice_after, metrics=metrics)
         self.subscriptions = Subscriptions(repo, fetcher, self.parser, ingester, matchers, schedule, locks,
                                            allow_private=allow_private)
 
@@ -125,7 +127,7 @@ class NewsService:
 def build_news_service(db: Database, session: aiohttp.ClientSession, poster: NewsPoster, settings: SettingsLookup,
                        *, clock: Callable[[], datetime], allow_private: bool, user_agent: str = FEED_USER_AGENT,
                        interval: timedelta = DEFAULT_INTERVAL, parse_processes: int | None = None,
-                       in_guild: Callable[[int], bool] | None = None) -> NewsService:
+                       in_guild: Callable[[int], bool] | None = None, metrics: Metrics | None = None) -> NewsService:
     """The service wired to its repository, a fetcher on the shared HTTP session and a parsing process pool
     (used by the cog; call `close()` when done)."""
     fetcher = FeedFetcher(session, user_agent=user_agent, allow_private=allow_private,
@@ -133,4 +135,4 @@ def build_news_service(db: Database, session: aiohttp.ClientSession, poster: New
     workers = PARSE_PROCESSES if parse_processes is None else parse_processes
     return NewsService(NewsRepository(db), fetcher, poster, settings, clock=clock, interval=interval,
                        allow_private=allow_private, parse_executor=new_parse_pool(workers),
-                       parse_concurrency=max(2, workers), in_guild=in_guild)
+                       parse_concurrency=max(2, workers), in_guild=in_guild, metrics=metrics)
