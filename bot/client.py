@@ -218,18 +218,18 @@ class CodeBlueBot(commands.Bot):
         await self.db.connect()
         await migrate(self.db)
         self.loop_monitor.start()
-        if self.web is not None:
+        await self.tree.set_translator(CatalogTranslator(self.catalog))
+        if self._start_scheduler:
+            self.scheduler.start()
+        for extension in self.initial_extensions:
+            await self.load_extension(extension)
+        if self.web is not None:  # after the cogs, which may add routes
             try:
                 await self.web.start()
             except OSError as exc:
                 raise ConfigError(f"the web companion cannot listen on {self.settings.web_host}:"
                                   f"{self.settings.web_port} ({exc.strerror}): set CODEBLUE_WEB_PORT to a free "
                                   "port, or off") from exc
-        await self.tree.set_translator(CatalogTranslator(self.catalog))
-        if self._start_scheduler:
-            self.scheduler.start()
-        for extension in self.initial_extensions:
-            await self.load_extension(extension)
         if self._sync_on_start:
             try:
                 await self.sync_commands(only_if_changed=True)

@@ -1,6 +1,8 @@
 """What every response of the web companion gets, as aiohttp middlewares.
 
-- Only GET and HEAD (anything else: 405): the companion shows, it never changes anything.
+- Only GET and HEAD (anything else: 405): the companion shows, it never changes anything. The one exception is
+  a POST route registered on purpose (`WebServer.add_post`, e.g. a WebSub hub's deliveries), which verifies its
+  own senders and may carry a body up to the server's size limit.
 - A per-address rate limit (token bucket; 429 with Retry-After). Behind a reverse proxy every request comes from the
   proxy, so `X-Forwarded-For` is honoured, but only when the peer is a loopback address (a proxy on the same host).
 - Security headers on every answer: a strict Content-Security-Policy, nosniff, no referrer, no framing.
@@ -81,7 +83,7 @@ def plain(status: int, text: str, **headers: str) -> web.Response:
     return web.Response(status=status, text=text + "\n", content_type="text/plain", charset="utf-8", headers=headers)
 
 
-def middlewares(limiter: RateLimiter) -> list[Middleware]:
+def middlewares(limiter: RateLimiter, post_paths: Callable[[web.Request], bool]) -> list[Middleware]:
     @web.middleware
     async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await _answer(request, handler)
@@ -90,9 +92,10 @@ def middlewares(limiter: RateLimiter) -> list[Middleware]:
         return response
 
     async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method not in ALLOWED_METHODS:
+        posting = request.method == "POST" and post_paths(request)
+        if request.method not in ALLOWED_METHODS and not posting:
             return plain(405, "method not allowed", Allow="GET, HEAD")
-        if request.content_length or request.body_exists:
+        if not posting and (request.content_length or request.body_exists):
             return plain(413, "requests carry no body here")
         wait = limiter.allow(client_address(request))
         if wait:
