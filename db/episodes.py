@@ -134,11 +134,14 @@ class EpisodeRepository:
             if existing is not None and not replace:
                 raise DuplicateShow(key)
             if existing is None:
-                show_id = (await tx.execute(
+                inserted = await tx.execute(
                     "INSERT INTO shows (guild_id, key, title, original_title, short_name, release_pace, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (guild_id, key, title, original_title, short_name, release_pace, _now()),
-                )).lastrowid
+                )
+                if inserted.lastrowid is None:
+                    raise RuntimeError("the new show got no row id")
+                show_id: int = inserted.lastrowid
             else:
                 show_id = existing["id"]
                 await tx.execute(
@@ -147,6 +150,8 @@ class EpisodeRepository:
                 )
             await _upsert_episodes(tx, show_id, episodes)
             row = await tx.fetch_one(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE id = ?", (show_id,))  # noqa: S608
+        if row is None:
+            raise RuntimeError(f"show {show_id} vanished inside its own transaction")
         return _show(row), existing is None
 
     async def get_show(self, guild_id: int, key: str) -> Show | None:

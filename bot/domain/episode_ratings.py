@@ -64,9 +64,10 @@ def best_episode(summaries: Mapping[K, RatingSummary], *, min_votes: int = DEFAU
     if not eligible:
         return None
 
-    def rank(item: tuple[K, RatingSummary]) -> tuple:
+    def rank(item: tuple[K, RatingSummary]) -> tuple[Fraction, int, K]:
         key, summary = item
-        return -_exact_average(summary.histogram, summary.count), -summary.count, key
+        average = _exact_average(summary.histogram, summary.count) or Fraction(0)  # eligible: never None
+        return -average, -summary.count, key
 
     return min(eligible, key=rank)[0]
 

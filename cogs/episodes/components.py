@@ -15,6 +15,7 @@ import discord
 from bot.client import CodeBlueBot
 from bot.errors import UserFacingError
 from bot.services.episodes import EpisodeService, StarterInfo
+from bot.tree import describe_error, send_ephemeral
 from bot.ui import NO_MENTIONS, Interaction, guild_text, text
 
 from .base import EpisodeCogBase
@@ -44,10 +45,9 @@ async def _failed(interaction: Interaction, error: Exception) -> None:
     """Answer a deferred button click whose work failed: a UserFacingError as its ephemeral text, anything
     else (a Discord refusal, a database error) as "something went wrong (ref X)" with the traceback logged.
     A DynamicItem's own error handler only logs, which would leave the member on "thinking…" forever."""
-    # The bot's tree renders any exception; discord.py types the handler's error as AppCommandError only.
     if isinstance(error, UserFacingError):
         error = for_member(interaction, error)
-    await interaction.client.tree.on_error(interaction, error)  # type: ignore[arg-type]
+    await send_ephemeral(interaction, describe_error(interaction.client.catalog, interaction, error))
 
 
 class RateButton(discord.ui.DynamicItem[Button], template=r"ep:rate:(?P<episode>\d+):(?P<stars>[1-5])"):
@@ -138,8 +138,7 @@ class ConfirmView(discord.ui.View):
 
     async def on_error(self, interaction: Interaction, error: Exception,  # type: ignore[override]  # _CLIENT_TYPED
                        item: discord.ui.Item[discord.ui.View]) -> None:
-        # The bot's tree renders any exception; discord.py types the handler's error as AppCommandError only.
-        await interaction.client.tree.on_error(interaction, error)  # type: ignore[arg-type]
+        await send_ephemeral(interaction, describe_error(interaction.client.catalog, interaction, error))
 
     async def on_timeout(self) -> None:
         """Nobody answered: take the buttons away, since a click would now only get "interaction failed"."""
