@@ -205,13 +205,6 @@ class EpisodeRepository:
         rows = await self.db.fetch_all(sql + " ORDER BY season, number", params)
         return [_episode(row) for row in rows]
 
-    async def set_auto_open_pending(self, episode_ids: Iterable[int], pending: bool) -> None:
-        ids = [(int(pending), episode_id) for episode_id in episode_ids]
-        if not ids:
-            return
-        async with self.db.transaction() as tx:
-            await tx.executemany("UPDATE episodes SET auto_open_pending = ? WHERE id = ?", ids)
-
     async def pending_shows(self) -> list[Show]:
         """Every show (of every server) with an episode still to be opened automatically."""
         rows = await self.db.fetch_all(
@@ -311,11 +304,6 @@ class EpisodeRepository:
             "ON CONFLICT (episode_id, user_id) DO UPDATE SET stars = excluded.stars, rated_at = excluded.rated_at",
             (episode_id, user_id, stars, _now()),
         )
-
-    async def get_rating(self, episode_id: int, user_id: int) -> int | None:
-        row = await self.db.fetch_one("SELECT stars FROM episode_ratings WHERE episode_id = ? AND user_id = ?",
-                                      (episode_id, user_id))
-        return None if row is None else row["stars"]
 
     async def rating_histograms(self, episode_ids: Iterable[int]) -> dict[int, dict[int, int]]:
         """Votes per star for each episode (episodes without votes are absent)."""

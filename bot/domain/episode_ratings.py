@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
@@ -37,14 +36,6 @@ class RatingSummary:
         count = sum(histogram.values())
         average = _exact_average(histogram, count)
         return cls(count, None if average is None else float(average), histogram)
-
-
-def rating_summary(votes: Iterable[int]) -> RatingSummary:
-    """Summarise individual votes; raises ValueError for a vote outside 1-5."""
-    counts = Counter(votes)
-    if any(isinstance(vote, bool) or not isinstance(vote, int) for vote in counts):
-        raise ValueError("ratings must be whole numbers")
-    return RatingSummary.from_histogram(counts)
 
 
 def rating_bar(average: float | None, width: int = 10) -> str:

@@ -8,7 +8,7 @@ from db.episodes import Episode, EpisodeRepository, Progress, Show
 
 from .lookup import EpisodeLookup
 from .models import RatingsTable, StarterInfo
-from .threads import EpisodeThreads, rating_summary
+from .threads import EpisodeThreads, episode_rating
 
 
 class RatingsAndProgress:
@@ -18,7 +18,7 @@ class RatingsAndProgress:
         self.threads = threads
 
     async def rating(self, episode_id: int) -> RatingSummary:
-        return await rating_summary(self.repo, episode_id)
+        return await episode_rating(self.repo, episode_id)
 
     async def rate(self, episode_id: int, user_id: int, stars: int) -> StarterInfo:
         """Record (or change) the member's vote and refresh the starter message; what it now shows."""

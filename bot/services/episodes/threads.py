@@ -33,7 +33,7 @@ class NotAiredError(UserFacingError):
         self.airs_at = airs_at
 
 
-async def rating_summary(repo: EpisodeRepository, episode_id: int) -> RatingSummary:
+async def episode_rating(repo: EpisodeRepository, episode_id: int) -> RatingSummary:
     """The episode's votes summed up (average, count, histogram)."""
     histogram = (await repo.rating_histograms([episode_id])).get(episode_id, {})
     return RatingSummary.from_histogram(histogram)
@@ -191,7 +191,7 @@ class EpisodeThreads:
             episode=episode,
             previous=None if previous is None else (previous, threads.get(previous.id)),
             next=None if following is None else (following, threads.get(following.id)),
-            rating=await rating_summary(self.repo, episode.id),
+            rating=await episode_rating(self.repo, episode.id),
         )
 
     async def thread(self, episode: Episode) -> EpisodeThread | None:
