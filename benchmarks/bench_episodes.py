@@ -15,7 +15,7 @@ from bot.services.episodes import EpisodeService
 from bot.services.settings import SettingsService
 from db.database import Database
 from db.migrate import migrate
-from tests.services.test_episodes_service import MemoryThreads
+from tests.services.episode_service_env import MemoryThreads
 
 GUILD = 1
 

@@ -9,6 +9,13 @@ from bot.services.episodes import threads as thread_service
 EPHEMERAL = 64
 THREADS = "/channels/{channel_id}/threads"
 MESSAGE_THREADS = "/channels/{channel_id}/messages/{message_id}/threads"
+EDIT_MESSAGE = "/channels/{channel_id}/messages/{message_id}"
+EDIT_CHANNEL = "/channels/{channel_id}"
+MESSAGES = "/channels/{channel_id}/messages"
+UNEXPECTED = {
+    "en-US": "Something went wrong on my side. If it keeps happening, tell an admin this reference: ",
+    "ko": "제 쪽에서 문제가 생겼어요. 계속되면 관리자에게 이 참조 번호를 알려 주세요: ",
+}
 
 
 async def _discussion(bot, g, channel):
@@ -95,14 +102,6 @@ async def _eventually(condition, timeout=3.0):
         await asyncio.sleep(0.02)
 
 
-EDIT_MESSAGE = "/channels/{channel_id}/messages/{message_id}"
-EDIT_CHANNEL = "/channels/{channel_id}"
-UNEXPECTED = {
-    "en-US": "Something went wrong on my side. If it keeps happening, tell an admin this reference: ",
-    "ko": "제 쪽에서 문제가 생겼어요. 계속되면 관리자에게 이 참조 번호를 알려 주세요: ",
-}
-
-
 async def _forum_thread(fake, bot, episode="S1E1"):
     """The preset installed, `episode`'s forum post opened by the admin; (thread id, episode id)."""
     g = fake.default_guild
@@ -117,9 +116,6 @@ async def _forum_thread(fake, bot, episode="S1E1"):
 
 def _rating(message):
     return next(f["value"] for f in message["embeds"][0]["fields"] if f["name"] == "Rating")
-
-
-MESSAGES = "/channels/{channel_id}/messages"
 
 
 def _service(bot):
