@@ -110,7 +110,7 @@ def starter_view(client: CodeBlueBot, guild: discord.Guild | None, starter: Star
 
 class ConfirmView(discord.ui.View):
     """Confirm / Cancel on the (ephemeral) original response of `interaction`, for the member who asked;
-    `on_confirm` does the work. Unanswered, the buttons are removed after `timeout` seconds."""
+    `on_confirm` does the work. Unanswered, the buttons are removed after CONFIRM_TIMEOUT seconds."""
 
     def __init__(self, interaction: Interaction, on_confirm: Callable[[Interaction], Awaitable[None]],
                  *, confirm_label: str) -> None:

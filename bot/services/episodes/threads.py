@@ -226,7 +226,6 @@ class EpisodeThreads:
         return result
 
 
-
 class _StarterEdits:
     """Edits of one episode's starter message in flight: one at a time, and counters that let a burst coalesce
     (`changes` noted in the database, the count `rendered` by the last edit started)."""
