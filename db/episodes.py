@@ -134,11 +134,14 @@ class EpisodeRepository:
             if existing is not None and not replace:
                 raise DuplicateShow(key)
             if existing is None:
-                show_id = (await tx.execute(
+                inserted = await tx.execute(
                     "INSERT INTO shows (guild_id, key, title, original_title, short_name, release_pace, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (guild_id, key, title, original_title, short_name, release_pace, _now()),
-                )).lastrowid
+                )
+                if inserted.lastrowid is None:
+                    raise RuntimeError("the new show got no row id")
+                show_id: int = inserted.lastrowid
             else:
                 show_id = existing["id"]
                 await tx.execute(
@@ -147,6 +150,8 @@ class EpisodeRepository:
                 )
             await _upsert_episodes(tx, show_id, episodes)
             row = await tx.fetch_one(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE id = ?", (show_id,))  # noqa: S608
+        if row is None:
+            raise RuntimeError(f"show {show_id} vanished inside its own transaction")
         return _show(row), existing is None
 
     async def get_show(self, guild_id: int, key: str) -> Show | None:
@@ -199,13 +204,6 @@ class EpisodeRepository:
             params.append(season)
         rows = await self.db.fetch_all(sql + " ORDER BY season, number", params)
         return [_episode(row) for row in rows]
-
-    async def set_auto_open_pending(self, episode_ids: Iterable[int], pending: bool) -> None:
-        ids = [(int(pending), episode_id) for episode_id in episode_ids]
-        if not ids:
-            return
-        async with self.db.transaction() as tx:
-            await tx.executemany("UPDATE episodes SET auto_open_pending = ? WHERE id = ?", ids)
 
     async def pending_shows(self) -> list[Show]:
         """Every show (of every server) with an episode still to be opened automatically."""
@@ -306,11 +304,6 @@ class EpisodeRepository:
             "ON CONFLICT (episode_id, user_id) DO UPDATE SET stars = excluded.stars, rated_at = excluded.rated_at",
             (episode_id, user_id, stars, _now()),
         )
-
-    async def get_rating(self, episode_id: int, user_id: int) -> int | None:
-        row = await self.db.fetch_one("SELECT stars FROM episode_ratings WHERE episode_id = ? AND user_id = ?",
-                                      (episode_id, user_id))
-        return None if row is None else row["stars"]
 
     async def rating_histograms(self, episode_ids: Iterable[int]) -> dict[int, dict[int, int]]:
         """Votes per star for each episode (episodes without votes are absent)."""

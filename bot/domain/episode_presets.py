@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -88,7 +89,8 @@ def _is_preset_file(entry: Traversable | Path) -> bool:
     return entry.is_file() and entry.name.endswith(".toml") and bool(_KEY.match(entry.name.removesuffix(".toml")))
 
 
-def _text(document: dict, name: str, limit: int, problems: list[str], *, required: bool = False) -> str | None:
+def _text(document: Mapping[str, object], name: str, limit: int, problems: list[str], *,
+          required: bool = False) -> str | None:
     value = document.get(name)
     if value is None:
         if required:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from math import floor
@@ -39,14 +38,6 @@ class RatingSummary:
         return cls(count, None if average is None else float(average), histogram)
 
 
-def rating_summary(votes: Iterable[int]) -> RatingSummary:
-    """Summarise individual votes; raises ValueError for a vote outside 1-5."""
-    counts = Counter(votes)
-    if any(isinstance(vote, bool) or not isinstance(vote, int) for vote in counts):
-        raise ValueError("ratings must be whole numbers")
-    return RatingSummary.from_histogram(counts)
-
-
 def rating_bar(average: float | None, width: int = 10) -> str:
     """``████████░░`` for 4.0 of 5: filled cells rounded half up, empty when there is no average."""
     filled = 0 if average is None else floor(average / MAX_RATING * width + 0.5)
@@ -64,9 +55,10 @@ def best_episode(summaries: Mapping[K, RatingSummary], *, min_votes: int = DEFAU
     if not eligible:
         return None
 
-    def rank(item: tuple[K, RatingSummary]) -> tuple:
+    def rank(item: tuple[K, RatingSummary]) -> tuple[Fraction, int, K]:
         key, summary = item
-        return -_exact_average(summary.histogram, summary.count), -summary.count, key
+        average = _exact_average(summary.histogram, summary.count) or Fraction(0)  # eligible: never None
+        return -average, -summary.count, key
 
     return min(eligible, key=rank)[0]
 

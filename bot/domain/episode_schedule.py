@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 from functools import cache
@@ -204,13 +204,15 @@ def _zone(zone: tzinfo | str) -> tzinfo:
     return ZoneInfo(zone) if isinstance(zone, str) else zone
 
 
-def _decode(text: str | bytes) -> str:
-    if isinstance(text, bytes):
+def _decode(data: str | bytes) -> str:
+    if isinstance(data, bytes):
         try:
-            text = text.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            line = text.count(b"\n", 0, error.start) + 1
+            line = data.count(b"\n", 0, error.start) + 1
             raise ScheduleImportError([RowProblem(line, BAD_ENCODING, "UTF-8")]) from None
+    else:
+        text = data
     return text.removeprefix("\ufeff")
 
 
@@ -249,7 +251,8 @@ FieldLine = Callable[[int, str], int]
 
 
 def _episodes(
-    rows: list[tuple[int, Mapping[str, object]]], zone: tzinfo, problems: list[RowProblem], *, field_line: FieldLine
+    rows: Sequence[tuple[int, Mapping[str, object]]], zone: tzinfo, problems: list[RowProblem], *,
+    field_line: FieldLine
 ) -> list[EpisodeSpec]:
     """Validate rows of raw values into episodes, or raise with ``problems`` plus every row's problems."""
     if not rows and not problems:
@@ -270,8 +273,9 @@ def _episodes(
                 fields[name] = read(_present(values, name))
             except ScheduleValueError as error:
                 row_problems.append(RowProblem(field_line(line, name), error.message_key, error.detail))
-        key = (fields.get("season"), fields.get("episode"))
-        if None not in key:
+        season, number = fields.get("season"), fields.get("episode")
+        if season is not None and number is not None:
+            key = (season, number)
             episode_line = field_line(line, "episode")
             if key in first_line:
                 detail = f"S{key[0]}E{key[1]} (first on line {first_line[key]})"

@@ -20,7 +20,7 @@ from bot.domain.episode_naming import (
     show_tag_name,
 )
 from bot.domain.episode_presets import PresetError, list_presets, load_preset, parse_preset
-from bot.domain.episode_ratings import RatingSummary, best_episode, rating_bar, rating_summary
+from bot.domain.episode_ratings import RatingSummary, best_episode, rating_bar
 from bot.domain.episode_release import thread_open_times
 from bot.domain.episode_schedule import (
     MAX_ROWS,
@@ -61,7 +61,6 @@ __all__ = [
     "parse_schedule_csv",
     "parse_schedule_toml",
     "rating_bar",
-    "rating_summary",
     "show_tag_name",
     "thread_open_times",
 ]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
-import aiohttp
 import discord
 
+from bot.client import CodeBlueBot
 from bot.domain.episodes import episode_label, episode_tag_name, episode_thread_name, show_tag_name
 from bot.errors import UserFacingError
 from bot.i18n import LANGUAGES
@@ -19,11 +18,13 @@ from bot.services.episodes import EpisodeThread, StarterInfo
 from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, notify_admins
 
 from .components import starter_view
-from .render import starter_embed
+from .failures import ChannelPermissionError, failure_kind, failure_reason
+from .render import Say, relative_time, starter_embed
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+ArchiveMinutes = Literal[60, 1440, 4320, 10080]
+ARCHIVE_DURATIONS: tuple[ArchiveMinutes, ...] = (60, 1440, 4320, 10080)
 MAX_FORUM_TAGS = 20
 MAX_APPLIED_TAGS = 5
 THREAD_ARCHIVED = 50083
@@ -31,18 +32,18 @@ THREAD_ARCHIVED = 50083
 UNKNOWN_MESSAGE = 10008
 
 
-class ChannelPermissionError(UserFacingError):
-    """The bot lacks permissions in the discussion channel; `names` are discord.Permissions attribute names."""
-
-    def __init__(self, channel_id: int, names: list[str]) -> None:
-        super().__init__("episodes.channel_missing", channel=f"<#{channel_id}>", permissions=", ".join(names))
-        self.channel_id = channel_id
-        self.names = names
-
-
 class DiscordThreads:
-    def __init__(self, bot: Any) -> None:
+    """The service's ThreadGateway: threads in the server's discussion channel, through the bot's connection."""
+
+    def __init__(self, bot: CodeBlueBot) -> None:
         self.bot = bot
+
+    def _say(self, guild: discord.Guild | None) -> Say:
+        """Catalog messages in the server's language (what the whole server sees)."""
+
+        def say(key: str, **params: object) -> str:
+            return guild_text(self.bot, guild, key, **params)
+        return say
 
     async def ready(self) -> None:
         await self.bot.wait_until_ready()
@@ -67,9 +68,9 @@ class DiscordThreads:
             raise ChannelPermissionError(channel.id, missing)
         return channel
 
-    async def _archive_minutes(self, guild_id: int) -> int:
+    async def _archive_minutes(self, guild_id: int) -> ArchiveMinutes:
         minutes = (await self.bot.settings_service.get(guild_id)).thread_archive_minutes
-        return minutes if minutes in ARCHIVE_DURATIONS else 10080
+        return next((allowed for allowed in ARCHIVE_DURATIONS if allowed == minutes), 10080)
 
     async def status(self, thread: EpisodeThread) -> str:
         try:
@@ -104,7 +105,7 @@ class DiscordThreads:
                 log.warning("could not update the starter of adopted thread %s", orphan.id, exc_info=True)
                 reposted = None
             return replace(adopted, starter_message_id=reposted) if reposted else adopted
-        embed = starter_embed(self.bot, guild, starter)
+        embed = starter_embed(self._say(guild), starter)
         view = starter_view(self.bot, guild, starter)
         if isinstance(channel, discord.ForumChannel):
             tags = await self._forum_tags(channel, starter)
@@ -128,7 +129,8 @@ class DiscordThreads:
                                     suffix=self.bot.catalog.text(language, "episodes.thread_suffix"))
                 for language in LANGUAGES}
 
-    def _unrecorded_thread(self, channel, names: set[str]) -> discord.Thread | None:
+    def _unrecorded_thread(self, channel: discord.TextChannel | discord.ForumChannel,
+                           names: set[str]) -> discord.Thread | None:
         """An open thread the bot owns in `channel` with one of these names (the service only asks when it has
         no row for the episode, so such a thread was made and not recorded)."""
         me = self.bot.user.id if self.bot.user else None
@@ -176,7 +178,7 @@ class DiscordThreads:
 
         async def edit() -> None:
             await where.get_partial_message(thread.starter_message_id).edit(
-                embed=starter_embed(self.bot, guild, starter), view=starter_view(self.bot, guild, starter))
+                embed=starter_embed(self._say(guild), starter), view=starter_view(self.bot, guild, starter))
 
         try:
             try:
@@ -190,7 +192,7 @@ class DiscordThreads:
                 raise
             log.info("starter message %s of thread %s was deleted: posting it again", thread.starter_message_id,
                      thread.thread_id)
-            reposted = await where.send(embed=starter_embed(self.bot, guild, starter),
+            reposted = await where.send(embed=starter_embed(self._say(guild), starter),
                                         view=starter_view(self.bot, guild, starter), allowed_mentions=NO_MENTIONS)
             return reposted.id
         return None
@@ -213,47 +215,15 @@ class DiscordThreads:
 
     async def report_failure(self, guild_id: int, starter: StarterInfo, kind: str, error: BaseException,
                              retry_at: datetime | None) -> bool:
-        guild = self.bot.get_guild(guild_id)
-
-        def say(key: str, **params: object) -> str:
-            return guild_text(self.bot, guild, key, **params)
-
+        say = self._say(self.bot.get_guild(guild_id))
         episode = episode_label(starter.episode.season, starter.episode.number)
-        retry = f"<t:{int(retry_at.timestamp())}:R>" if retry_at else "—"
+        retry = relative_time(retry_at) if retry_at else "—"
         return await notify_admins(self.bot, guild_id, say("episodes.auto_open_failed", show=starter.show.title,
                                                            episode=episode, reason=failure_reason(say, error),
                                                            retry=retry)[:2000])
 
 
-def failure_kind(error: BaseException) -> str:
-    """The kind of an opening failure: admins are told once per kind; transient kinds only when they persist."""
-    if isinstance(error, ChannelPermissionError):
-        return "missing_permissions:" + ",".join(sorted(error.names))
-    if isinstance(error, UserFacingError):
-        return error.key.removeprefix("episodes.")
-    if isinstance(error, discord.Forbidden):
-        return "forbidden"
-    if isinstance(error, discord.DiscordServerError | aiohttp.ClientError | asyncio.TimeoutError | OSError):
-        return "discord_unavailable"
-    if isinstance(error, discord.HTTPException):
-        return f"http_{error.status}"
-    return "unexpected"
-
-
-def failure_reason(say: Callable[..., str], error: BaseException) -> str:
-    """What went wrong and what to fix, in the language `say` speaks."""
-    if isinstance(error, ChannelPermissionError):
-        labels = [say(f"permissions.{name}") for name in error.names]
-        return say(error.key, channel=f"<#{error.channel_id}>", permissions=", ".join(labels))
-    if isinstance(error, UserFacingError):
-        return say(error.key, **error.params)
-    kind = failure_kind(error)
-    if kind.startswith("http_") and isinstance(error, discord.HTTPException):
-        return say("episodes.failure.http", status=error.status, message=str(error.text)[:200])
-    return say(f"episodes.failure.{kind}")
-
-
-async def _quietly(awaitable) -> None:
+async def _quietly(awaitable: Awaitable[object]) -> None:
     try:
         await awaitable
     except discord.HTTPException:

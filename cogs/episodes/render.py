@@ -1,45 +1,82 @@
-"""Embeds and reply texts for episode discussions (no state, no Discord calls)."""
+"""What episode discussions look like in Discord: embeds, reply texts, mentions and timestamps (no state, no
+Discord calls). The only place of the episodes area that writes Discord markup."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
 
 import discord
 
-from bot.domain.episodes import episode_label, rating_bar
-from bot.services.episodes import RatingsTable, StarterInfo
-from bot.ui import guild_text, text
+from bot.domain.episodes import RatingSummary, ScheduleImportError, episode_label, rating_bar
+from bot.services.episodes import Episode, EpisodeThread, RatingsTable, Show, StarterInfo, ThreadResult
+from bot.ui import Interaction, text
 
 MAX_TABLE_LINES = 60
+MAX_IMPORT_PROBLEMS_SHOWN = 10
+
+Say = Callable[..., str]
+"""(key, **params) -> the catalog message in the audience's language."""
 
 
-def timestamp(moment, style: str = "F") -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
+def channel_link(channel_id: int) -> str:
+    """A clickable link to a channel or thread."""
+    return f"<#{channel_id}>"
 
 
-def rating_line(say, summary) -> str:
-    if not summary.count:
+def air_time(moment: datetime) -> str:
+    """An air time, shown in each reader's own time zone and language."""
+    return discord.utils.format_dt(moment, "F")
+
+
+def relative_time(moment: datetime) -> str:
+    """`in 5 minutes`, in each reader's language."""
+    return discord.utils.format_dt(moment, "R")
+
+
+def show_name(show: Show) -> str:
+    return f"{show.title} ({show.original_title})" if show.original_title else show.title
+
+
+def airs_text(interaction: Interaction, airs_at: datetime | None) -> str:
+    if airs_at is None:
+        return text(interaction, "episodes.starter.unscheduled")
+    return air_time(airs_at)
+
+
+def thread_reply(interaction: Interaction, show: Show, episode: Episode, result: ThreadResult) -> str:
+    return text(interaction, f"episodes.thread.{result.outcome}", thread=channel_link(result.thread.thread_id),
+                show=show.short_name, episode=episode_label(episode.season, episode.number))
+
+
+def import_problems(interaction: Interaction, error: ScheduleImportError) -> str:
+    lines = [text(interaction, "episodes.import.line", line=problem.line,
+                  problem=text(interaction, f"episodes.{problem.message_key}", detail=problem.detail))
+             for problem in error.problems[:MAX_IMPORT_PROBLEMS_SHOWN]]
+    if len(error.problems) > MAX_IMPORT_PROBLEMS_SHOWN:
+        lines.append(text(interaction, "episodes.import.more", count=len(error.problems) - MAX_IMPORT_PROBLEMS_SHOWN))
+    return "\n".join(lines)[:1500]
+
+
+def rating_line(say: Say, summary: RatingSummary) -> str:
+    if not summary.count or summary.average is None:
         return say("episodes.starter.no_votes")
     return say("episodes.starter.rating_value", average=f"{summary.average:.2f}", votes=summary.count,
                bar=rating_bar(summary.average))
 
 
-def _neighbour(say, neighbour) -> str:
+def _neighbour(say: Say, neighbour: tuple[Episode, EpisodeThread | None] | None) -> str:
     if neighbour is None:
         return say("episodes.starter.none")
     episode, thread = neighbour
     label = episode_label(episode.season, episode.number)
     if thread is None:
         return say("episodes.starter.not_open", episode=label)
-    return f"{label}: <#{thread.thread_id}>"
+    return f"{label}: {channel_link(thread.thread_id)}"
 
 
-def starter_embed(client: Any, guild: discord.Guild | None, starter: StarterInfo) -> discord.Embed:
+def starter_embed(say: Say, starter: StarterInfo) -> discord.Embed:
     """The thread's first message: episode, air time, the spoiler rule, neighbours and the live rating."""
-
-    def say(key: str, **params: object) -> str:
-        return guild_text(client, guild, key, **params)
-
     show, episode = starter.show, starter.episode
     title = f"{show.title} · {episode_label(episode.season, episode.number)}"
     if episode.title:
@@ -49,7 +86,7 @@ def starter_embed(client: Any, guild: discord.Guild | None, starter: StarterInfo
         lines.append(f"*{show.original_title}*")
     lines.append(say("episodes.starter.spoiler_rule"))
     embed = discord.Embed(title=title[:256], description="\n".join(lines), colour=discord.Colour.red())
-    airs = (f"{timestamp(episode.airs_at)} ({timestamp(episode.airs_at, 'R')})" if episode.airs_at
+    airs = (f"{air_time(episode.airs_at)} ({relative_time(episode.airs_at)})" if episode.airs_at
             else say("episodes.starter.unscheduled"))
     embed.add_field(name=say("episodes.starter.airs"), value=airs, inline=False)
     embed.add_field(name=say("episodes.starter.previous"), value=_neighbour(say, starter.previous), inline=True)
@@ -59,14 +96,14 @@ def starter_embed(client: Any, guild: discord.Guild | None, starter: StarterInfo
     return embed
 
 
-def ratings_embed(interaction: discord.Interaction, table: RatingsTable) -> discord.Embed:
+def ratings_embed(interaction: Interaction, table: RatingsTable) -> discord.Embed:
     def say(key: str, **params: object) -> str:
         return text(interaction, key, **params)
 
     lines = []
     for episode, summary in table.rows[:MAX_TABLE_LINES]:
         label = episode_label(episode.season, episode.number)
-        average = f"{summary.average:.2f}" if summary.count else "–"
+        average = f"{summary.average:.2f}" if summary.count and summary.average is not None else "–"
         votes = say("episodes.ratings.votes", votes=summary.count)
         line = f"`{label}` {rating_bar(summary.average)} **{average}** · {votes}"
         if episode.id == table.best:

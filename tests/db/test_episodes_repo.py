@@ -66,7 +66,7 @@ async def test_upsert_keeps_title_and_time_when_not_given_and_sets_pending(repo)
 async def test_one_thread_row_per_episode_and_replacing_a_deleted_one(repo):
     show, _ = await _show(repo)
     episode = await repo.get_episode(show.id, 1, 1)
-    await repo.set_auto_open_pending([episode.id], True)
+    await repo.upsert_episodes(show.id, [EpisodeRow(1, 1, None, None, auto_open=True)])
     assert await repo.save_thread(_thread(episode.id, 900))
     assert not await repo.save_thread(_thread(episode.id, 901))  # UNIQUE (episode): the first one stays
     assert (await repo.get_thread(episode.id)).thread_id == 900
@@ -85,7 +85,8 @@ async def test_one_vote_per_member_changeable(repo):
     await repo.set_rating(e1.id, 2, 4)  # changed
     await repo.set_rating(e2.id, 1, 2)
     assert await repo.rating_histograms([e1.id, e2.id]) == {e1.id: {5: 1, 4: 1}, e2.id: {2: 1}}
-    assert await repo.get_rating(e1.id, 2) == 4
+    row = await repo.db.fetch_one("SELECT stars FROM episode_ratings WHERE episode_id = ? AND user_id = 2", (e1.id,))
+    assert row["stars"] == 4
 
 
 async def test_progress_set_and_only_forward(repo):
@@ -123,8 +124,8 @@ async def test_bad_values_are_refused_by_the_schema(repo):
 
 async def test_failed_openings_count_and_notices_once_per_kind_until_a_thread_opens(repo):
     show, _ = await _show(repo, episodes=2)
-    e1, e2 = await repo.list_episodes(show.id)
-    await repo.set_auto_open_pending([e1.id, e2.id], True)
+    e1, _ = await repo.list_episodes(show.id)
+    await repo.upsert_episodes(show.id, [EpisodeRow(1, n, None, None, auto_open=True) for n in (1, 2)])
     assert [await repo.record_open_failure(e1.id) for _ in range(3)] == [1, 2, 3]
     assert await repo.failed_openings(GUILD) == [e1.id]
     assert await repo.failed_openings(GUILD + 1) == []

@@ -1,47 +1,26 @@
-"""Episode discussion threads end to end: the real bot against the fake Discord."""
+"""Episode threads end to end: opened once in a forum (with tags) or under a starter in a text channel,
+found, reopened when archived, recreated when deleted, never reopened when locked; starter messages reposted
+when deleted; threads made before a crash adopted; refusals; Korean servers; /episode lock."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from tests.fakediscord.interactions import Attachment
+from tests.e2e.episode_steps import (
+    EDIT_CHANNEL,
+    EDIT_MESSAGE,
+    EPHEMERAL,
+    MESSAGE_THREADS,
+    _add_show,
+    _custom_ids,
+    _discussion,
+    _forum_thread,
+    _preset,
+    _text_thread,
+    _thread,
+    _thread_posts,
+    _watched_all,
+)
 from tests.fakediscord.state import BOT_DEFAULT, Perm
-
-EPHEMERAL = 64
-THREADS = "/channels/{channel_id}/threads"
-MESSAGE_THREADS = "/channels/{channel_id}/messages/{message_id}/threads"
-
-
-async def _discussion(bot, g, channel):
-    await bot.settings_service.set_channel(g.id, "discussion", channel.id)
-
-
-async def _preset(fake, g, locale="en-US"):
-    ix = await fake.slash(g, g.member("admin"), "show preset", name="trauma-code", locale=locale)
-    return await ix.response()
-
-
-async def _watched_all(fake, g, member):
-    ix = await fake.slash(g, member, "progress set", show="trauma-code", episode="S1E8")
-    assert (await ix.response()).ephemeral
-
-
-async def _thread(fake, g, member, episode, **kwargs):
-    """/episode thread; returns the final ephemeral text (after the spoiler confirmation when one is asked)."""
-    ix = await fake.slash(g, member, "episode thread", show="trauma-code", episode=episode, **kwargs)
-    resp = await ix.response()
-    if resp.type == 4:
-        return resp.content
-    assert resp.type == 5 and resp.ephemeral
-    original = await ix.wait_original()
-    return original["content"]
-
-
-def _thread_posts(fake, since=0):
-    return [r for r in fake.requests[since:] if r.method == "POST" and r.template in (THREADS, MESSAGE_THREADS)]
-
-
-def _custom_ids(components):
-    return [c["custom_id"] for row in components for c in row["components"]]
 
 
 async def test_preset_install_then_forum_thread_with_tags_is_idempotent(fake, bot):
@@ -170,110 +149,112 @@ async def test_deleted_thread_is_recreated_and_archived_one_reopened(fake, bot):
     assert len(_thread_posts(fake)) == 2
 
 
-async def _add_show(fake, g):
-    ix = await fake.slash(g, g.member("admin"), "show add", title="Night Shift", pace="on_air")
-    assert (await ix.response()).content.startswith("Added Night Shift (key `night-shift`)")
-
-
-async def test_thread_opens_by_itself_at_air_time(fake, bot):
+async def test_opening_the_next_episode_links_it_from_an_archived_forum_post(fake, bot):
     g = fake.default_guild
-    forum = g.channel("episode-discussion")
-    await _discussion(bot, g, forum)
-    await _add_show(fake, g)
-    # Whole seconds: the air time is 2-3 s ahead, well clear of the command's own round trip.
-    airs = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    assert (await ix.response()).content.startswith("Saved Night Shift S1E1; airs <t:")
-    assert _thread_posts(fake) == []
-    post = await fake.wait_for_request("POST", THREADS, timeout=8)
-    assert post.json["name"] == "Night Shift · S1E1 · Discussion"
-    await asyncio.sleep(0.2)
-    assert len(_thread_posts(fake)) == 1
-
-
-async def test_air_time_missed_while_down_opens_at_startup_once(fake, runner):
-    bot = await runner.start()
-    g = fake.default_guild
-    await _discussion(bot, g, g.channel("episode-discussion"))
-    await _add_show(fake, g)
-    airs = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    await ix.response()
-    await runner.stop()
-    await asyncio.sleep(2.2)
-    assert _thread_posts(fake) == []
-    await runner.start()
-    post = await fake.wait_for_request("POST", THREADS, timeout=5)
-    assert post.json["name"] == "Night Shift · S1E1 · Discussion"
-    await runner.restart()
-    await asyncio.sleep(0.3)
-    assert len(_thread_posts(fake)) == 1
-
-
-async def test_ratings_votes_change_and_table(fake, runner):
-    bot = await runner.start()
-    g = fake.default_guild
-    forum = g.channel("episode-discussion")
-    await _discussion(bot, g, forum)
-    await _preset(fake, g)
-    await _watched_all(fake, g, g.member("admin"))
-    await _thread(fake, g, g.member("admin"), "S1E1")
-    starter = fake.message(_thread_posts(fake)[-1].response["id"])
-    episode_id = _custom_ids(starter["components"])[0].split(":")[2]
-    await runner.restart()  # the buttons are persistent
-
-    async def vote(member, stars):
-        mark = fake.mark()
-        ix = await fake.click(starter["id"], f"ep:rate:{episode_id}:{stars}", member)
-        assert (await ix.response()).type == 6  # acknowledged at once; the starter is edited through REST
-        [followup] = await ix.followups(1)
-        assert followup["flags"] & EPHEMERAL
-        edit = await fake.wait_for_request("PATCH", "/channels/{channel_id}/messages/{message_id}", since=mark)
-        assert edit.params["message_id"] == starter["id"]
-        return next(f["value"] for f in edit.json["embeds"][0]["fields"] if f["name"] == "Rating"), followup
-
-    await vote(g.member("fan1"), 5)
-    rating, _ = await vote(g.member("fan2"), 3)
-    assert rating == "★ 4.00 · votes: 2\n████████░░"
-    rating, followup = await vote(g.member("fan2"), 4)  # changed, not added
-    assert rating == "★ 4.50 · votes: 2\n█████████░"
-    assert followup["content"] == "You rated this episode 4 ★. Now: ★ 4.50 · votes: 2\n█████████░"
-    await vote(g.member("fan3"), 4)
-    fields = {f["name"]: f["value"] for f in fake.message(starter["id"])["embeds"][0]["fields"]}
-    assert fields["Rating"] == "★ 4.33 · votes: 3\n█████████░"
-
-    ix = await fake.slash(g, g.member("fan1"), "episode ratings", show="trauma-code")
-    resp = await ix.response()
-    assert resp.ephemeral  # a lookup, in the member's language: nobody else needs to see it
-    embed = resp.embeds[0]
-    lines = embed["description"].split("\n")
-    assert lines[0] == "`S1E1` █████████░ **4.33** · votes: 3 🏆"
-    assert lines[1] == "`S1E2` ░░░░░░░░░░ **–** · votes: 0"
-    assert len(lines) == 8
-    assert embed["footer"]["text"] == "🏆 Best episode: S1E1"
-
-
-async def test_join_button_adds_member_and_advances_progress(fake, bot):
-    g = fake.default_guild
-    await _discussion(bot, g, g.channel("episode-discussion"))
-    await _preset(fake, g)
-    await _watched_all(fake, g, g.member("admin"))
+    first, _ = await _forum_thread(fake, bot, "S1E1")
+    fake.archive_thread(fake.channels[first])
+    await asyncio.sleep(0.05)
     await _thread(fake, g, g.member("admin"), "S1E2")
-    post = _thread_posts(fake)[-1]
-    thread_id = int(post.response["id"])
-    episode_id = _custom_ids(post.json["message"]["components"])[-1].split(":")[2]
-    fan = g.member("fan1")
-    ix = await fake.click(str(thread_id), f"ep:join:{episode_id}", fan)
-    assert (await ix.response()).type == 5
+    second = int(_thread_posts(fake)[-1].response["id"])
+    await fake.wait_for_request("PATCH", EDIT_MESSAGE, lambda r: r.status == 200 and r.params["message_id"]
+                                == str(first))
+    next_field = next(f for f in fake.message(first)["embeds"][0]["fields"] if f["name"] == "Next episode")
+    assert next_field["value"] == f"S1E2: <#{second}>"
+
+
+async def test_thread_locked_in_discord_is_never_reopened_for_a_fan_nor_a_moderator(fake, bot):
+    g = fake.default_guild
+    thread_id, episode_id = await _forum_thread(fake, bot, "S1E2")
+    fake.archive_thread(fake.channels[thread_id], locked=True)  # a moderator locked it in Discord's own menu
+    await asyncio.sleep(0.05)
+    await _watched_all(fake, g, g.member("fan1"))
+    for member, locale, expected in (
+        ("fan1", "en-US", f"The discussion for Trauma Code S1E2 is locked, but you can read it: <#{thread_id}>"),
+        ("admin", "ko", f"Trauma Code S1E2 토론은 잠겼지만 읽을 수 있어요: <#{thread_id}>"),
+    ):
+        mark = fake.mark()
+        assert await _thread(fake, g, g.member(member), "S1E2", locale=locale) == expected
+        assert fake.requests_to("PATCH", EDIT_CHANNEL, since=mark) == []
+        assert _thread_posts(fake, mark) == []
+    ix = await fake.click(thread_id, f"ep:join:{episode_id}", g.member("fan2"))
     [followup] = await ix.followups(1)
-    assert followup["content"] == f"You're in: <#{thread_id}>. Your progress moved up to this episode."
-    put = fake.requests_to("PUT", "/channels/{channel_id}/thread-members/{user_id}")[-1]
-    assert (put.params["channel_id"], put.params["user_id"]) == (str(thread_id), str(fan.user.id))
-    ix = await fake.slash(g, fan, "progress show")
-    assert (await ix.response()).content == "Your progress:\n• Trauma Code: Heroes on Call (중증외상센터): S1E2"
-    # Now S1E1 needs no spoiler check, S1E3 does.
-    assert (await _thread(fake, g, fan, "S1E1")).startswith("Opened the discussion for Trauma Code S1E1")
-    assert (await _thread(fake, g, fan, "S1E3")).startswith("⚠️ Spoiler check: you've recorded watching up to S1E2")
+    assert followup["content"].startswith("This discussion is locked (read-only), so I couldn't add you")
+    assert fake.requests_to("PUT", "/channels/{channel_id}/thread-members/{user_id}") == []
+    assert fake.channels[thread_id].locked and fake.channels[thread_id].archived
+    assert (await bot.get_cog("Episodes").service.repo.get_thread(episode_id)).state == "locked"
+
+
+async def test_deleted_text_channel_starter_is_reposted_and_its_buttons_work(fake, bot):
+    g = fake.default_guild
+    general = g.channel("general")
+    starter_id, thread_id, episode_id = await _text_thread(fake, bot, "S1E1")
+    fake.delete_message(general.id, starter_id)
+    await asyncio.sleep(0.05)
+    mark = fake.mark()
+    await _thread(fake, g, g.member("admin"), "S1E2")  # S1E1's starter must now link forward: it is gone
+    repost = await fake.wait_for_request("POST", "/channels/{channel_id}/messages",
+                                         lambda r: r.params["channel_id"] == str(general.id)
+                                         and r.json["embeds"][0]["title"].endswith("S1E1"), since=mark)
+    assert repost.json["allowed_mentions"] == {"parse": []}
+    assert _custom_ids(repost.json["components"]) == [f"ep:rate:{episode_id}:{n}" for n in range(1, 6)] + [
+        f"ep:join:{episode_id}"]
+    second = int(_thread_posts(fake, mark)[-1].response["id"])
+    next_field = next(f for f in repost.json["embeds"][0]["fields"] if f["name"] == "Next episode")
+    assert next_field["value"] == f"S1E2: <#{second}>"
+    new_id = int(repost.response["id"])
+    stored = await bot.get_cog("Episodes").service.repo.get_thread(episode_id)
+    assert (stored.thread_id, stored.starter_message_id) == (thread_id, new_id)
+
+    ix = await fake.click(new_id, f"ep:rate:{episode_id}:5", g.member("fan1"))
+    [followup] = await ix.followups(1)
+    assert followup["content"].startswith("You rated this episode 5 ★.")
+    rating = next(f for f in fake.message(new_id)["embeds"][0]["fields"] if f["name"] == "Rating")
+    assert rating["value"] == "★ 5.00 · votes: 1\n██████████"
+
+
+async def test_deleted_forum_starter_gets_a_new_message_with_the_buttons_in_the_post(fake, bot):
+    g = fake.default_guild
+    thread_id, episode_id = await _forum_thread(fake, bot, "S1E1")
+    fake.delete_message(thread_id, thread_id)
+    await asyncio.sleep(0.05)
+    mark = fake.mark()
+    await _thread(fake, g, g.member("admin"), "S1E2")
+    repost = await fake.wait_for_request("POST", "/channels/{channel_id}/messages",
+                                         lambda r: r.params["channel_id"] == str(thread_id), since=mark)
+    assert _custom_ids(repost.json["components"])[-1] == f"ep:join:{episode_id}"
+    new_id = int(repost.response["id"])
+    stored = await bot.get_cog("Episodes").service.repo.get_thread(episode_id)
+    assert (stored.thread_id, stored.starter_message_id) == (thread_id, new_id)
+    ix = await fake.click(new_id, f"ep:rate:{episode_id}:3", g.member("fan2"))
+    await ix.followups(1)
+    rating = next(f for f in fake.message(new_id)["embeds"][0]["fields"] if f["name"] == "Rating")
+    assert rating["value"].startswith("★ 3.00 · votes: 1")
+
+
+async def test_thread_made_before_a_crash_is_adopted_after_the_server_language_changed(fake, runner):
+    g = fake.default_guild
+    bot = await runner.start()
+    await _discussion(bot, g, g.channel("episode-discussion"))
+    await _preset(fake, g)
+    await _watched_all(fake, g, g.member("admin"))
+    await _thread(fake, g, g.member("admin"), "S1E3")
+    [post] = _thread_posts(fake)
+    assert post.json["name"] == "Trauma Code · S1E3 · Discussion"
+    thread_id = int(post.response["id"])
+    # The bot made the thread and died before recording it; meanwhile the server switched to Korean.
+    await bot.db.execute("DELETE FROM episode_threads WHERE thread_id = ?", (thread_id,))
+    await runner.kill()
+    await fake.wait_for_no_connection()
+    g.preferred_locale = "ko"
+    bot = await runner.start()
+    mark = fake.mark()
+    assert await _thread(fake, g, g.member("admin"), "S1E3", locale="ko") == (
+        f"Trauma Code S1E3 토론을 열었어요: <#{thread_id}>")
+    assert _thread_posts(fake, mark) == []
+    stored = await bot.get_cog("Episodes").service.repo.get_thread(
+        int(_custom_ids(fake.message(thread_id)["components"])[0].split(":")[2]))
+    assert stored.thread_id == thread_id
+    assert fake.message(thread_id)["embeds"][0]["fields"][0]["name"] == "방영"  # adopted and refreshed
 
 
 async def test_refusals(fake, bot):
@@ -326,30 +307,6 @@ async def test_refusals(fake, bot):
     assert fake.requests_to("POST", "/channels/{channel_id}/messages", since=mark) == []  # no starter either
 
 
-async def test_import_with_bad_rows_writes_nothing(fake, bot):
-    """The attachment is downloaded from the fake's CDN like from Discord's."""
-    g = fake.default_guild
-    await _add_show(fake, g)
-    files = {
-        "bad.csv": b"season,episode,title,airs\n1,1,Pilot,2026-04-01 21:00\n1,x,,2026-04-02 21:00\n",
-        "good.csv": b"season,episode,title,airs\n1,1,Pilot,2026-04-01 21:00\n1,2,,2026-04-02 21:00\n",
-    }
-    ix = await fake.slash(g, g.member("admin"), "show import", show="night-shift",
-                          file=Attachment("bad.csv", content=files["bad.csv"]))
-    assert (await ix.response()).type == 5
-    [followup] = await ix.followups(1)
-    assert followup["content"] == ("Nothing was imported from “bad.csv”; fix these lines and try again:\n"
-                                   "line 3: not a whole number: episode: x")
-    ix = await fake.slash(g, g.member("fan1"), "episode ratings", show="night-shift")
-    assert (await ix.response()).content == ("Night Shift has no episodes yet. An admin can add them with "
-                                             "/episode add or /show import.")
-    ix = await fake.slash(g, g.member("admin"), "show import", show="night-shift",
-                          file=Attachment("good.csv", content=files["good.csv"]))
-    await ix.response()
-    [followup] = await ix.followups(1)
-    assert followup["content"] == "Imported 2 episodes into Night Shift."
-
-
 async def test_korean_main_path(fake, bot):
     g = fake.default_guild
     await _discussion(bot, g, g.channel("episode-discussion"))
@@ -373,14 +330,26 @@ async def test_korean_main_path(fake, bot):
     assert resp.embeds[0]["footer"]["text"] == "🏆 에피소드마다 3표 이상 모이면 최고 에피소드를 표시해요."
 
 
-async def test_autocomplete_show_and_episode(fake, bot):
+async def test_korean_server_gets_a_korean_starter_message(fake, runner):
     g = fake.default_guild
+    g.preferred_locale = "ko"
+    bot = await runner.start()
+    await _discussion(bot, g, g.channel("episode-discussion"))
     await _preset(fake, g)
-    ac = await fake.autocomplete(g, g.member("fan1"), "episode thread", focused="show", value="trau", episode="")
-    assert [c["value"] for c in (await ac.response()).choices] == ["trauma-code"]
-    ac = await fake.autocomplete(g, g.member("fan1"), "episode thread", focused="episode", value="",
-                                 show="trauma-code")
-    assert [c["value"] for c in (await ac.response()).choices] == [f"S1E{n}" for n in range(1, 9)]
+    await _watched_all(fake, g, g.member("admin"))
+    await _thread(fake, g, g.member("admin"), "S1E2")
+    post = _thread_posts(fake)[-1].json
+    assert post["name"] == "Trauma Code · S1E2 · 토론"
+    starter = post["message"]
+    embed = starter["embeds"][0]
+    assert embed["description"].startswith("*중증외상센터*\n🛑 **스포일러 규칙:** 이 에피소드와 이전 에피소드는")
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert list(fields) == ["방영", "이전 에피소드", "다음 에피소드", "평점"]
+    assert fields["이전 에피소드"] == "S1E1 (아직 안 열림)"
+    assert fields["평점"] == "아직 평가가 없어요: 아래 버튼으로 평가해 주세요."
+    assert embed["footer"]["text"] == "아래에서 1–5점으로 평가하세요. 언제든 바꿀 수 있어요."
+    labels = [c["label"] for row in starter["components"] for c in row["components"]]
+    assert labels == [f"{n} ★" for n in range(1, 6)] + ["다 봤어요 — 토론 참여하기"]
 
 
 async def test_lock_archives_and_locks_and_show_remove_keeps_threads(fake, bot):
@@ -417,3 +386,28 @@ async def test_lock_archives_and_locks_and_show_remove_keeps_threads(fake, bot):
     assert fake.requests_to("DELETE", "/channels/{channel_id}") == []
     ix = await fake.slash(g, admin, "episode ratings", show="trauma-code")
     assert (await ix.response()).content.startswith("I don't know a show called “trauma-code” here.")
+
+
+async def test_lock_by_the_moderator_role_without_manage_server(fake, bot):
+    g = fake.default_guild
+    # /show is not hidden behind Manage Server: moderators by role use it too (checked by the bot).
+    assert fake.commands()["show"]["default_member_permissions"] is None
+    await _discussion(bot, g, g.channel("episode-discussion"))
+    await bot.settings_service.set_role(g.id, "moderator", g.role("Moderator").id)
+    await _preset(fake, g)
+    mod = g.member("mod")
+    await _watched_all(fake, g, mod)
+    await _thread(fake, g, mod, "S1E4")
+    thread_id = int(_thread_posts(fake)[-1].response["id"])
+
+    ix = await fake.slash(g, g.member("fan2"), "episode lock", show="trauma-code", episode="S1E4")
+    resp = await ix.response()
+    assert resp.ephemeral and resp.content == "Only moderators (Manage Server or the moderator role) can do this."
+    assert not fake.channels[thread_id].locked
+
+    ix = await fake.slash(g, mod, "episode lock", show="trauma-code", episode="S1E4")
+    assert not int(ix.payload["member"]["permissions"]) & (1 << 5)  # no Manage Server
+    await ix.response()
+    [followup] = await ix.followups(1)
+    assert followup["content"] == f"Locked and archived <#{thread_id}>."
+    assert fake.channels[thread_id].locked and fake.channels[thread_id].archived

@@ -1,0 +1,104 @@
+"""What the episode commands share: the service, the moderator check, air-time parsing and autocompletion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import CodeBlueBot
+from bot.domain.episodes import MAX_EPISODE, MAX_SEASON, ScheduleValueError, episode_label, parse_air_time
+from bot.domain.timeparse import WhenError, parse_when
+from bot.errors import UserFacingError
+from bot.services.episodes import Episode, EpisodeService
+from bot.ui import Interaction, is_moderator, text
+
+MAX_CHOICES = 25
+MODERATORS = {"audience": "moderator"}  # /help lists these only to moderators
+Season = app_commands.Range[int, 1, MAX_SEASON]
+EpisodeNumber = app_commands.Range[int, 1, MAX_EPISODE]
+
+
+class EpisodeCogBase(commands.Cog):
+    """A cog of the episodes extension; every one shares the extension's `EpisodeService`.
+
+    Admin commands accept Manage Server or the server's moderator role (checked here, on the server side).
+    """
+
+    def __init__(self, bot: CodeBlueBot, service: EpisodeService) -> None:
+        self.bot = bot
+        self.service = service
+
+    async def require_moderator(self, interaction: Interaction) -> None:
+        if not await self.is_moderator(interaction):
+            raise UserFacingError("episodes.moderators_only")
+
+    async def is_moderator(self, interaction: Interaction) -> bool:
+        settings = await self.bot.settings_service.get(guild_id(interaction))
+        return is_moderator(interaction, settings.moderator_role_id)
+
+    async def read_airs(self, guild_id: int, value: str) -> datetime:
+        """ISO `2025-01-24 17:00` (server zone, or with an offset/zone), else the watch-party formats."""
+        zone = await self.service.lookup.zone(guild_id)
+        try:
+            return parse_air_time(value, default_zone=zone)
+        except ScheduleValueError:
+            pass
+        try:
+            return parse_when(value, zone=zone, now=self.bot.clock()).at
+        except WhenError as error:
+            raise UserFacingError("episodes.bad_airs", value=value[:60],
+                                  reason=error.reading or error.code) from None
+
+    async def show_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.casefold().strip()
+        choices = []
+        for show in await self.service.lookup.shows(guild_id(interaction)):
+            names = (show.key, show.title, show.short_name, show.original_title or "")
+            if not needle or any(needle in name.casefold() for name in names):
+                label = f"{show.title} ({show.original_title})" if show.original_title else show.title
+                choices.append(app_commands.Choice(name=label[:100], value=show.key))
+        return choices[:MAX_CHOICES]
+
+    async def _autocomplete_episodes(self, interaction: Interaction) -> list[Episode]:
+        key = getattr(interaction.namespace, "show", None)
+        if not key:
+            return []
+        try:
+            show = await self.service.lookup.show(guild_id(interaction), str(key))
+        except UserFacingError:
+            return []
+        season = getattr(interaction.namespace, "season", None)
+        return await self.service.lookup.episodes(show, season if isinstance(season, int) else None)
+
+    async def episode_ref_autocomplete(self, interaction: Interaction,
+                                       current: str) -> list[app_commands.Choice[str]]:
+        needle = current.casefold().replace(" ", "")
+        choices = []
+        for episode in await self._autocomplete_episodes(interaction):
+            label = episode_label(episode.season, episode.number)
+            name = f"{label} · {episode.title}" if episode.title else label
+            if not needle or needle in name.casefold().replace(" ", "") or needle == str(episode.number):
+                choices.append(app_commands.Choice(name=name[:100], value=label))
+        return choices[:MAX_CHOICES]
+
+    async def episode_number_autocomplete(self, interaction: Interaction,
+                                          current: int | str) -> list[app_commands.Choice[int]]:
+        episodes = await self._autocomplete_episodes(interaction)
+        choices = [app_commands.Choice(name=(f"E{e.number} · {e.title}" if e.title else f"E{e.number}")[:100],
+                                       value=e.number)
+                   for e in episodes if not str(current) or str(current) in str(e.number)]
+        if interaction.command and interaction.command.name == "add":
+            following = max((e.number for e in episodes), default=0) + 1
+            if following <= MAX_EPISODE:
+                choices.insert(0, app_commands.Choice(name=text(interaction, "episodes.new_episode", number=following),
+                                                      value=following))
+        return choices[:MAX_CHOICES]
+
+
+def guild_id(interaction: Interaction) -> int:
+    """The server of a command of a guild-only group (Discord sends these from servers only)."""
+    if interaction.guild_id is None:
+        raise UserFacingError("errors.guild_only")
+    return interaction.guild_id
