@@ -188,7 +188,6 @@ _KO_WEEKDAYS = {"월": "monday", "화": "tuesday", "수": "wednesday", "목": "t
 _KO_DAY_WORDS = {"오늘": "today", "오늘밤": "today", "내일": "tomorrow", "낼": "tomorrow", "모레": "day after tomorrow",
                  "내일모레": "day after tomorrow", "글피": "in 3 days"}
 _KO_AM = {"오전", "아침", "새벽"}
-_KO_PM = {"오후", "낮", "점심", "저녁", "밤"}
 _KO_DAY_RE = re.compile(r"(내일\s*모레|오늘\s*밤|오늘|내일|낼|모레|글피)")
 _KO_WEEK_RE = re.compile(r"(?:(이번\s*주|금주|다음\s*주|담주|다다음\s*주)\s*)?([월화수목금토일])요일")
 _KO_DATE_RE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
@@ -317,7 +316,7 @@ def _clean_english(text: str, local_now: datetime) -> str:
 def _dateparse(text: str, base: datetime, languages: tuple[str, ...]) -> datetime | None:
     """Naive local datetime from dateparser, with `base` (naive local now) for relative words."""
     settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
-    found = DateDataParser(languages=list(languages), settings=settings).get_date_data(text).date_obj
+    found: datetime | None = DateDataParser(languages=list(languages), settings=settings).get_date_data(text).date_obj
     if found is None:
         return None
     return found.replace(tzinfo=None) if found.tzinfo is not None else found

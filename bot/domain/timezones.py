@@ -44,7 +44,7 @@ class UnknownTimezone(ValueError):
 
 
 # abbreviation (upper case, or the Korean word as written) -> (IANA zone, why this zone)
-ABBREVIATIONS: dict[str, tuple[str, str]] = {
+ABBREVIATIONS: dict[str, tuple[str, str | None]] = {
     "KST": ("Asia/Seoul", "Korea Standard Time"),
     "JST": ("Asia/Tokyo", "Japan Standard Time"),
     "PST": ("America/Los_Angeles", "US Pacific time; it follows daylight saving (PDT in summer)"),

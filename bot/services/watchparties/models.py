@@ -69,8 +69,7 @@ class PartyRequest:
 @dataclass(frozen=True, slots=True)
 class Created:
     parties: list[Party]
-    when: ParsedWhen  # its zone_name/zone_note say which zone the text was read in
-    zone: ZoneResolution  # the member's (or the option's) zone, used unless the text named one
+    when: ParsedWhen  # its zone_name/zone_abbreviation say which zone the text was read in
 
 
 @dataclass(frozen=True, slots=True)

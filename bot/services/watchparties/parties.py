@@ -115,7 +115,7 @@ class WatchPartyService:
             raise UserFacingError(f"watchparty.limit.{exc.scope}", limit=exc.limit) from None
         for party in created:
             await self.reminders.schedule_party(party)
-        return Created(created, parsed, zone)
+        return Created(created, parsed)
 
     async def discard(self, party_id: int) -> None:
         """Undo a creation whose announcement could not be posted."""

@@ -19,11 +19,10 @@ class PartyRsvps:
     async def of_party(self, party_id: int) -> list[Rsvp]:
         return await self.repo.rsvps(party_id)
 
-    async def answer(self, party_id: int, user_id: int, display_name: str, status: str) -> tuple[Party, list[Rsvp]]:
-        """Record the member's answer; returns the party and every answer as it is now."""
-        party = await self._open_party(party_id)
+    async def answer(self, party_id: int, user_id: int, display_name: str, status: str) -> None:
+        """Record the member's answer (refused once the party is not scheduled)."""
+        await self._open_party(party_id)
         await self.repo.set_rsvp(party_id, user_id, display_name[:DISPLAY_NAME_MAX], status, self.clock())
-        return party, await self.repo.rsvps(party_id)
 
     async def toggle_dm(self, party_id: int, user_id: int) -> bool:
         """Flip the member's "DM me" choice; only Going or Maybe members have reminders to receive."""
