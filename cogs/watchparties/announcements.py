@@ -16,19 +16,16 @@ from bot.services.watchparties import Party, Rsvp, WatchPartyService
 from bot.ui import NO_MENTIONS
 
 from . import render
-from .notices import PartyNotices
 
 log = logging.getLogger(__name__)
 UNKNOWN_MESSAGE = 10008  # Discord's error code for a deleted message
 
 
 class Announcements:
-    def __init__(self, bot: CodeBlueBot, service: WatchPartyService, notices: PartyNotices,
-                 button: render.ButtonFactory) -> None:
+    def __init__(self, bot: CodeBlueBot, service: WatchPartyService, button: render.ButtonFactory) -> None:
         self.bot = bot
         self.service = service
-        self.notices = notices
-        self.button = button
+        self.button = button  # the persistent RSVP button (given here: the buttons module needs this one)
         # One lock per party for "write -> read -> edit the announcement", so updates reach Discord in the order
         # their state was read and a slow edit never overwrites a newer one (entries vanish when unused).
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -41,7 +38,7 @@ class Announcements:
 
     async def content(self, party: Party, rsvps: Sequence[Rsvp] | None = None) -> dict[str, Any]:
         """The announcement's embed and buttons, in the server's language."""
-        t = self.notices.guild_t(party.guild_id)
+        t = render.server_text(self.bot, party.guild_id)
         if rsvps is None:
             rsvps = await self.service.rsvps.of_party(party.id)
         return {"embed": render.party_embed(t, party, rsvps),

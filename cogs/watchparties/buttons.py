@@ -8,6 +8,7 @@ import logging
 import re
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CodeBlueBot
@@ -69,12 +70,16 @@ def _buttons_cog(interaction: Interaction) -> WatchPartyButtons:
     return cog
 
 
+def guild_id_of(interaction: Interaction) -> int:
+    """The server of a /watchparty interaction (the group is guild-only: Discord sends none from a DM)."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
 async def show_list_page(interaction: Interaction, service: WatchPartyService, page: int, *, edit: bool) -> None:
     """One page of upcoming parties with ◀ ▶ buttons: a new ephemeral reply, or the clicked page edited."""
-    guild_id = interaction.guild_id
-    if guild_id is None:  # /watchparty is guild-only
-        raise UserFacingError("watchparty.unavailable")
-    parties, pages = await service.upcoming_page(guild_id, page)
+    parties, pages = await service.upcoming_page(guild_id_of(interaction), page)
     page = min(page, pages - 1)
     going = [sum(1 for r in await service.rsvps.of_party(p.id) if r.status == "going") for p in parties]
     embed = render.list_embed(functools.partial(text, interaction), parties, going, page, pages)

@@ -27,7 +27,7 @@ from bot.ui import NO_MENTIONS, Interaction, is_moderator, notify_admins, text
 
 from . import render
 from .announcements import Announcements
-from .buttons import PartyButton, show_list_page
+from .buttons import PartyButton, guild_id_of, show_list_page
 from .events import ScheduledEvents
 from .notices import DISCORD_FAILURES, PartyNotices, error_text
 from .timezone import timezone_autocomplete
@@ -42,12 +42,6 @@ def _when_refusal(interaction: Interaction, error: WhenError) -> UserFacingError
                            examples=examples)
 
 
-def _guild_id(interaction: Interaction) -> int:
-    if interaction.guild_id is None:  # /watchparty is guild-only: Discord never sends one from a DM
-        raise app_commands.NoPrivateMessage()
-    return interaction.guild_id
-
-
 class WatchPartyCog(commands.Cog):
     watchparty = app_commands.Group(name="watchparty", description="Watch an episode together", guild_only=True)
 
@@ -56,8 +50,8 @@ class WatchPartyCog(commands.Cog):
         self.notices = PartyNotices(bot)
         self.service = watch_party_service(bot.db, bot.settings_service, bot.scheduler, self, clock=bot.clock,
                                            retry_delay=retry_delay)
-        self.announcements = Announcements(bot, self.service, self.notices, PartyButton)
-        self.events = ScheduledEvents(bot, self.service, self.notices)
+        self.announcements = Announcements(bot, self.service, PartyButton)
+        self.events = ScheduledEvents(bot, self.service)
 
     async def cog_load(self) -> None:
         await self.service.reminders.rebuild()
@@ -98,7 +92,7 @@ class WatchPartyCog(commands.Cog):
         duration: app_commands.Range[int, 1, 1440] = 60, voice_channel: discord.VoiceChannel | None = None,
         repeat_weekly: app_commands.Range[int, 1, MAX_REPEAT_WEEKLY] = 1,
     ) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.settings_service.get(guild_id)
         configured = self.bot.get_channel(settings.watchparty_channel_id) if settings.watchparty_channel_id else None
@@ -171,7 +165,7 @@ class WatchPartyCog(commands.Cog):
         when: str | None = None, duration: app_commands.Range[int, 1, 1440] | None = None,
         voice_channel: discord.VoiceChannel | None = None, remove_voice_channel: bool = False,
     ) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.settings_service.get(guild_id)
         try:
@@ -193,7 +187,7 @@ class WatchPartyCog(commands.Cog):
     @app_commands.rename(party_id="id")
     @app_commands.describe(party_id="The party number (see /watchparty list)")
     async def cancel(self, interaction: Interaction, party_id: int) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.settings_service.get(guild_id)
         party, going = await self.service.cancel(party_id, guild_id, interaction.user.id,
@@ -201,7 +195,7 @@ class WatchPartyCog(commands.Cog):
         await self.announcements.refresh(party)
         await self.events.delete(party)
         if going:
-            t = self.notices.guild_t(party.guild_id)
+            t = render.server_text(self.bot, party.guild_id)
             notice = t("watchparty.cancelled", title=party.title, start=render.timestamp(party.starts_at, "F"),
                        by=render.user_mention(interaction.user.id))
             try:
@@ -219,7 +213,7 @@ class WatchPartyCog(commands.Cog):
     @app_commands.rename(party_id="id")
     @app_commands.describe(party_id="One party's number; leave empty for every upcoming party")
     async def calendar(self, interaction: Interaction, party_id: int | None = None) -> None:
-        parties = await self.service.calendar_parties(_guild_id(interaction), party_id)
+        parties = await self.service.calendar_parties(guild_id_of(interaction), party_id)
         name = interaction.guild.name if interaction.guild else "Code Blue"
         data = render.calendar_file(parties, calendar_name=name, stamp=self.bot.clock())
         filename = f"watchparty-{party_id}.ics" if party_id is not None else "watchparties.ics"

@@ -12,16 +12,14 @@ from bot.client import CodeBlueBot
 from bot.services.watchparties import Party, WatchPartyService
 
 from . import render
-from .notices import PartyNotices
 
 log = logging.getLogger(__name__)
 
 
 class ScheduledEvents:
-    def __init__(self, bot: CodeBlueBot, service: WatchPartyService, notices: PartyNotices) -> None:
+    def __init__(self, bot: CodeBlueBot, service: WatchPartyService) -> None:
         self.bot = bot
         self.service = service
-        self.notices = notices
 
     @staticmethod
     def _can_manage_events(guild: discord.Guild | None) -> bool:
@@ -31,7 +29,7 @@ class ScheduledEvents:
         return permissions.manage_events or permissions.create_events
 
     def _fields(self, party: Party, guild: discord.Guild) -> dict[str, Any]:
-        return render.event_fields(self.notices.guild_t(party.guild_id), party, guild)
+        return render.event_fields(render.server_text(self.bot, party.guild_id), party, guild)
 
     async def create(self, party: Party, guild: discord.Guild | None) -> bool:
         """Create the party's scheduled event; False when the bot may not (no Manage Events)."""

@@ -3,7 +3,6 @@ failures cannot have delivered anything (so that the service may safely try a re
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -13,7 +12,7 @@ import discord
 
 from bot.client import CodeBlueBot
 from bot.services.watchparties import Party, ReminderNotDelivered, Rsvp
-from bot.ui import NO_MENTIONS, guild_text, notify_admins
+from bot.ui import NO_MENTIONS, notify_admins
 
 from . import render
 
@@ -55,16 +54,12 @@ class PartyNotices:
     def __init__(self, bot: CodeBlueBot) -> None:
         self.bot = bot
 
-    def guild_t(self, guild_id: int) -> render.Text:
-        """Messages for the whole server, in its preferred language."""
-        return functools.partial(guild_text, self.bot, self.bot.get_guild(guild_id))
-
     async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *,
                             late: bool) -> None:
         """The service's `PartyPoster.send_reminder`: ping the server's watch-party role and the recipients; a
         failure other than Discord being unreachable is also told to the admins."""
         await self.bot.wait_until_ready()
-        t = self.guild_t(party.guild_id)
+        t = render.server_text(self.bot, party.guild_id)
         settings = await self.bot.settings_service.get(party.guild_id)
         body = render.reminder_text(t, party, at_start=not offset, late=late)
         try:

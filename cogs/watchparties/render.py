@@ -4,6 +4,7 @@ written here; the service hands over ids and datetimes."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import discord
 from discord.utils import TimestampStyle, format_dt
 
+from bot.client import CodeBlueBot
 from bot.domain.calendar import CalendarEvent, build_ics, party_uid
 from bot.services.watchparties import Party, Rsvp
+from bot.ui import guild_text
 
 RSVP_ACTIONS = ("going", "maybe", "declined")
 NAMES_SHOWN = 10
@@ -27,6 +30,11 @@ _COLOURS = {"scheduled": discord.Colour.blurple(), "cancelled": discord.Colour.r
 Text = Callable[..., str]  # (key, **params) -> message in the audience's language
 # (party_id, action, *, label, style, disabled) -> the announcement's persistent button
 ButtonFactory = Callable[..., discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]]
+
+
+def server_text(bot: CodeBlueBot, guild_id: int) -> Text:
+    """Messages the whole server sees (announcements, reminders, events), in the server's preferred language."""
+    return functools.partial(guild_text, bot, bot.get_guild(guild_id))
 
 
 def timestamp(moment: datetime, style: TimestampStyle) -> str:

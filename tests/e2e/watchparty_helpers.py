@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import bot.services.watchparties
+from bot.services import watchparties as watchparty_service
 from db.watchparties import WatchPartyRepository
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -61,7 +61,7 @@ async def world(fake, runner, clock):
 def quick_retries(monkeypatch):
     """A reminder Discord could not take is tried again after 1 s instead of a minute. The watch-party extension
     reads the delay when it loads: request this fixture before any that starts the bot (`world`)."""
-    monkeypatch.setattr(bot.services.watchparties, "RETRY_DELAY", timedelta(seconds=1))
+    monkeypatch.setattr(watchparty_service, "RETRY_DELAY", timedelta(seconds=1))
 
 
 def reminder_posts(fake, channel, since=0):
