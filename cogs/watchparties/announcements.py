@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import discord
 
 from bot.client import CodeBlueBot
-from bot.services.watchparties import Party, Rsvp, WatchPartyService
+from bot.services.watchparties import Party, WatchPartyService
 from bot.ui import NO_MENTIONS
 
 from . import render
@@ -36,13 +35,10 @@ class Announcements:
             lock = self._locks[party_id] = asyncio.Lock()
         return lock
 
-    async def content(self, party: Party, rsvps: Sequence[Rsvp] | None = None) -> dict[str, Any]:
-        """The announcement's embed and buttons, in the server's language."""
-        t = render.server_text(self.bot, party.guild_id)
-        if rsvps is None:
-            rsvps = await self.service.rsvps.of_party(party.id)
-        return {"embed": render.party_embed(t, party, rsvps),
-                "view": render.party_view(t, party, rsvps, self.button)}
+    async def content(self, party: Party) -> render.Announcement:
+        """The announcement's embed and buttons as the party is now, in the server's language."""
+        rsvps = await self.service.rsvps.of_party(party.id)
+        return render.announcement(render.server_text(self.bot, party.guild_id), party, rsvps, self.button)
 
     async def refresh(self, party: Party) -> None:
         """Bring the announcement in line with the party as it is now; a failure is only logged."""
@@ -65,10 +61,10 @@ class Announcements:
             channel = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
             content = await self.content(party)
             try:
-                await channel.get_partial_message(party.message_id).edit(**content)
+                await channel.get_partial_message(party.message_id).edit(embed=content.embed, view=content.view)
             except discord.NotFound as exc:
                 if exc.code != UNKNOWN_MESSAGE or party.status != "scheduled":
                     raise
-                message = await channel.send(**content, allowed_mentions=NO_MENTIONS)
+                message = await channel.send(embed=content.embed, view=content.view, allowed_mentions=NO_MENTIONS)
                 await self.service.set_message(party.id, message.id)
                 log.info("announcement of party %s was deleted; posted again as %s", party.id, message.id)

@@ -113,7 +113,8 @@ class WatchPartyCog(commands.Cog):
         posted: list[discord.Message] = []
         for party in created.parties:
             try:
-                message = await target.send(**await self.announcements.content(party), allowed_mentions=NO_MENTIONS)
+                content = await self.announcements.content(party)
+                message = await target.send(embed=content.embed, view=content.view, allowed_mentions=NO_MENTIONS)
             except discord.HTTPException:
                 await self._roll_back(created.parties, posted)
                 raise UserFacingError("watchparty.create.cannot_post",

@@ -4,7 +4,6 @@ with edits, deleted on cancellation, completed (or deleted, if it never started)
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import discord
 
@@ -28,15 +27,26 @@ class ScheduledEvents:
         permissions = guild.me.guild_permissions
         return permissions.manage_events or permissions.create_events
 
-    def _fields(self, party: Party, guild: discord.Guild) -> dict[str, Any]:
-        return render.event_fields(render.server_text(self.bot, party.guild_id), party, guild)
+    def _plan(self, party: Party, guild: discord.Guild) -> render.EventPlan:
+        return render.event_plan(render.server_text(self.bot, party.guild_id), party, guild)
+
+    @staticmethod
+    async def _create_in_discord(guild: discord.Guild, plan: render.EventPlan) -> discord.ScheduledEvent:
+        if plan.voice is not None:
+            return await guild.create_scheduled_event(
+                name=plan.name, start_time=plan.starts_at, end_time=plan.ends_at, description=plan.description,
+                privacy_level=discord.PrivacyLevel.guild_only, channel=plan.voice)
+        return await guild.create_scheduled_event(
+            name=plan.name, start_time=plan.starts_at, end_time=plan.ends_at, description=plan.description,
+            privacy_level=discord.PrivacyLevel.guild_only, entity_type=discord.EntityType.external,
+            location=plan.location)
 
     async def create(self, party: Party, guild: discord.Guild | None) -> bool:
         """Create the party's scheduled event; False when the bot may not (no Manage Events)."""
         if guild is None or not self._can_manage_events(guild):
             return False
         try:
-            event = await guild.create_scheduled_event(**self._fields(party, guild))
+            event = await self._create_in_discord(guild, self._plan(party, guild))
         except discord.Forbidden:
             return False
         except discord.HTTPException:
@@ -53,18 +63,13 @@ class ScheduledEvents:
         if not party.scheduled_event_id:
             await self.create(party, guild)
             return
-        fields = self._fields(party, guild)
-        payload: dict[str, Any] = {
-            "name": fields["name"], "description": fields["description"],
-            "scheduled_start_time": party.starts_at.isoformat(), "scheduled_end_time": party.ends_at.isoformat(),
-            "entity_type": fields["entity_type"].value,
-        }
-        if "channel" in fields:
-            payload.update(channel_id=fields["channel"].id, entity_metadata=None)
-        else:
-            payload.update(channel_id=None, entity_metadata={"location": fields["location"]})
+        plan = self._plan(party, guild)
+        channel_id, metadata = (plan.voice.id, None) if plan.voice is not None else (None, {"location": plan.location})
         try:
-            await self.bot.http.edit_scheduled_event(party.guild_id, party.scheduled_event_id, **payload)
+            await self.bot.http.edit_scheduled_event(
+                party.guild_id, party.scheduled_event_id, name=plan.name, description=plan.description,
+                scheduled_start_time=plan.starts_at.isoformat(), scheduled_end_time=plan.ends_at.isoformat(),
+                entity_type=plan.entity_type.value, channel_id=channel_id, entity_metadata=metadata)
         except discord.HTTPException:
             log.warning("could not update the scheduled event of party %s", party.id, exc_info=True)
 

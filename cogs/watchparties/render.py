@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple
 
 import discord
 from discord.utils import TimestampStyle, format_dt
@@ -116,6 +117,15 @@ def party_view(t: Text, party: Party, rsvps: Sequence[Rsvp], button: ButtonFacto
     return view
 
 
+class Announcement(NamedTuple):
+    embed: discord.Embed
+    view: discord.ui.View
+
+
+def announcement(t: Text, party: Party, rsvps: Sequence[Rsvp], button: ButtonFactory) -> Announcement:
+    return Announcement(party_embed(t, party, rsvps), party_view(t, party, rsvps, button))
+
+
 def list_embed(t: Text, parties: Sequence[Party], going: Sequence[int], page: int, pages: int) -> discord.Embed:
     embed = discord.Embed(title=t("watchparty.list.title"), colour=discord.Colour.blurple())
     if not parties:
@@ -143,21 +153,34 @@ def event_description(t: Text, party: Party) -> str:
         :EVENT_DESCRIPTION_MAX]
 
 
-def event_fields(t: Text, party: Party, guild: discord.Guild) -> dict[str, Any]:
-    """Keyword arguments of `Guild.create_scheduled_event` for the party: a voice or stage event in its voice
-    channel, else an external one located at its text channel (or its link when the channel is unknown)."""
-    fields: dict[str, Any] = {"name": party.title, "start_time": party.starts_at, "end_time": party.ends_at,
-                              "description": event_description(t, party),
-                              "privacy_level": discord.PrivacyLevel.guild_only}
-    voice = guild.get_channel(party.voice_channel_id) if party.voice_channel_id else None
-    if isinstance(voice, discord.VoiceChannel | discord.StageChannel):
-        fields.update(entity_type=discord.EntityType.voice if isinstance(voice, discord.VoiceChannel)
-                      else discord.EntityType.stage_instance, channel=voice)
-    else:
-        channel = guild.get_channel(party.channel_id)
-        fields.update(entity_type=discord.EntityType.external,
-                      location=f"#{channel.name}" if channel else party_link(party))
-    return fields
+@dataclass(frozen=True, slots=True)
+class EventPlan:
+    """What the party's scheduled event says: a voice or stage event in its voice channel, else an external one
+    located at its text channel (or its link when the channel is unknown)."""
+
+    name: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    voice: discord.VoiceChannel | discord.StageChannel | None
+    location: str  # used when there is no voice channel
+
+    @property
+    def entity_type(self) -> discord.EntityType:
+        if self.voice is None:
+            return discord.EntityType.external
+        if isinstance(self.voice, discord.VoiceChannel):
+            return discord.EntityType.voice
+        return discord.EntityType.stage_instance
+
+
+def event_plan(t: Text, party: Party, guild: discord.Guild) -> EventPlan:
+    found = guild.get_channel(party.voice_channel_id) if party.voice_channel_id else None
+    voice = found if isinstance(found, discord.VoiceChannel | discord.StageChannel) else None
+    channel = guild.get_channel(party.channel_id)
+    return EventPlan(name=party.title, description=event_description(t, party), starts_at=party.starts_at,
+                     ends_at=party.ends_at, voice=voice,
+                     location=f"#{channel.name}" if channel else party_link(party))
 
 
 def calendar_event(party: Party) -> CalendarEvent:
