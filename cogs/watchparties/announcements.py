@@ -24,7 +24,7 @@ class Announcements:
     def __init__(self, bot: CodeBlueBot, service: WatchPartyService, button: render.ButtonFactory) -> None:
         self.bot = bot
         self.service = service
-        self.button = button  # the persistent RSVP button (given here: the buttons module needs this one)
+        self.button = button  # the persistent RSVP button class (passed in: the buttons module imports this one)
         # One lock per party for "write -> read -> edit the announcement", so updates reach Discord in the order
         # their state was read and a slow edit never overwrites a newer one (entries vanish when unused).
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()

@@ -48,6 +48,7 @@ class WatchPartyCog(commands.Cog):
     def __init__(self, bot: CodeBlueBot, *, retry_delay: timedelta) -> None:
         self.bot = bot
         self.notices = PartyNotices(bot)
+        # The service reaches Discord through this cog (its PartyPoster), handed over at construction.
         self.service = watch_party_service(bot.db, bot.settings_service, bot.scheduler, self, clock=bot.clock,
                                            retry_delay=retry_delay)
         self.announcements = Announcements(bot, self.service, PartyButton)
