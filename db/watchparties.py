@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 from db.database import Database, Transaction
 
-PARTY_STATUSES = ("scheduled", "cancelled", "ended")
 RSVP_STATUSES = ("going", "maybe", "declined")
 
 
@@ -127,6 +126,13 @@ _SELECT_PARTY = f"SELECT {_PARTY_COLUMNS} FROM watch_parties"  # noqa: S608 (con
 _REMINDER_COLUMNS = "party_id, offset_seconds, fire_at, state, late, sent_at"
 
 
+def _present(row: sqlite3.Row | None) -> sqlite3.Row:
+    """The row of a query that always returns one (an aggregate, or a row written in the same transaction)."""
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
+
+
 def _party(row: sqlite3.Row) -> Party:
     return Party(
         id=row["id"], guild_id=row["guild_id"], channel_id=row["channel_id"], message_id=row["message_id"],
@@ -192,11 +198,11 @@ class WatchPartyRepository:
         first = parties[0]
         stamp = to_epoch(now)
         async with self.db.transaction() as tx:
-            row = await tx.fetch_one(
+            row = _present(await tx.fetch_one(
                 "SELECT COUNT(*) AS n, COALESCE(SUM(host_id = ?), 0) AS mine FROM watch_parties "
                 "WHERE guild_id = ? AND status = 'scheduled'",
                 (first.host_id, first.guild_id),
-            )
+            ))
             if row["n"] + len(parties) > max_per_guild:
                 raise PartyLimitReached("guild", max_per_guild)
             if row["mine"] + len(parties) > max_per_member:
@@ -267,7 +273,7 @@ class WatchPartyRepository:
             if plan is not None:
                 await _replace_reminders(tx, party_id, plan)
             row = await tx.fetch_one(f"{_SELECT_PARTY} WHERE id = ?", (party_id,))
-        return _party(row)
+        return _party(_present(row))
 
     async def finish(self, party_id: int, status: str, now: datetime) -> bool:
         """scheduled -> cancelled|ended; False when it was not scheduled any more. Pending reminders are skipped.
@@ -334,7 +340,7 @@ class WatchPartyRepository:
             row = await tx.fetch_one(
                 "SELECT dm_reminders FROM rsvps WHERE party_id = ? AND user_id = ?", (party_id, user_id)
             )
-        return bool(row["dm_reminders"])
+        return bool(_present(row)["dm_reminders"])
 
     async def rsvps(self, party_id: int) -> list[Rsvp]:
         """Everyone who answered, in the order of their last answer (oldest first)."""
@@ -360,30 +366,25 @@ class WatchPartyRepository:
         )
         return None if row is None else _reminder(row)
 
-    async def due_work(self, until: datetime, *, include_sending: bool = False) -> list[DueWork]:
-        """Everything of scheduled parties due before `until`, in one indexed query: pending reminders (and, with
-        `include_sending`, those a crash left in 'sending') by `party_reminders_due`, and party ends by
-        `watch_parties_status_start` (an end before `until` implies a start before it)."""
+    async def due_work(self, until: datetime) -> list[DueWork]:
+        """Everything of scheduled parties due before `until`, in one indexed query: pending reminders by
+        `party_reminders_due`, and party ends by `watch_parties_status_start` (an end before `until` implies a start
+        before it)."""
         stop = to_epoch(until)
-        states = ("pending", "sending") if include_sending else ("pending", "pending")
         rows = await self.db.fetch_all(
             "SELECT r.party_id, r.offset_seconds, r.fire_at AS due, r.state, p.starts_at, "
             "p.starts_at + p.duration_minutes * 60 AS ends_at "
             "FROM party_reminders AS r JOIN watch_parties AS p ON p.id = r.party_id "
-            "WHERE r.state IN (?, ?) AND r.fire_at < ? AND p.status = 'scheduled' "
+            "WHERE r.state = 'pending' AND r.fire_at < ? AND p.status = 'scheduled' "
             "UNION ALL "
             "SELECT id, NULL, starts_at + duration_minutes * 60, 'end', starts_at, starts_at + duration_minutes * 60 "
             "FROM watch_parties "
             "WHERE status = 'scheduled' AND starts_at < ? AND starts_at + duration_minutes * 60 < ?",
-            (*states, stop, stop, stop),
+            (stop, stop, stop),
         )
         return [DueWork(party_id=r["party_id"], offset_seconds=r["offset_seconds"], due=from_epoch(r["due"]),
                         state=r["state"], starts_at=from_epoch(r["starts_at"]), ends_at=from_epoch(r["ends_at"]))
                 for r in rows]
-
-    async def count_reminders(self, state: str) -> int:
-        row = await self.db.fetch_one("SELECT COUNT(*) AS n FROM party_reminders WHERE state = ?", (state,))
-        return int(row["n"]) if row else 0
 
     async def claim_reminder(self, party_id: int, offset_seconds: int, *, late: bool) -> bool:
         """pending -> sending, committed before the post is attempted; False when someone else had it or it is
@@ -426,11 +427,11 @@ class WatchPartyRepository:
         if not keys:
             return 0
         async with self.db.transaction() as tx:
-            before = await tx.fetch_one("SELECT total_changes() AS n")
+            before = _present(await tx.fetch_one("SELECT total_changes() AS n"))
             await tx.executemany(
                 "UPDATE party_reminders SET state = 'skipped' WHERE party_id = ? AND offset_seconds = ? "
                 "AND state = 'pending'",
                 list(keys),
             )
-            after = await tx.fetch_one("SELECT total_changes() AS n")
+            after = _present(await tx.fetch_one("SELECT total_changes() AS n"))
         return int(after["n"]) - int(before["n"])

@@ -69,4 +69,5 @@ def build_ics(events: Iterable[CalendarEvent], *, calendar_name: str, stamp: dat
         event.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
         event.add("sequence", item.sequence)
         calendar.add_component(event)
-    return calendar.to_ical()
+    data: bytes = calendar.to_ical()
+    return data

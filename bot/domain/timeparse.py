@@ -66,8 +66,6 @@ class ParsedWhen:
     at: datetime  # aware, UTC
     local: datetime  # aware, in the zone the text was read in
     zone_name: str
-    explicit_zone: bool
-    zone_note: str | None = None  # e.g. "KST read as Asia/Seoul (...)" when the text named an abbreviation
     zone_abbreviation: str | None = None  # "KST" when the text named an abbreviation (members see a catalog note)
 
 
@@ -117,7 +115,6 @@ _ZONE_FILLERS = ("time", "timezone", "시간", "기준", "in")
 class _Zone:
     tz: tzinfo
     name: str
-    note: str | None = None
     abbreviation: str | None = None
 
 
@@ -145,7 +142,7 @@ def _split_zone(text: str) -> tuple[str, _Zone | None]:
             rest = words[:-size]
             while rest and rest[-1].lower() in ("in", "at", "기준"):
                 rest.pop()
-            return " ".join(rest), _Zone(found.zone, found.name, found.note, found.abbreviation)
+            return " ".join(rest), _Zone(found.zone, found.name, found.abbreviation)
     return original, None
 
 
@@ -188,7 +185,6 @@ _KO_WEEKDAYS = {"월": "monday", "화": "tuesday", "수": "wednesday", "목": "t
 _KO_DAY_WORDS = {"오늘": "today", "오늘밤": "today", "내일": "tomorrow", "낼": "tomorrow", "모레": "day after tomorrow",
                  "내일모레": "day after tomorrow", "글피": "in 3 days"}
 _KO_AM = {"오전", "아침", "새벽"}
-_KO_PM = {"오후", "낮", "점심", "저녁", "밤"}
 _KO_DAY_RE = re.compile(r"(내일\s*모레|오늘\s*밤|오늘|내일|낼|모레|글피)")
 _KO_WEEK_RE = re.compile(r"(?:(이번\s*주|금주|다음\s*주|담주|다다음\s*주)\s*)?([월화수목금토일])요일")
 _KO_DATE_RE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
@@ -317,7 +313,7 @@ def _clean_english(text: str, local_now: datetime) -> str:
 def _dateparse(text: str, base: datetime, languages: tuple[str, ...]) -> datetime | None:
     """Naive local datetime from dateparser, with `base` (naive local now) for relative words."""
     settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
-    found = DateDataParser(languages=list(languages), settings=settings).get_date_data(text).date_obj
+    found: datetime | None = DateDataParser(languages=list(languages), settings=settings).get_date_data(text).date_obj
     if found is None:
         return None
     return found.replace(tzinfo=None) if found.tzinfo is not None else found
@@ -362,7 +358,7 @@ def parse_when(
 
     duration = _pure_duration(body)
     if duration is not None:
-        return _checked(now.astimezone(UTC) + duration, now, used, explicit is not None)
+        return _checked(now.astimezone(UTC) + duration, now, used)
 
     local_now = now.astimezone(used.tz)
     extra_days = 0
@@ -398,15 +394,14 @@ def parse_when(
         year_before = wall.replace(year=wall.year - 1) if not (wall.month == 2 and wall.day == 29) else None
         if year_before is not None and timedelta(0) < base - year_before <= _YEAR_ROLLOVER_WINDOW:
             raise _read_as("past", year_before, used.name)
-    return _checked(localize(wall, used.tz).astimezone(UTC), now, used, explicit is not None)
+    return _checked(localize(wall, used.tz).astimezone(UTC), now, used)
 
 
-def _checked(at: datetime, now: datetime, used: _Zone, explicit_zone: bool) -> ParsedWhen:
+def _checked(at: datetime, now: datetime, used: _Zone) -> ParsedWhen:
     at = at.astimezone(UTC)
     local = at.astimezone(used.tz)
     if at < now - PAST_TOLERANCE:
         raise _read_as("past", local, used.name)
     if at - now > MAX_AHEAD:
         raise _read_as("too_far", local, used.name)
-    return ParsedWhen(at=at, local=local, zone_name=used.name, explicit_zone=explicit_zone, zone_note=used.note,
-                      zone_abbreviation=used.abbreviation)
+    return ParsedWhen(at=at, local=local, zone_name=used.name, zone_abbreviation=used.abbreviation)

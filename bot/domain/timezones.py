@@ -1,8 +1,7 @@
 """Time zone lookup: IANA names (any case), common abbreviations and a few Korean place words.
 
 Abbreviations are not zones (PST is only half of Pacific time, CST means three different places), so each maps to
-the zone people usually mean and carries a note that says what was chosen; the note is English text for logs and
-fallbacks, `abbreviation` lets a caller phrase its own message.
+the zone people usually mean; the resolution keeps the `abbreviation` so that a caller can say which zone it chose.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ __all__ = [
 class ZoneResolution:
     zone: ZoneInfo
     name: str
-    note: str | None = None
     abbreviation: str | None = None
 
 
@@ -43,64 +41,64 @@ class UnknownTimezone(ValueError):
         self.suggestions = suggestions
 
 
-# abbreviation (upper case, or the Korean word as written) -> (IANA zone, why this zone)
-ABBREVIATIONS: dict[str, tuple[str, str]] = {
-    "KST": ("Asia/Seoul", "Korea Standard Time"),
-    "JST": ("Asia/Tokyo", "Japan Standard Time"),
-    "PST": ("America/Los_Angeles", "US Pacific time; it follows daylight saving (PDT in summer)"),
-    "PDT": ("America/Los_Angeles", "US Pacific time; it follows daylight saving (PST in winter)"),
-    "PT": ("America/Los_Angeles", "US Pacific time, with daylight saving"),
-    "EST": ("America/New_York", "US Eastern time; it follows daylight saving (EDT in summer)"),
-    "EDT": ("America/New_York", "US Eastern time; it follows daylight saving (EST in winter)"),
-    "ET": ("America/New_York", "US Eastern time, with daylight saving"),
-    "CST": ("America/Chicago", "US Central time with daylight saving; for China use Asia/Shanghai"),
-    "CDT": ("America/Chicago", "US Central time; it follows daylight saving (CST in winter)"),
-    "CT": ("America/Chicago", "US Central time, with daylight saving"),
-    "MST": ("America/Denver", "US Mountain time with daylight saving; for Arizona use America/Phoenix"),
-    "MDT": ("America/Denver", "US Mountain time; it follows daylight saving (MST in winter)"),
-    "MT": ("America/Denver", "US Mountain time, with daylight saving"),
-    "AKST": ("America/Anchorage", "Alaska time, with daylight saving"),
-    "HST": ("Pacific/Honolulu", "Hawaii time"),
-    "CET": ("Europe/Paris", "Central European time; it follows daylight saving (CEST in summer)"),
-    "CEST": ("Europe/Paris", "Central European time; it follows daylight saving (CET in winter)"),
-    "WET": ("Europe/Lisbon", "Western European time, with daylight saving"),
-    "EET": ("Europe/Athens", "Eastern European time, with daylight saving"),
-    "MSK": ("Europe/Moscow", "Moscow time"),
-    "GMT": ("UTC", "GMT read as UTC; for UK time with summer time use Europe/London"),
-    "UTC": ("UTC", None),
-    "Z": ("UTC", None),
-    "BST": ("Europe/London", "British Summer Time: UK time, GMT in winter"),
-    "IST": ("Asia/Kolkata", "India Standard Time; for Israel use Asia/Jerusalem, for Ireland Europe/Dublin"),
-    "PKT": ("Asia/Karachi", "Pakistan time"),
-    "SGT": ("Asia/Singapore", "Singapore time"),
-    "MYT": ("Asia/Kuala_Lumpur", "Malaysia time"),
-    "PHT": ("Asia/Manila", "Philippine time"),
-    "WIB": ("Asia/Jakarta", "Western Indonesia time"),
-    "WITA": ("Asia/Makassar", "Central Indonesia time"),
-    "WIT": ("Asia/Jayapura", "Eastern Indonesia time"),
-    "ICT": ("Asia/Bangkok", "Indochina time"),
-    "HKT": ("Asia/Hong_Kong", "Hong Kong time"),
-    "AEST": ("Australia/Sydney", "Australian Eastern time; it follows daylight saving (AEDT in summer)"),
-    "AEDT": ("Australia/Sydney", "Australian Eastern time; it follows daylight saving (AEST in winter)"),
-    "AWST": ("Australia/Perth", "Australian Western time"),
-    "NZST": ("Pacific/Auckland", "New Zealand time, with daylight saving"),
-    "NZDT": ("Pacific/Auckland", "New Zealand time, with daylight saving"),
-    "BRT": ("America/Sao_Paulo", "Brasília time"),
-    "SAST": ("Africa/Johannesburg", "South Africa time"),
-    "한국": ("Asia/Seoul", "Korea time"),
-    "대한민국": ("Asia/Seoul", "Korea time"),
-    "서울": ("Asia/Seoul", "Korea time"),
-    "한국시간": ("Asia/Seoul", "Korea time"),
-    "일본": ("Asia/Tokyo", "Japan time"),
-    "도쿄": ("Asia/Tokyo", "Japan time"),
-    "중국": ("Asia/Shanghai", "China time"),
-    "대만": ("Asia/Taipei", "Taiwan time"),
-    "홍콩": ("Asia/Hong_Kong", "Hong Kong time"),
-    "뉴욕": ("America/New_York", "US Eastern time"),
-    "런던": ("Europe/London", "UK time"),
-    "파리": ("Europe/Paris", "Central European time"),
-    "KOREA": ("Asia/Seoul", "Korea time"),
-    "JAPAN": ("Asia/Tokyo", "Japan time"),
+# abbreviation (upper case, or the Korean word as written) -> the IANA zone people usually mean by it
+ABBREVIATIONS: dict[str, str] = {
+    "KST": "Asia/Seoul",  # Korea Standard Time
+    "JST": "Asia/Tokyo",  # Japan Standard Time
+    "PST": "America/Los_Angeles",  # US Pacific time; it follows daylight saving (PDT in summer)
+    "PDT": "America/Los_Angeles",  # US Pacific time; it follows daylight saving (PST in winter)
+    "PT": "America/Los_Angeles",  # US Pacific time, with daylight saving
+    "EST": "America/New_York",  # US Eastern time; it follows daylight saving (EDT in summer)
+    "EDT": "America/New_York",  # US Eastern time; it follows daylight saving (EST in winter)
+    "ET": "America/New_York",  # US Eastern time, with daylight saving
+    "CST": "America/Chicago",  # US Central time with daylight saving; for China use Asia/Shanghai
+    "CDT": "America/Chicago",  # US Central time; it follows daylight saving (CST in winter)
+    "CT": "America/Chicago",  # US Central time, with daylight saving
+    "MST": "America/Denver",  # US Mountain time with daylight saving; for Arizona use America/Phoenix
+    "MDT": "America/Denver",  # US Mountain time; it follows daylight saving (MST in winter)
+    "MT": "America/Denver",  # US Mountain time, with daylight saving
+    "AKST": "America/Anchorage",  # Alaska time, with daylight saving
+    "HST": "Pacific/Honolulu",  # Hawaii time
+    "CET": "Europe/Paris",  # Central European time; it follows daylight saving (CEST in summer)
+    "CEST": "Europe/Paris",  # Central European time; it follows daylight saving (CET in winter)
+    "WET": "Europe/Lisbon",  # Western European time, with daylight saving
+    "EET": "Europe/Athens",  # Eastern European time, with daylight saving
+    "MSK": "Europe/Moscow",  # Moscow time
+    "GMT": "UTC",  # GMT read as UTC; for UK time with summer time use Europe/London
+    "UTC": "UTC",
+    "Z": "UTC",
+    "BST": "Europe/London",  # British Summer Time: UK time, GMT in winter
+    "IST": "Asia/Kolkata",  # India Standard Time; for Israel use Asia/Jerusalem, for Ireland Europe/Dublin
+    "PKT": "Asia/Karachi",  # Pakistan time
+    "SGT": "Asia/Singapore",  # Singapore time
+    "MYT": "Asia/Kuala_Lumpur",  # Malaysia time
+    "PHT": "Asia/Manila",  # Philippine time
+    "WIB": "Asia/Jakarta",  # Western Indonesia time
+    "WITA": "Asia/Makassar",  # Central Indonesia time
+    "WIT": "Asia/Jayapura",  # Eastern Indonesia time
+    "ICT": "Asia/Bangkok",  # Indochina time
+    "HKT": "Asia/Hong_Kong",  # Hong Kong time
+    "AEST": "Australia/Sydney",  # Australian Eastern time; it follows daylight saving (AEDT in summer)
+    "AEDT": "Australia/Sydney",  # Australian Eastern time; it follows daylight saving (AEST in winter)
+    "AWST": "Australia/Perth",  # Australian Western time
+    "NZST": "Pacific/Auckland",  # New Zealand time, with daylight saving
+    "NZDT": "Pacific/Auckland",  # New Zealand time, with daylight saving
+    "BRT": "America/Sao_Paulo",  # Brasília time
+    "SAST": "Africa/Johannesburg",  # South Africa time
+    "한국": "Asia/Seoul",  # Korea time
+    "대한민국": "Asia/Seoul",  # Korea time
+    "서울": "Asia/Seoul",  # Korea time
+    "한국시간": "Asia/Seoul",  # Korea time
+    "일본": "Asia/Tokyo",  # Japan time
+    "도쿄": "Asia/Tokyo",  # Japan time
+    "중국": "Asia/Shanghai",  # China time
+    "대만": "Asia/Taipei",  # Taiwan time
+    "홍콩": "Asia/Hong_Kong",  # Hong Kong time
+    "뉴욕": "America/New_York",  # US Eastern time
+    "런던": "Europe/London",  # UK time
+    "파리": "Europe/Paris",  # Central European time
+    "KOREA": "Asia/Seoul",  # Korea time
+    "JAPAN": "Asia/Tokyo",  # Japan time
 }
 
 # Shown first when the autocomplete prefix is empty, roughly where the fandom lives.
@@ -159,12 +157,10 @@ def lookup_timezone(text: str) -> ZoneResolution | None:
     cleaned = " ".join(text.split())
     if not cleaned:
         return None
-    abbreviation = ABBREVIATIONS.get(cleaned.upper()) or ABBREVIATIONS.get(cleaned.replace(" ", ""))
-    if abbreviation is not None:
-        name, why = abbreviation
+    meant = ABBREVIATIONS.get(cleaned.upper()) or ABBREVIATIONS.get(cleaned.replace(" ", ""))
+    if meant is not None:
         label = cleaned.upper() if cleaned.isascii() else cleaned
-        note = f"{label} read as {name} ({why})" if why else None
-        return ZoneResolution(ZoneInfo(name), name, note, label)
+        return ZoneResolution(ZoneInfo(meant), meant, label)
     exact = _by_lower().get(cleaned.lower().replace(" ", "_"))
     if exact is not None:
         return ZoneResolution(ZoneInfo(exact), exact)
@@ -204,7 +200,7 @@ def timezone_choices(prefix: str, limit: int = 25) -> list[str]:
     if not needle:
         return list(POPULAR_ZONES[:limit])
     ranked: list[str] = []
-    for key, (name, _why) in ABBREVIATIONS.items():
+    for key, name in ABBREVIATIONS.items():
         if key.lower().startswith(needle) or key.startswith(prefix.strip()):
             ranked.append(name)
     popularity = {name: index for index, name in enumerate(POPULAR_ZONES)}

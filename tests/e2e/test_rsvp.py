@@ -1,22 +1,54 @@
-"""Watch parties end to end, final fixes: RSVP clicks acknowledged before the work, failures answered, a deleted
-announcement posted again, Korean creation notes. Same fixtures and clock as test_watchparties.py."""
+"""Watch parties end to end: the RSVP and "DM me" buttons and the announcement they keep up to date (clicks
+acknowledged before the work, concurrent clicks, failures answered, a deleted announcement posted again)."""
 
 import asyncio
 from datetime import timedelta
 
-import aiohttp
-import pytest
-from aiohttp.client_reqrep import ConnectionKey
+from tests.e2e import watchparty_helpers as helpers
+from tests.e2e.watchparty_helpers import (
+    KST_21,
+    MESSAGE_EDIT,
+    MESSAGES,
+    create,
+    display,
+    party_id_of,
+    rsvp_field,
+    slash_followup,
+)
 
-from cogs.watchparties import _is_network_failure, _not_delivered
-from tests.e2e import test_watchparties as base
-from tests.e2e.test_watchparties import KST_21, MESSAGES, SEOUL, display, rsvp_field
-from tests.e2e.test_watchparties_more import create, party_id_of, slash_followup
+clock = helpers.clock  # the shared fixtures
+world = helpers.world
 
-clock = base.clock  # fixtures shared with test_watchparties.py
-world = base.world
 
-MESSAGE_EDIT = ("PATCH", "/channels/{channel_id}/messages/{message_id}")
+async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, runner, world, clock):
+    g, _ = world
+    clock.set(KST_21 - timedelta(hours=3))
+    _, announcement = await create(fake, g, g.member("fan1"))
+    party_id = party_id_of(announcement)
+    members = [g.member(name) for name in ("fan1", "fan2", "fan3", "mod", "admin", "owner")]
+    members += [fake.add_member(g, f"viewer{i}") for i in range(4)]  # 10: every name is shown
+    # The first click's edit is held up (one 429): the clicks that come meanwhile must not be overwritten by it.
+    mark = fake.mark()
+    fake.rate_limit(*MESSAGE_EDIT, times=1, retry_after=0.3)
+    first = await fake.click(announcement["id"], f"wp:{party_id}:going", members[0])
+    await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 429, since=mark)
+    others = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:going", m) for m in members[1:]))
+    responses = await asyncio.gather(*(click.response() for click in (first, *others)))
+    assert {r.type for r in responses} == {6}  # deferred updates; the announcement is edited afterwards
+    await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
+    going = rsvp_field(fake.message(announcement["id"]), "Going")
+    assert going["name"] == f"Going ({len(members)})"
+    assert sorted(going["value"].split(", ")) == sorted(display(m) for m in members)
+
+    # Everyone changes their mind at once: each update Discord receives is at least as new as the one before.
+    mark = fake.mark()
+    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:maybe", m) for m in members))
+    await asyncio.gather(*(click.response() for click in clicks))
+    await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
+    updates = [r.json for r in fake.requests_to(*MESSAGE_EDIT, since=mark)]
+    maybe_counts = [int(rsvp_field(u, "Maybe")["name"].split("(")[1].rstrip(")")) for u in updates]
+    assert maybe_counts == list(range(1, len(members) + 1))
+    assert rsvp_field(fake.message(announcement["id"]), "Maybe")["name"] == f"Maybe ({len(members)})"
 
 
 async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(fake, runner, world, clock):
@@ -110,64 +142,3 @@ async def test_a_deleted_announcement_is_posted_again_on_the_next_update(fake, r
     edit = await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark)
     assert edit.params["message_id"] == new_id
     assert rsvp_field(fake.message(new_id), "Going")["value"] == display(fan2)
-
-
-async def reminder_state(bot, party_id, offset_seconds, wanted, tries=100):
-    repo = bot.get_cog("WatchPartyCog").service.repo
-    for _ in range(tries):
-        reminder = await repo.reminder(party_id, offset_seconds)
-        if reminder.state == wanted:
-            break
-        await asyncio.sleep(0.05)
-    return reminder.state
-
-
-async def test_a_reminder_discord_failed_to_take_is_sent_again_once(fake, runner, world, clock):
-    g, role = world
-    watch, log_channel = g.channel("watch-party"), g.channel("bot-log")
-    await runner.bot.settings_service.set_channel(g.id, "log", log_channel.id)
-    runner.bot.get_cog("WatchPartyCog").service.retry_delay = timedelta(seconds=1)
-    clock.set(KST_21 - timedelta(hours=1, seconds=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
-    party_id = party_id_of(announcement)
-    # Discord answers 503 (not re-sent by discord.py itself): nothing was posted, so the reminder is tried again.
-    fake.fail("POST", f"/channels/{watch.id}/messages", status=503, message="Service Unavailable")
-    refused = await fake.wait_for_request("POST", MESSAGES, lambda r: r.status == 503, timeout=8)
-    assert f"<@&{role.id}>" in refused.json["content"]
-    after = fake.requests.index(refused)
-    posted = await fake.wait_for_request("POST", MESSAGES, lambda r: r.status == 200
-                                         and r.params["channel_id"] == str(watch.id), since=after)
-    assert posted.json["content"] == refused.json["content"]
-    assert await reminder_state(runner.bot, party_id, 3600, "sent") == "sent"
-    await asyncio.sleep(1.2)  # no third attempt, no admin notice
-    reminders = [r for r in fake.requests_to("POST", MESSAGES) if "starts" in (r.json.get("content") or "")]
-    assert [r.status for r in reminders] == [503, 200]
-    assert all(r.params["channel_id"] != str(log_channel.id) for r in fake.requests_to("POST", MESSAGES))
-
-
-@pytest.mark.parametrize(("error", "not_delivered"), [
-    (aiohttp.ClientConnectorError(ConnectionKey("discord.com", 443, True, True, None, None, None),
-                                  OSError(111, "Connection refused")), True),
-    (aiohttp.ServerDisconnectedError(), False),  # the request may have reached Discord
-    (TimeoutError(), False),
-    (OSError(104, "Connection reset by peer"), False),
-])
-def test_which_network_failures_cannot_have_posted(error, not_delivered):
-    assert _not_delivered(error) is not_delivered
-    assert _is_network_failure(error)
-
-
-async def test_korean_replies_have_no_english_zone_note_or_weekday(fake, runner, world, clock):
-    g, _ = world
-    member = g.member("fan2")
-    clock.set(KST_21 - timedelta(hours=3))
-    confirmation, _ = await create(fake, g, member, when="9pm KST", locale="ko")
-    assert "참고: KST은(는) 약어라서 Asia/Seoul(으)로 정했어요." in confirmation["content"]
-    assert "read as" not in confirmation["content"]
-
-    local = (KST_21 - timedelta(days=1)).astimezone(SEOUL)
-    weekday = "월화수목금토일"[local.weekday()]
-    refusal = await slash_followup(fake, g, member, "watchparty create", locale="ko", title="Ep 3",
-                                   when=f"{local:%Y-%m-%d} 21:00")
-    assert refusal["content"].startswith(
-        f"이미 지난 시간이에요 ({local:%Y-%m-%d} ({weekday}) 21:00 (Asia/Seoul)(으)로 읽었어요).")
