@@ -1,6 +1,7 @@
-"""The direction of imports from DESIGN.md: domain is pure, services know no Discord, nothing imports cogs."""
+"""The rules of docs/ARCHITECTURE.md that a machine can check: import directions, module sizes, self-contained docs."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,49 @@ def test_import_direction(path, forbidden, allowed):
     bad = sorted(name for name in _imports(path)
                  if any(_under(name, p) for p in forbidden) and not any(_under(name, a) for a in allowed))
     assert bad == []
+
+
+# Size limits: a cog module over 400 lines or a service module over 500 is split by responsibility.
+SIZE_LIMITS = {"cogs": 400, "bot/services": 500}
+
+
+def _sized_files():
+    for folder, limit in SIZE_LIMITS.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield pytest.param(path, limit, id=str(path.relative_to(ROOT)))
+
+
+@pytest.mark.parametrize(("path", "limit"), list(_sized_files()))
+def test_module_size(path, limit):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= limit, f"{path.relative_to(ROOT)} has {lines} lines (limit {limit}): split it by responsibility"
+
+
+# The design lives in docs/ARCHITECTURE.md; nothing in the repository cites a document outside it.
+OUTSIDE_DOCUMENTS = re.compile(r"DESIGN\.md|STYLE\.md|\bthe brief\b|\.\./shared", re.IGNORECASE)
+
+
+def _repository_files():
+    for folder in ("bot", "cogs", "db", "tests", "benchmarks", "docs", ".ci"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            readable = path.suffix in {".py", ".md", ".toml", ".sql", ""} and "__pycache__" not in path.parts
+            if path.is_file() and readable:
+                yield path
+    yield from (ROOT / name for name in ("README.md", "pyproject.toml"))
+
+
+def test_no_file_cites_a_document_outside_the_repository():
+    this = Path(__file__).resolve()
+    citing = [f"{path.relative_to(ROOT)}:{number}"
+              for path in _repository_files() if path.resolve() != this
+              for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+              if OUTSIDE_DOCUMENTS.search(line)]
+    assert citing == []
+
+
+def test_architecture_document_names_only_files_that_exist():
+    """Every repository path docs/ARCHITECTURE.md names in backticks exists, so a newcomer's one hop lands."""
+    document = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:bot|cogs|db|tests|benchmarks|docs)/[\w./-]+?)(?:::\w+)?`", document))
+    missing = sorted(p for p in named if not re.search(r"[<*]|NNNN", p) and not (ROOT / p).exists())
+    assert missing == []
