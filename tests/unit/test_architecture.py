@@ -90,3 +90,53 @@ def test_architecture_document_names_only_files_that_exist():
     named = set(re.findall(r"`((?:bot|cogs|db|tests|benchmarks|docs)/[\w./-]+?)(?:::\w+)?`", document))
     missing = sorted(p for p in named if not re.search(r"[<*]|NNNN", p) and not (ROOT / p).exists())
     assert missing == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path, module: str, known: set[str]) -> set[str]:
+    """Modules of ours that `path` imports when it runs (imports under `if TYPE_CHECKING:` do not run)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    guarded = [node for node in ast.walk(tree)
+               if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)]
+    skipped = {id(n) for node in guarded for n in ast.walk(node)}
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            # `from package import submodule` needs the submodule; anything else needs the module itself.
+            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        found.update(name for name in names if name in known and name != module)
+    return found
+
+
+def test_no_import_cycles():
+    files = {_module_name(p): p for folder in ("bot", "cogs", "db") for p in (ROOT / folder).rglob("*.py")}
+    graph = {module: _runtime_imports(path, module, set(files)) for module, path in files.items()}
+    cycles, state = [], {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycles.append([*trail[trail.index(target):], target] if target in trail else [module, target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
