@@ -8,14 +8,13 @@ import logging
 import re
 
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CodeBlueBot
 from bot.errors import UserFacingError
 from bot.services.watchparties import WatchPartyService
 from bot.tree import describe_error, send_ephemeral
-from bot.ui import Interaction, text
+from bot.ui import Interaction, guild_id_of, text
 
 from . import render
 from .announcements import Announcements
@@ -68,13 +67,6 @@ def _buttons_cog(interaction: Interaction) -> WatchPartyButtons:
     if not isinstance(cog, WatchPartyButtons):
         raise UserFacingError("watchparty.unavailable")
     return cog
-
-
-def guild_id_of(interaction: Interaction) -> int:
-    """The server of a /watchparty interaction (the group is guild-only: Discord sends none from a DM)."""
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    return interaction.guild_id
 
 
 async def show_list_page(interaction: Interaction, service: WatchPartyService, page: int, *, edit: bool) -> None:

@@ -1,4 +1,5 @@
-"""/watchparty create, list, edit, cancel and calendar; the cog is also the service's `PartyPoster`."""
+"""/watchparty create, list, edit, cancel and calendar (file, subscribe, reset); the cog is the service's
+`PartyPoster`."""
 
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from bot.services.watchparties import (
     Rsvp,
     watch_party_service,
 )
-from bot.ui import NO_MENTIONS, Interaction, is_moderator, notify_admins, text
+from bot.ui import NO_MENTIONS, Interaction, guild_id_of, is_moderator, notify_admins, text
+from bot.web import links
 
 from . import render
 from .announcements import Announcements
-from .buttons import PartyButton, guild_id_of, show_list_page
+from .buttons import PartyButton, show_list_page
 from .events import ScheduledEvents
 from .notices import DISCORD_FAILURES, PartyNotices, error_text
 from .timezone import timezone_autocomplete
@@ -210,11 +212,14 @@ class WatchPartyCog(commands.Cog):
         await interaction.followup.send(text(interaction, "watchparty.cancel.done", id=party.id, title=party.title,
                                              count=len(going)), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    # -- /watchparty calendar -------------------------------------------------------------------------
-    @watchparty.command(name="calendar", description="Get a calendar file (.ics) for one or all upcoming parties")
+    # -- /watchparty calendar file | subscribe | reset -----------------------------------------------------
+    calendar = app_commands.Group(name="calendar", description="Watch parties in your calendar app",
+                                  parent=watchparty)
+
+    @calendar.command(name="file", description="Get a calendar file (.ics) for one or all upcoming parties")
     @app_commands.rename(party_id="id")
     @app_commands.describe(party_id="One party's number; leave empty for every upcoming party")
-    async def calendar(self, interaction: Interaction, party_id: int | None = None) -> None:
+    async def calendar_file(self, interaction: Interaction, party_id: int | None = None) -> None:
         parties = await self.service.calendar_parties(guild_id_of(interaction), party_id)
         name = interaction.guild.name if interaction.guild else "Code Blue"
         data = render.calendar_file(parties, calendar_name=name, stamp=self.bot.clock())
@@ -222,3 +227,30 @@ class WatchPartyCog(commands.Cog):
         await interaction.response.send_message(
             text(interaction, "watchparty.calendar.done", count=len(parties)), ephemeral=True,
             file=discord.File(io.BytesIO(data), filename=filename))
+
+    @calendar.command(name="subscribe", description="Calendar addresses that follow every edit and cancellation")
+    async def calendar_subscribe(self, interaction: Interaction) -> None:
+        public_url = self.bot.settings.public_url
+        if public_url is None:
+            raise UserFacingError("config.web.no_public_url")
+        companion = self.bot.companion
+        mine = await companion.token("member_calendar", interaction.user.id)
+        server = await companion.token("guild_calendar", guild_id_of(interaction))
+        await interaction.response.send_message(
+            text(interaction, "watchparty.calendar.subscribe", mine_webcal=links.webcal_url(public_url, mine),
+                 mine_https=links.calendar_url(public_url, mine), server_webcal=links.webcal_url(public_url, server),
+                 server_https=links.calendar_url(public_url, server)),
+            ephemeral=True, allowed_mentions=NO_MENTIONS, suppress_embeds=True)
+
+    @calendar.command(name="reset", description="Replace your personal calendar address (the old one stops working)")
+    async def calendar_reset(self, interaction: Interaction) -> None:
+        token = await self.bot.companion.reset("member_calendar", interaction.user.id)
+        public_url = self.bot.settings.public_url
+        if public_url is None:
+            reply = "\n".join((text(interaction, "watchparty.calendar.reset"),
+                               text(interaction, "config.web.no_public_url")))
+        else:
+            reply = text(interaction, "watchparty.calendar.reset_link", webcal=links.webcal_url(public_url, token),
+                         https=links.calendar_url(public_url, token))
+        await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS,
+                                                suppress_embeds=True)

@@ -23,7 +23,7 @@ async def test_calendar_and_list(fake, runner, world, clock):
     assert fake.requests_to("POST", MESSAGES) == []
     await runner.bot.settings_service.update(g.id, max_parties_per_member=10)
     await create_party(fake, g, g.member("fan1"), when="tomorrow 9pm", repeat_weekly=6, episode=1)
-    ix = await fake.slash(g, g.member("fan2"), "watchparty calendar")
+    ix = await fake.slash(g, g.member("fan2"), "watchparty calendar file")
     await ix.response()
     [upload] = [r for r in fake.requests_to("POST", "/interactions/{interaction_id}/{interaction_token}/callback")
                 if r.files]

@@ -38,9 +38,9 @@ async def web(fake, tmp_path) -> AsyncIterator[WebBot]:
         await runner.stop()
 
 
-async def answer(fake, guild, member, command: str, **options) -> str:
+async def answer(fake, guild, member, command: str, *, locale: str = "en-US", **options) -> str:
     """Run a slash command as `member` and return the text it answered with (reply or first followup)."""
-    ix = await fake.slash(guild, member, command, options=options)
+    ix = await fake.slash(guild, member, command, locale=locale, options=options)
     response = await ix.response()
     if response.type == 5:  # deferred: the answer edits the "thinking" message (an edit or the first followup)
         return (await ix.wait_original(timeout=10)).get("content") or ""

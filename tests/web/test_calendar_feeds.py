@@ -117,3 +117,42 @@ async def test_rsvps_change_the_counts_not_the_members_named(fake, web):
     path = await _server_calendar(fake, web)
     _, _, body = await web.get(path)
     assert "daniel" not in body.decode() and "fan2" not in body.decode()
+
+
+async def test_a_members_feed_has_their_going_and_maybe_parties_and_follows_them(fake, web):
+    guild = fake.default_guild
+    await set_up_watch_parties(fake, guild)
+    host, fan = guild.member("fan1"), guild.member("fan2")
+    going, going_post = await create_party(fake, guild, host, "Going one", WHEN)
+    maybe, maybe_post = await create_party(fake, guild, host, "Maybe one", f"{PARTY_DAY:%Y-%m-%d} 22:00")
+    declined, declined_post = await create_party(fake, guild, host, "Declined one", f"{PARTY_DAY:%Y-%m-%d} 23:00")
+    await rsvp(fake, going_post, fan, "going")
+    await rsvp(fake, maybe_post, fan, "maybe")
+    await rsvp(fake, declined_post, fan, "declined")
+
+    reply = await answer(fake, guild, fan, "watchparty calendar subscribe")
+    mine, server = re.findall(r"<(https?://\S+\.ics)>", reply)
+    assert re.search(r"webcal://\S+\.ics", reply)
+    _, _, body = await web.get(mine.removeprefix(web.base))
+    assert set(_events(body)) == {f"party-{going}@codeblue", f"party-{maybe}@codeblue"}
+    _, _, body = await web.get(server.removeprefix(web.base))
+    assert {f"party-{going}@codeblue", f"party-{maybe}@codeblue", f"party-{declined}@codeblue"} <= set(_events(body))
+
+    await answer(fake, guild, host, "watchparty cancel", id=going)
+    _, _, body = await web.get(mine.removeprefix(web.base))
+    assert str(_events(body)[f"party-{going}@codeblue"]["STATUS"]) == "CANCELLED"
+
+    reply = await answer(fake, guild, fan, "watchparty calendar reset", locale="ko")
+    assert reply.startswith("개인 캘린더 주소를 바꿨어요.")
+    [new] = re.findall(r"<(https?://\S+\.ics)>", reply)
+    assert (await web.get(mine.removeprefix(web.base)))[0] == 404
+    assert (await web.get(new.removeprefix(web.base)))[0] == 200
+    again = await answer(fake, guild, fan, "watchparty calendar subscribe")
+    assert new in again and server in again  # the server's address did not change
+
+
+async def test_without_a_public_address_no_links_are_offered(fake, bot):
+    guild = fake.default_guild
+    ix = await fake.slash(guild, guild.member("fan2"), "watchparty calendar subscribe")
+    response = await ix.response()
+    assert response.ephemeral and "CODEBLUE_PUBLIC_URL" in response.content and "http" not in response.content
