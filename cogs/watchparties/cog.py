@@ -52,7 +52,7 @@ class WatchPartyCog(commands.Cog):
         self.notices = PartyNotices(bot)
         # The service reaches Discord through this cog (its PartyPoster), handed over at construction.
         self.service = watch_party_service(bot.db, bot.settings_service, bot.scheduler, self, clock=bot.clock,
-                                           retry_delay=retry_delay)
+                                           retry_delay=retry_delay, metrics=bot.metrics)
         self.announcements = Announcements(bot, self.service, PartyButton)
         self.events = ScheduledEvents(bot, self.service)
 

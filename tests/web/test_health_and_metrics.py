@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.harness import BotRunner, free_port
+from tests.e2e.watchparty_helpers import KST_21, SEOUL, ShiftedClock
 from tests.feeds import fixtures
 from tests.feeds.builders import Item
-from tests.web.conftest import answer
+from tests.web.conftest import answer, create_party, set_up_watch_parties
 
 feed_server = fixtures.feed_server
 
@@ -116,6 +119,35 @@ async def test_metrics_and_health_follow_the_news_poll_job_and_a_manual_check(fa
     status, report = await _health(web)
     assert status == 200
     assert report["news_poll"]["last_completed_at"] is not None and report["news_poll"]["age_seconds"] < 60
+
+
+async def test_metrics_count_a_reminder_and_its_lateness(fake, tmp_path):
+    """A watch party whose one-hour reminder falls due 3 s after start-up (the bot's clock is shifted)."""
+    clock = ShiftedClock(KST_21 - timedelta(hours=1, seconds=3))
+    port = free_port()
+    runner = BotRunner(fake, tmp_path / "codeblue.db", clock=clock, env={"CODEBLUE_WEB_PORT": str(port)})
+    try:
+        await runner.start()
+        guild = fake.default_guild
+        await set_up_watch_parties(fake, guild)
+        await answer(fake, guild, guild.member("admin"), "config reminders", offsets="1h")
+        await create_party(fake, guild, guild.member("fan1"), "Episode 6", f"{KST_21.astimezone(SEOUL):%Y-%m-%d %H:%M}")
+        async with aiohttp.ClientSession() as http:
+
+            async def scraped() -> dict:
+                while True:
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        samples = _samples(await response.read())
+                    if samples.get(("codeblue_reminders_total", (("outcome", "sent"),))):
+                        return samples
+                    await asyncio.sleep(0.25)
+
+            samples = await asyncio.wait_for(scraped(), 15)
+        assert samples[("codeblue_reminders_total", (("outcome", "sent"),))] == 1
+        assert samples[("codeblue_reminder_lateness_seconds_count", ())] == 1
+        assert samples[("codeblue_reminder_lateness_seconds_sum", ())] < 5
+    finally:
+        await runner.stop()
 
 
 async def test_every_answer_is_get_only_with_security_headers_and_no_detail(web):

@@ -17,6 +17,7 @@ from bot.domain.recurrence import weekly_occurrences
 from bot.domain.reminders import DEFAULT_GRACE, DEFAULT_OFFSETS, OffsetsError, parse_offsets, reminder_plan
 from bot.domain.timeparse import parse_when
 from bot.errors import UserFacingError
+from bot.metrics import Metrics
 from bot.services.settings import SettingsService
 from bot.services.watchparties.models import (
     DESCRIPTION_MAX,
@@ -59,12 +60,14 @@ class WatchPartyService:
         horizon: timedelta = HORIZON,
         horizon_refresh: timedelta = HORIZON_REFRESH,
         retry_delay: timedelta = RETRY_DELAY,
+        metrics: Metrics | None = None,
     ) -> None:
         self.repo = repo
         self.settings = settings
         self.clock = clock
         self.reminders = ReminderJobs(repo, scheduler, poster, clock=clock, real_clock=real_clock, grace=grace,
-                                      horizon=horizon, horizon_refresh=horizon_refresh, retry_delay=retry_delay)
+                                      horizon=horizon, horizon_refresh=horizon_refresh, retry_delay=retry_delay,
+                                      metrics=metrics)
         self.timezones = MemberTimezones(repo, settings, clock)
         self.rsvps = PartyRsvps(repo, clock)
 
@@ -235,10 +238,11 @@ def watch_party_service(
     *,
     clock: Callable[[], datetime] = utc_now,
     retry_delay: timedelta = RETRY_DELAY,
+    metrics: Metrics | None = None,
 ) -> WatchPartyService:
     """The service over its repository (cogs never build repositories themselves)."""
     return WatchPartyService(WatchPartyRepository(db), settings, scheduler, poster, clock=clock,
-                             retry_delay=retry_delay)
+                             retry_delay=retry_delay, metrics=metrics)
 
 
 def _plan(starts_at: datetime, offsets: tuple[timedelta, ...], now: datetime) -> Plan:

@@ -45,6 +45,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
 
 from bot.domain.reminders import DEFAULT_GRACE, classify_reminder, is_late_notice, reminder_job_id
+from bot.metrics import Metrics
 from bot.services.watchparties.models import (
     RETRY_DELAY,
     PartyPoster,
@@ -86,6 +87,7 @@ class ReminderJobs:
         horizon: timedelta = HORIZON,
         horizon_refresh: timedelta = HORIZON_REFRESH,
         retry_delay: timedelta = RETRY_DELAY,
+        metrics: Metrics | None = None,
     ) -> None:
         if horizon_refresh >= horizon:
             raise ValueError("the horizon must be longer than its refresh interval")
@@ -98,6 +100,7 @@ class ReminderJobs:
         self.horizon = horizon
         self.horizon_refresh = horizon_refresh
         self.retry_delay = retry_delay
+        self.metrics = metrics or Metrics()
 
     # -- jobs -----------------------------------------------------------------------------------------
     def _run_date(self, due: datetime) -> datetime:
@@ -278,6 +281,7 @@ class ReminderJobs:
             return
         if status == "skip":
             await self.repo.skip_reminders([(party_id, offset_seconds)])
+            self.metrics.reminder_finished("skipped")
             log.info("reminder for party %s (offset %ss) skipped: too late", party_id, offset_seconds)
             return
         if not self.poster.serves_guild(party.guild_id):
@@ -296,9 +300,12 @@ class ReminderJobs:
             return
         except Exception:
             await self.repo.complete_reminder(party_id, offset_seconds, "failed", self.clock())
+            self.metrics.reminder_finished("failed")
             raise
         # Written AFTER the post: 'sent' means Discord accepted it.
-        await self.repo.complete_reminder(party_id, offset_seconds, "sent", self.clock())
+        sent_at = self.clock()
+        await self.repo.complete_reminder(party_id, offset_seconds, "sent", sent_at)
+        self.metrics.reminder_finished("sent", (sent_at - reminder.fire_at).total_seconds())
 
     async def _retry_later(self, party: Party, reminder: Reminder, error: ReminderNotDelivered) -> None:
         """Nothing was delivered: back to pending with a retry job `retry_delay` later, unless the retry would fall
@@ -308,12 +315,14 @@ class ReminderJobs:
         if classify_reminder(reminder.fire_at, retry_at, self.grace, starts_at=party.starts_at,
                              ends_at=party.ends_at) == "skip":
             await self.repo.complete_reminder(party.id, reminder.offset_seconds, "failed", self.clock())
+            self.metrics.reminder_finished("failed")
             log.warning("reminder %s not delivered (%s); past its grace window, given up",
                         reminder_job_id(party.id, reminder.offset), error)
             return
         self._add_job(reminder_job_id(party.id, reminder.offset), retry_at, self.fire_reminder, party.id,
                       reminder.offset_seconds)
         await self.repo.release_reminder(party.id, reminder.offset_seconds)
+        self.metrics.reminder_finished("retried")
         log.warning("reminder %s not delivered (%s); trying again at %s",
                     reminder_job_id(party.id, reminder.offset), error, retry_at.isoformat())
 
