@@ -135,6 +135,7 @@ class CodeBlueBot(commands.Bot):
         self._sync_on_start = sync_on_start
         self._start_scheduler = start_scheduler
         self.metrics = Metrics()
+        self.metrics.guilds.set_function(lambda: len(self.guilds))
         self.loop_monitor = LoopStallMonitor(self.metrics)
         self.gateway_connected = False
         self.started_at = clock()
@@ -181,7 +182,6 @@ class CodeBlueBot(commands.Bot):
 
     async def _gateway_up(self) -> None:
         self.gateway_connected = True
-        self.metrics.guilds.set(len(self.guilds))
 
     async def _gateway_down(self) -> None:
         self.gateway_connected = False
