@@ -37,7 +37,7 @@ async def _sync(settings: Settings, guild_id: int | None) -> None:
     from bot.runner import new_http_session
 
     async with new_http_session() as session:
-        bot = CodeBlueBot(settings, session=session, sync_on_start=False, start_scheduler=False, serve_web=False)
+        bot = CodeBlueBot(settings, session=session, serving=False)
         async with bot:
             await bot.login(settings.token or "")
             await bot.sync_commands(guild_id=guild_id)

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import pkgutil
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,10 @@ DEFAULT_EXTENSIONS = discover_extensions()
 Clock = Callable[[], datetime]
 JOB_DRAIN_SECONDS = 10.0
 MAX_COMMANDS_IN_FLIGHT = 10_000
+
+
+async def _commands_only() -> None:
+    """What a cog's start-up and shutdown do while the bot only syncs its commands."""
 
 
 def codeblue_version() -> str:
@@ -110,6 +115,7 @@ class CodeBlueBot(commands.Bot):
         sync_on_start: bool = True,
         start_scheduler: bool = True,
         serve_web: bool = True,
+        serving: bool = True,
         guild_ready_timeout: float = 2.0,
     ) -> None:
         # The bot uses no voice: discord.py's warnings about voice libraries are noise in every log.
@@ -132,8 +138,10 @@ class CodeBlueBot(commands.Bot):
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": 300, "coalesce": True})
         self.running_jobs = RunningJobs(self.scheduler)
         self.initial_extensions = tuple(extensions)
-        self._sync_on_start = sync_on_start
-        self._start_scheduler = start_scheduler
+        # serving=False: commands only (`codeblue sync`): no migration, scheduler, web server, or cog start-up work.
+        self.serving = serving
+        self._sync_on_start = sync_on_start and serving
+        self._start_scheduler = start_scheduler and serving
         self.metrics = Metrics()
         self.metrics.guilds.set_function(lambda: len(self.guilds))
         self.loop_monitor = LoopStallMonitor(self.metrics)
@@ -141,7 +149,7 @@ class CodeBlueBot(commands.Bot):
         self.started_at = clock()
         self.companion = CompanionService(WebRepository(self.db), self.settings_service, clock=clock)
         self.web: WebServer | None = None
-        if serve_web and settings.web_port is not None:
+        if serve_web and serving and settings.web_port is not None:
             self.web = WebServer(settings.web_host, settings.web_port, health=self._health_sources(),
                                  metrics=self.metrics, routes=self._web_routes())
         self._command_started: dict[int, float] = {}
@@ -214,10 +222,20 @@ class CodeBlueBot(commands.Bot):
             use_gateway(url)
         await super().connect(reconnect=reconnect)
 
+    async def add_cog(self, cog: commands.Cog, /, *, override: bool = False,
+                      guild: discord.abc.Snowflake | None = discord.utils.MISSING,
+                      guilds: Sequence[discord.abc.Snowflake] = discord.utils.MISSING) -> None:
+        """While not serving (`codeblue sync`), a cog contributes its commands only: its `cog_load` and
+        `cog_unload` (jobs, rebuilds, state) do not run. The one place this is decided, for every cog."""
+        if not self.serving:
+            cog.cog_load = cog.cog_unload = _commands_only  # type: ignore[method-assign]
+        await super().add_cog(cog, override=override, guild=guild, guilds=guilds)
+
     async def setup_hook(self) -> None:
         await self.db.connect()
-        await migrate(self.db)
-        self.loop_monitor.start()
+        if self.serving:
+            await migrate(self.db)
+            self.loop_monitor.start()
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         if self._start_scheduler:
             self.scheduler.start()
@@ -270,7 +288,12 @@ class CodeBlueBot(commands.Bot):
             log.info("application commands unchanged; not syncing")
             return False
         synced = await self.tree.sync(guild=guild)
-        await state.set(key, digest)
+        try:
+            await state.set(key, digest)
+        except sqlite3.OperationalError:
+            if self.serving:
+                raise
+            log.info("command hash not stored: the database has no tables yet (the bot's first start makes them)")
         log.info("synced %d application commands to %s", len(synced), f"guild {guild_id}" if guild_id else "global")
         return True
 
