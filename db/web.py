@@ -13,20 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from db.database import Database
+from db.watchparties import from_epoch, to_epoch
 
 TOKEN_SCOPES = ("guild_calendar", "member_calendar", "public_page")
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _moment(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +85,13 @@ _PARTY_COLUMNS = """
 
 
 def _party(row: sqlite3.Row) -> CalendarParty:
-    starts = _moment(row["starts_at"])
+    starts = from_epoch(row["starts_at"])
     return CalendarParty(
         id=row["id"], guild_id=row["guild_id"], channel_id=row["channel_id"], message_id=row["message_id"],
         voice_channel_id=row["voice_channel_id"], scheduled_event_id=row["scheduled_event_id"], title=row["title"],
         description=row["description"], show=row["show"], episode=row["episode"], starts_at=starts,
-        ends_at=_moment(row["starts_at"] + 60 * row["duration_minutes"]), status=row["status"],
-        sequence=row["sequence"], updated_at=_moment(row["updated_at"]), going=row["going"], maybe=row["maybe"],
+        ends_at=from_epoch(row["starts_at"] + 60 * row["duration_minutes"]), status=row["status"],
+        sequence=row["sequence"], updated_at=from_epoch(row["updated_at"]), going=row["going"], maybe=row["maybe"],
     )
 
 
@@ -118,7 +111,7 @@ class WebRepository:
             await tx.execute(
                 "INSERT INTO web_tokens (token_hash, token, scope, owner_id, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (scope, owner_id) DO NOTHING",
-                (token_hash(token), token, scope, owner_id, _epoch(now)),
+                (token_hash(token), token, scope, owner_id, to_epoch(now)),
             )
             row = await tx.fetch_one("SELECT token FROM web_tokens WHERE scope = ? AND owner_id = ?",
                                      (scope, owner_id))
@@ -129,7 +122,7 @@ class WebRepository:
             await tx.execute("DELETE FROM web_tokens WHERE scope = ? AND owner_id = ?", (scope, owner_id))
             await tx.execute(
                 "INSERT INTO web_tokens (token_hash, token, scope, owner_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                (token_hash(token), token, scope, owner_id, _epoch(now)),
+                (token_hash(token), token, scope, owner_id, to_epoch(now)),
             )
 
     async def find_token(self, scope: str, token: str) -> StoredToken | None:
@@ -144,7 +137,7 @@ class WebRepository:
         rows = await self.db.fetch_all(
             f"SELECT {_PARTY_COLUMNS} FROM watch_parties p WHERE p.guild_id = ? AND p.starts_at >= ? "  # noqa: S608
             "ORDER BY p.starts_at, p.id",
-            (guild_id, _epoch(since)),
+            (guild_id, to_epoch(since)),
         )
         return [_party(row) for row in rows]
 
@@ -154,7 +147,7 @@ class WebRepository:
             f"SELECT {_PARTY_COLUMNS} FROM watch_parties p JOIN rsvps mine ON mine.party_id = p.id "  # noqa: S608
             "WHERE mine.user_id = ? AND mine.status IN ('going', 'maybe') AND p.starts_at >= ? "
             "ORDER BY p.starts_at, p.id",
-            (user_id, _epoch(since)),
+            (user_id, to_epoch(since)),
         )
         return [_party(row) for row in rows]
 
@@ -173,7 +166,7 @@ class WebRepository:
         rows = await self.db.fetch_all(
             f"SELECT {_PARTY_COLUMNS} FROM watch_parties p WHERE p.guild_id = ? AND p.status = 'scheduled' "  # noqa: S608
             "AND p.starts_at + 60 * p.duration_minutes > ? ORDER BY p.starts_at, p.id LIMIT ?",
-            (guild_id, _epoch(now), limit),
+            (guild_id, to_epoch(now), limit),
         )
         return [_party(row) for row in rows]
 
@@ -200,5 +193,5 @@ class WebRepository:
             except (ValueError, AttributeError):
                 source = None
             stories.append(PostedStory(row["title"], row["link"], source if isinstance(source, str) else None,
-                                       _moment(row["sent_at"])))
+                                       from_epoch(row["sent_at"])))
         return stories
