@@ -15,6 +15,7 @@ from bot.config import Settings, configure_logging, load_environment, parse_sett
 from bot.errors import ConfigError, DatabaseError
 
 log = logging.getLogger("codeblue")
+SHARDING_REQUIRED = 4011  # gateway close code
 
 
 def _fail(message: str) -> int:
@@ -88,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except discord.LoginFailure:
         return _fail("Discord refused DISCORD_TOKEN: reset it on the Developer Portal's Bot page and set it again")
+    except discord.ConnectionClosed as exc:
+        if exc.code == SHARDING_REQUIRED:
+            return _fail("Discord requires more shards for this many servers: set CODEBLUE_SHARDS=auto (the "
+                         "default) or a larger number")
+        sys.stderr.write(f"codeblue: Discord closed the connection ({exc.code}): {exc.reason or 'no reason given'}\n")
+        return 1
     except discord.PrivilegedIntentsRequired:
         return _fail("Discord refused a privileged intent: this bot needs none; check for a modified build")
     except KeyboardInterrupt:

@@ -53,6 +53,7 @@ def discover_extensions() -> tuple[str, ...]:
 DEFAULT_EXTENSIONS = discover_extensions()
 Clock = Callable[[], datetime]
 JOB_DRAIN_SECONDS = 10.0
+IDENTIFY_INTERVAL = 5.0
 MAX_COMMANDS_IN_FLIGHT = 10_000
 
 
@@ -104,7 +105,29 @@ class RunningJobs:
         await self._idle.wait()
 
 
-class CodeBlueBot(commands.Bot):
+class IdentifyGate:
+    """Discord's identify rate limit: `max_concurrency` IDENTIFYs per 5 s, one per bucket (shard_id % it).
+
+    discord.py's default waits 5 s before every IDENTIFY but the first; this waits only when the same bucket
+    identified less than 5 s ago, so large bots (max_concurrency 16 and more) start all their shards at once.
+    """
+
+    def __init__(self, interval: float = IDENTIFY_INTERVAL) -> None:
+        self.interval = interval
+        self.max_concurrency = 1
+        self._last: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def wait(self, shard_id: int | None) -> None:
+        bucket = (shard_id or 0) % max(1, self.max_concurrency)
+        async with self._lock:
+            last = self._last.get(bucket)
+            if last is not None:
+                await asyncio.sleep(max(0.0, last + self.interval - time.monotonic()))
+            self._last[bucket] = time.monotonic()
+
+
+class CodeBlueBot(commands.AutoShardedBot):
     def __init__(
         self,
         settings: Settings,
@@ -128,6 +151,7 @@ class CodeBlueBot(commands.Bot):
             tree_cls=CodeBlueTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            shard_count=settings.shards,
         )
         self.settings = settings
         self.http_session = session
@@ -145,7 +169,8 @@ class CodeBlueBot(commands.Bot):
         self.metrics = Metrics()
         self.metrics.guilds.set_function(lambda: len(self.guilds))
         self.loop_monitor = LoopStallMonitor(self.metrics)
-        self.gateway_connected = False
+        self.shards_connected: set[int] = set()
+        self.identify_gate = IdentifyGate()
         self.started_at = clock()
         self.companion = CompanionService(WebRepository(self.db), self.settings_service, clock=clock)
         self.web: WebServer | None = None
@@ -153,16 +178,16 @@ class CodeBlueBot(commands.Bot):
             self.web = WebServer(settings.web_host, settings.web_port, health=self._health_sources(),
                                  metrics=self.metrics, routes=self._web_routes())
         self._command_started: dict[int, float] = {}
-        self.add_listener(self._gateway_up, "on_connect")
-        self.add_listener(self._gateway_up, "on_resumed")
-        self.add_listener(self._gateway_down, "on_disconnect")
+        self.add_listener(self._shard_up, "on_shard_connect")
+        self.add_listener(self._shard_up, "on_shard_resumed")
+        self.add_listener(self._shard_down, "on_shard_disconnect")
         self.add_listener(self._command_completed, "on_app_command_completion")
 
     # -- what operators see (health, metrics) -----------------------------------------------------------------------
     def _health_sources(self) -> HealthSources:
         return HealthSources(
             database_ok=self.db.ping,
-            gateway=lambda: (self.gateway_connected and not self.is_closed(), self.latency),
+            gateway=self._gateway_health,
             scheduler_running=lambda: self.scheduler.state == STATE_RUNNING,
             last_poll_at=lambda: self.metrics.last_poll_completed_at,
             started_at=self.started_at,
@@ -188,11 +213,24 @@ class CodeBlueBot(commands.Bot):
             ("/static/{name}", static_handler),
         ]
 
-    async def _gateway_up(self) -> None:
-        self.gateway_connected = True
+    async def _shard_up(self, shard_id: int) -> None:
+        self.shards_connected.add(shard_id)
 
-    async def _gateway_down(self) -> None:
-        self.gateway_connected = False
+    async def _shard_down(self, shard_id: int) -> None:
+        self.shards_connected.discard(shard_id)
+
+    @property
+    def gateway_connected(self) -> bool:
+        """Every shard connected (a shard that reconnects makes this False until it is back)."""
+        expected = self.shard_count
+        return not self.is_closed() and expected is not None and len(self.shards_connected) >= expected
+
+    def _gateway_health(self) -> tuple[bool, float]:
+        latencies = [latency for _, latency in self.latencies]
+        return self.gateway_connected, max(latencies, default=float("inf"))
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        await self.identify_gate.wait(shard_id)
 
     def command_received(self, interaction: discord.Interaction[CodeBlueBot]) -> None:
         """A slash command starts (called by the tree before any check runs)."""
@@ -216,9 +254,11 @@ class CodeBlueBot(commands.Bot):
         await super().login(token)
 
     async def connect(self, *, reconnect: bool = True) -> None:
+        """Ask GET /gateway/bot for the identify concurrency (and, with a custom REST base and no gateway setting,
+        the gateway: discord.py itself asks only when it also has to choose the number of shards)."""
+        _, url, limits = await self.http.get_bot_gateway()
+        self.identify_gate.max_concurrency = int(limits.get("max_concurrency", 1))
         if not self.settings.gateway_url and self.settings.api_base_is_custom:
-            # A custom REST base (a proxy, the test fake) knows its gateway; discord.py itself never asks.
-            _, url, _ = await self.http.get_bot_gateway()
             use_gateway(url)
         await super().connect(reconnect=reconnect)
 

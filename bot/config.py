@@ -22,6 +22,7 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-
 MAX_PARSE_PROCESSES = 32
 DEFAULT_FEED_INTERVAL_MINUTES = 10
 MIN_FEED_INTERVAL_MINUTES = 2
+MAX_SHARDS = 1024
 DEFAULT_WEB_HOST = "127.0.0.1"
 DEFAULT_WEB_PORT = 8080
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?)$")
@@ -43,6 +44,7 @@ class Settings:
     web_host: str = DEFAULT_WEB_HOST
     web_port: int | None = DEFAULT_WEB_PORT  # None: no web server
     public_url: str | None = None  # where people reach the web server; None: no web links in Discord
+    shards: int | None = None  # None: as many as Discord recommends (GET /gateway/bot)
 
     @property
     def api_base_is_custom(self) -> bool:
@@ -139,6 +141,14 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
     if env.get("CODEBLUE_PUBLIC_URL", "").strip():
         public_url = _url("CODEBLUE_PUBLIC_URL", env["CODEBLUE_PUBLIC_URL"], ("http", "https"))
 
+    shards = None
+    raw_shards = (env.get("CODEBLUE_SHARDS") or "auto").strip().lower()
+    if raw_shards != "auto":
+        if not raw_shards.isdigit() or not 1 <= int(raw_shards) <= MAX_SHARDS:
+            raise ConfigError(f"CODEBLUE_SHARDS must be auto or a number of shards from 1 to {MAX_SHARDS}, "
+                              f"got {raw_shards!r}")
+        shards = int(raw_shards)
+
     return Settings(
         token=token,
         db_path=db_path,
@@ -152,6 +162,7 @@ def parse_settings(env: Mapping[str, str], *, require_token: bool = True) -> Set
         web_host=web_host,
         web_port=web_port,
         public_url=public_url,
+        shards=shards,
     )
 
 

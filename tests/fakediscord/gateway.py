@@ -21,6 +21,7 @@ import copy
 import json
 import logging
 import secrets
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,6 +109,14 @@ class Session:
     log: list[dict[str, Any]] = field(default_factory=list)
     connection: Connection | None = None
     ended: bool = False
+    shard: tuple[int, int] | None = None  # (shard_id, shard_count) from IDENTIFY; None: every server
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether events of this server come to this session (DMs and other server-less events: shard 0)."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        return shard_id == 0 if guild_id is None else (guild_id >> 22) % count == shard_id
 
     def push(self, event: str, data: dict[str, Any]) -> None:
         needed = _required_intent(event, data)
@@ -149,7 +158,8 @@ class Gateway:
         self.presence_updates: list[dict[str, Any]] = []
         self.connect_queries: list[dict[str, str]] = []  # query of every websocket connection (v, encoding, compress)
         self.refused_connections = 0
-        self.refusing = False  # a gateway outage: new connections answer 503 until it is cleared
+        self.refusing = False
+        self._last_identify: dict[int, float] = {}  # a gateway outage: new connections answer 503 until it is cleared
         self._changed = asyncio.Event()
 
     # -- test-facing ------------------------------------------------------------------------------------------------
@@ -158,9 +168,13 @@ class Gateway:
         return [s for s in self.sessions if not s.ended]
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH event to every live session (buffered for resume while disconnected)."""
+        """Send a DISPATCH event to the live session of its server's shard (buffered for resume while
+        disconnected)."""
+        guild = data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else data.get("guild_id")
+        guild_id = int(guild) if guild else None
         for session in self.live_sessions:
-            session.push(event, data)
+            if session.owns(guild_id):
+                session.push(event, data)
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been written to the sockets."""
@@ -172,6 +186,12 @@ class Gateway:
         """Close every open connection with `code`; sessions stay resumable unless the code forbids it."""
         for connection in list(self.connections):
             await connection.close(code)
+
+    async def disconnect_shard(self, shard_id: int, code: int = 4000) -> None:
+        """Close the connection of one shard's session only (the others stay connected)."""
+        for session in self.live_sessions:
+            if session.shard is not None and session.shard[0] == shard_id and session.connection is not None:
+                await session.connection.close(code)
 
     def send_op(self, op: int, data: Any = None) -> None:
         for connection in list(self.connections):
@@ -255,15 +275,24 @@ class Gateway:
         if data.get("token") != self.fake.token:
             await connection.close(4004)
             return
+        shard = data.get("shard")
+        if shard is not None and not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            await connection.close(4010)  # invalid shard
+            return
         bot = self.fake.bot_user
         identify = dict(data)
         identify["_bot_id"] = str(bot.id)
-        session = Session(secrets.token_hex(16), int(data.get("intents", 0)), identify)
+        session = Session(secrets.token_hex(16), int(data.get("intents", 0)), identify,
+                          shard=(int(shard[0]), int(shard[1])) if shard else None)
+        guilds = [g for g in self.fake.guilds.values() if session.owns(g.id)]
+        if len(guilds) > self.fake.max_guilds_per_session:
+            await connection.close(4011)  # sharding required
+            return
+        self._check_identify_rate(session)
         session.connection = connection
         connection.session = session
         self.sessions.append(session)
         self.identify_count += 1
-        guilds = list(self.fake.guilds.values())
         session.push("READY", {
             "v": 10,
             "user": {**bot.to_payload(), "verified": True, "mfa_enabled": False, "flags": 0, "email": None},
@@ -271,7 +300,7 @@ class Gateway:
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.fake.gateway_url,
-            "shard": [0, 1],
+            "shard": list(session.shard or (0, 1)),
             "application": {"id": str(self.fake.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
@@ -285,6 +314,16 @@ class Gateway:
             session.push("GUILD_CREATE", self.guild_create_payload(guild, session))
         self._notify()
 
+    def _check_identify_rate(self, session: Session) -> None:
+        """Discord allows `max_concurrency` IDENTIFYs per `identify_interval`, one per bucket."""
+        bucket = (session.shard[0] if session.shard else 0) % self.fake.max_concurrency
+        now = time.monotonic()
+        last = self._last_identify.get(bucket)
+        if self.fake.identify_interval and last is not None and now - last < self.fake.identify_interval:
+            self.fake.violation("identify_rate_limit",
+                                f"IDENTIFY of bucket {bucket} {now - last:.2f}s after the previous one")
+        self._last_identify[bucket] = now
+
     def guild_create_payload(self, guild: Any, session: Session | None = None, *, join: bool = False
                              ) -> dict[str, Any]:
         members = None
@@ -295,7 +334,8 @@ class Gateway:
     def dispatch_guild_create(self, guild: Any) -> None:
         """The bot joins `guild` while connected."""
         for session in self.live_sessions:
-            session.push("GUILD_CREATE", self.guild_create_payload(guild, session, join=True))
+            if session.owns(guild.id):
+                session.push("GUILD_CREATE", self.guild_create_payload(guild, session, join=True))
 
     async def _resume(self, connection: Connection, data: dict[str, Any]) -> None:
         session = next((s for s in self.live_sessions if s.session_id == data.get("session_id")), None)

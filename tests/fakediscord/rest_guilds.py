@@ -90,9 +90,10 @@ async def my_guilds(fake: FakeDiscord, req: RecordedRequest) -> Any:
 
 @route("GET", "/gateway/bot")
 async def gateway_bot(fake: FakeDiscord, req: RecordedRequest) -> Any:
-    return {"url": fake.gateway_url, "shards": 1,
+    shards = max(1, -(-len(fake.guilds) // fake.guilds_per_shard))
+    return {"url": fake.gateway_url, "shards": shards,
             "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000,
-                                    "max_concurrency": 1}}
+                                    "max_concurrency": fake.max_concurrency}}
 
 
 @route("GET", "/gateway")

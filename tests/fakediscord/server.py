@@ -192,6 +192,14 @@ class FakeDiscord:
         self._request_event = asyncio.Event()
 
         self.gateway = Gateway(self, heartbeat_interval)
+        # Sharding, as Discord does it: GET /gateway/bot recommends a shard per `guilds_per_shard` servers; a
+        # session holding more than `max_guilds_per_session` servers is closed with 4011 (sharding required);
+        # IDENTIFYs of one bucket (shard_id % max_concurrency) must be `identify_interval` seconds apart (Discord:
+        # 5 s; 0 here by default, since tests re-identify at once with a `before_identify_hook` that does not wait).
+        self.guilds_per_shard = 1000
+        self.max_guilds_per_session = 2500
+        self.max_concurrency = 1
+        self.identify_interval = 0.0
         self._routes = [
             _Route(method, template, _compile(template), handler, len(re.sub(r"\{\w+\}", "", template)))
             for method, template, handler in rest.ROUTES  # interactions registers its routes there too
@@ -244,10 +252,12 @@ class FakeDiscord:
 
     # -- guild building and changes "behind the bot's back" ----------------------------------------------------------
     def add_guild(self, name: str = "Trauma Code Fans", *, default_layout: bool = True,
-                  preferred_locale: str = "en-US") -> Guild:
-        """Create a guild the bot is in. If a bot is connected this is a join: GUILD_CREATE is dispatched."""
+                  preferred_locale: str = "en-US", shard: tuple[int, int] | None = None) -> Guild:
+        """Create a guild the bot is in. If a bot is connected this is a join: GUILD_CREATE is dispatched.
+        `shard=(id, count)`: give it an id that falls on that shard when the bot runs `count` shards."""
         build = build_default_guild if default_layout else build_empty_guild
-        guild = build(self.ids, self.bot_user, name=name, preferred_locale=preferred_locale)
+        guild_id = self.ids.next_on_shard(*shard) if shard else None
+        guild = build(self.ids, self.bot_user, name=name, preferred_locale=preferred_locale, guild_id=guild_id)
         self.guilds[guild.id] = guild
         for channel in guild.channels.values():
             self.channels[channel.id] = channel

@@ -46,6 +46,18 @@ class Snowflakes:
             self._last = candidate
             return candidate
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """An id whose server falls on `shard_id` of `shard_count` (Discord: `(guild_id >> 22) % shard_count`)."""
+        with self._lock:
+            ms = max(int(time.time() * 1000) - DISCORD_EPOCH_MS, (self._last >> 22) + 1)
+            ms += (shard_id - ms) % shard_count
+            self._last = (ms << 22) | (1 << 17) | (next(self._increment) & 0xFFF)
+            return self._last
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    return (guild_id >> 22) % shard_count
+
 
 def snowflake_time(snowflake: int) -> datetime:
     return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
@@ -605,7 +617,8 @@ def mentions_for(
 
 
 def build_default_guild(ids: Snowflakes, bot_user: User, *, name: str = "Trauma Code Fans",
-                        preferred_locale: str = "en-US", owner_name: str = "owner") -> Guild:
+                        preferred_locale: str = "en-US", owner_name: str = "owner", guild_id: int | None = None
+                        ) -> Guild:
     """A realistic fan server.
 
     Roles: @everyone (Discord's default permissions), Admin (MANAGE_GUILD), Moderator (manage messages/threads,
@@ -615,7 +628,7 @@ def build_default_guild(ids: Snowflakes, bot_user: User, *, name: str = "Trauma 
     category "Voice" with voice channel "Watch Party VC".
     Members: owner, admin (Admin), mod (Moderator, Fans), fan1/fan2/fan3 (Fans; fan3 also News Ping) and the bot.
     """
-    guild_id = ids.next()
+    guild_id = guild_id or ids.next()
     owner = User(ids.next(), owner_name, "백강혁")
     guild = Guild(id=guild_id, name=name, owner_id=owner.id, preferred_locale=preferred_locale)
     guild.roles[guild_id] = Role(guild_id, guild_id, "@everyone", int(EVERYONE_DEFAULT), position=0)
@@ -674,9 +687,9 @@ def build_default_guild(ids: Snowflakes, bot_user: User, *, name: str = "Trauma 
 
 
 def build_empty_guild(ids: Snowflakes, bot_user: User, *, name: str, owner_name: str = "owner",
-                      preferred_locale: str = "en-US") -> Guild:
+                      preferred_locale: str = "en-US", guild_id: int | None = None) -> Guild:
     """A guild with only @everyone, a #general channel, its owner and the bot (with the bot role)."""
-    guild_id = ids.next()
+    guild_id = guild_id or ids.next()
     owner = User(ids.next(), owner_name)
     guild = Guild(id=guild_id, name=name, owner_id=owner.id, preferred_locale=preferred_locale)
     guild.roles[guild_id] = Role(guild_id, guild_id, "@everyone", int(EVERYONE_DEFAULT))

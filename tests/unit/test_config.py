@@ -19,6 +19,7 @@ def test_defaults():
     assert s.allow_private_feeds is False
     assert s.feed_interval_minutes == 10
     assert (s.web_host, s.web_port, s.public_url) == ("127.0.0.1", 8080, None)
+    assert s.shards is None  # auto
 
 
 def test_every_setting_read():
@@ -35,6 +36,7 @@ def test_every_setting_read():
         "CODEBLUE_WEB_HOST": "::1",
         "CODEBLUE_WEB_PORT": "9090",
         "CODEBLUE_PUBLIC_URL": "https://fans.example.org/codeblue/",
+        "CODEBLUE_SHARDS": "4",
     })
     assert s.token == TOKEN
     assert s.db_path == Path("/srv/x/bot.db")
@@ -47,6 +49,8 @@ def test_every_setting_read():
     assert s.feed_interval_minutes == 5
     assert (s.web_host, s.web_port) == ("::1", 9090)
     assert s.public_url == "https://fans.example.org/codeblue"
+    assert s.shards == 4
+    assert parse_settings({"DISCORD_TOKEN": TOKEN, "CODEBLUE_SHARDS": "AUTO"}).shards is None
 
 
 @pytest.mark.parametrize("value", ["0", "off", "OFF"])
@@ -71,6 +75,8 @@ def test_web_server_can_be_disabled(value):
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_INTERVAL_MINUTES": "1"}, "CODEBLUE_FEED_INTERVAL_MINUTES"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_FEED_INTERVAL_MINUTES": "often"}, "CODEBLUE_FEED_INTERVAL_MINUTES"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_PORT": "70000"}, "CODEBLUE_WEB_PORT"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_SHARDS": "0"}, "CODEBLUE_SHARDS"),
+        ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_SHARDS": "many"}, "CODEBLUE_SHARDS"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_PORT": "web"}, "CODEBLUE_WEB_PORT"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_WEB_HOST": "local host"}, "CODEBLUE_WEB_HOST"),
         ({"DISCORD_TOKEN": TOKEN, "CODEBLUE_PUBLIC_URL": "fans.example.org"}, "CODEBLUE_PUBLIC_URL"),
