@@ -64,6 +64,25 @@ class ShowPreset:
         return next((season for season in self.seasons if season.number == number), None)
 
 
+class SpoilerMode(StrEnum):
+    """Whom /episode thread warns before linking an episode beyond what they recorded watching."""
+
+    TRACKED = "tracked"
+    """Only members who recorded progress for the show (the default: fans opt in by recording progress)."""
+    EVERYONE = "everyone"
+    """Also members who recorded nothing (they count as having watched nothing)."""
+    OFF = "off"
+    """Nobody."""
+
+
+def spoiler_warning_due(mode: SpoilerMode | str, season: int, episode: int, progress: EpisodeKey | None) -> bool:
+    """Whether a member asking for an episode is warned first, under the server's spoiler mode."""
+    mode = SpoilerMode(mode)
+    if mode is SpoilerMode.OFF or (progress is None and mode is SpoilerMode.TRACKED):
+        return False
+    return is_beyond_progress(season, episode, progress)
+
+
 def is_beyond_progress(season: int, episode: int, progress: EpisodeKey | None) -> bool:
     """Whether an episode lies past what a member has recorded watching.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.episodes import RatingSummary, best_episode, is_beyond_progress
+from bot.domain.episodes import RatingSummary, best_episode, is_beyond_progress, spoiler_warning_due
 from bot.errors import UserFacingError
 from db.episodes import Episode, EpisodeRepository, Progress, Show
 
@@ -44,6 +44,13 @@ class RatingsAndProgress:
 
     async def set_progress(self, user_id: int, show: Show, episode: Episode) -> None:
         await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number)
+
+    async def spoiler_warning_due(self, user_id: int, show: Show, episode: Episode) -> bool:
+        """Whether the member is warned before the episode's link, under the server's spoiler mode
+        (`/config spoilers`): by default only members who recorded progress for the show and are behind it."""
+        mode = (await self.lookup.settings.get(show.guild_id)).spoiler_mode
+        progress = await self.repo.get_progress(user_id, show.id)
+        return spoiler_warning_due(mode, episode.season, episode.number, progress.key if progress else None)
 
     async def is_beyond_progress(self, user_id: int, show: Show, episode: Episode) -> bool:
         progress = await self.repo.get_progress(user_id, show.id)
