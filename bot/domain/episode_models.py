@@ -44,11 +44,21 @@ class SeasonPreset:
     number: int
     episodes: list[EpisodeSpec]
     release_pace: ReleasePace
+    announced_premiere: datetime | None = None
+    """A season announced before its episodes are listed: its premiere (None with no episodes: to be announced)."""
+    announced_count: int | None = None
+    """... and how many episodes it will have, when known."""
 
     @property
-    def release_at(self) -> datetime:
-        """The earliest air time in the season."""
+    def release_at(self) -> datetime | None:
+        """The earliest air time in the season (its announced premiere when no episode is listed; None: TBA)."""
+        if not self.episodes:
+            return self.announced_premiere
         return min(episode.airs_at for episode in self.episodes)
+
+    @property
+    def episode_count(self) -> int | None:
+        return len(self.episodes) if self.episodes else self.announced_count
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,3 +130,7 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     episode_schedule.autocomplete("episode")(EpisodeCogBase.episode_number_autocomplete)
     episode_lock.autocomplete("episode")(EpisodeCogBase.episode_ref_autocomplete)
     episode_thread.autocomplete("episode")(EpisodeCogBase.episode_ref_autocomplete)
+    episode_add.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    episode_schedule.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    episode_thread.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    episode_ratings.autocomplete("season")(EpisodeCogBase.season_autocomplete)
