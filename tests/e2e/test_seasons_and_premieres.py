@@ -246,3 +246,17 @@ async def test_season_pickers_show_premieres_in_the_members_language_and_only_to
     ac = await fake.autocomplete(g, g.member("admin"), "episode lock", focused="episode", value="",
                                  show="trauma-code")
     assert [c["value"] for c in (await ac.response()).choices] == ["S1E2"]
+
+
+async def test_removing_the_show_deletes_its_premiere_events(fake, bot):
+    g = fake.default_guild
+    await _discussion(bot, g, g.channel("episode-discussion"))
+    await _preset(fake, g)
+    await _answer(fake, g, "show season add", show="trauma-code", season=2,
+                  premiere=_iso(datetime.now(UTC) + timedelta(days=3)))
+    assert len(g.scheduled_events) == 1
+    ix = await fake.slash(g, g.member("admin"), "show remove", show="trauma-code")
+    question = await ix.response()
+    await (await fake.click(question.message, "ep:confirm", g.member("admin"))).response()
+    await ix.wait_original(lambda m: not m.get("components"))
+    assert g.scheduled_events == {}

@@ -166,7 +166,10 @@ class ShowSchedules:
         return show
 
     async def remove_show(self, show: Show) -> None:
-        """Remove the show's rows and jobs; its Discord threads stay."""
+        """Remove the show's rows and jobs; its Discord threads stay, its premiere events go."""
+        for season in await self.repo.list_seasons(show.id):
+            if season.scheduled_event_id is not None or season.announcement_message_id is not None:
+                await self.premieres.removed(show, season)
         episodes = await self.repo.list_episodes(show.id)
         await self.repo.remove_show(show.id)
         for episode in episodes:
