@@ -56,6 +56,12 @@ async def test_season_from_tba_to_premiere_with_countdown_event_and_linked_threa
         "No episode of season 2 of Trauma Code: Heroes on Call has aired yet.")
     assert await _answer(fake, g, "progress set", member="fan1", show="trauma-code", episode="S2E1") == (
         "No episode of season 2 of Trauma Code: Heroes on Call has aired yet.")
+    assert await _answer(fake, g, "progress set", member="fan2", show="trauma-code", episode="S2E1", locale="ko") == (
+        "Trauma Code: Heroes on Call 시즌 2은(는) 아직 공개된 에피소드가 없어요.")
+    assert await _answer(fake, g, "episode ratings", member="fan2", show="trauma-code", season=2, locale="ko") == (
+        "Trauma Code: Heroes on Call 시즌 2은(는) 아직 공개된 에피소드가 없어요.")
+    ix = await fake.slash(g, g.member("fan1"), "progress show")
+    assert (await ix.response()).content.startswith("You haven't recorded any progress yet.")
 
     # A date two days ahead: a countdown post (pinned) and an external event at Netflix.
     first = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
