@@ -266,3 +266,28 @@ async def test_removing_the_show_deletes_its_premiere_events(fake, bot):
     await (await fake.click(question.message, "ep:confirm", g.member("admin"))).response()
     await ix.wait_original(lambda m: not m.get("components"))
     assert g.scheduled_events == {}
+
+
+async def test_tba_season_dated_seconds_ahead_in_a_text_channel_premieres_with_linked_threads(fake, bot):
+    g = fake.default_guild
+    general = g.channel("general")
+    await _discussion(bot, g, general)
+    await _preset(fake, g)
+    await _answer(fake, g, "show season add", show="trauma-code", season=2, episodes=1)
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    mark = fake.mark()
+    reply = await _answer(fake, g, "show season edit", show="trauma-code", season=2, premiere=_iso(soon))
+    assert "season 2: premiere <t:" in reply
+    [post] = [r for r in fake.requests_to("POST", "/channels/{channel_id}/messages")[-1:]
+              if r.params["channel_id"] == str(general.id)]
+    announcement = int(post.response["id"])
+    assert post.json["embeds"][0]["title"] == "Trauma Code: Heroes on Call · Season 2"
+    assert announcement in fake.pins[general.id]
+    [event] = g.scheduled_events.values()
+    assert event.location == "Netflix"
+    opened = await fake.wait_for_request("POST", "/channels/{channel_id}/messages/{message_id}/threads",
+                                         lambda r: "S2E1" in r.json["name"], since=mark, timeout=8)
+    linked = await fake.wait_for_request(
+        "PATCH", EDIT_MESSAGE, lambda r: r.params["message_id"] == str(announcement), since=mark, timeout=8)
+    field = next(f for f in linked.json["embeds"][0]["fields"] if f["name"] == "Episode threads")
+    assert field["value"] == f"S2E1: <#{opened.response['id']}>"
