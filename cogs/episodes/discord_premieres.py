@@ -52,16 +52,21 @@ class DiscordPremieres:
                 log.info("could not pin the premiere announcement %s", message.id, exc_info=True)
         return where, message.id
 
-    async def edit_announcement(self, channel_id: int, message_id: int, info: PremiereInfo) -> None:
+    async def edit_announcement(self, channel_id: int, message_id: int, info: PremiereInfo) -> bool:
         message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
         embed = premiere_embed(self._say(info.guild_id), info)
         try:
-            await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as error:
-            if error.code != THREAD_ARCHIVED:
-                raise
-            await self.bot.http.edit_channel(channel_id, archived=False)  # an archived forum post
-            await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+            try:
+                await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException as error:
+                if error.code != THREAD_ARCHIVED:
+                    raise
+                await self.bot.http.edit_channel(channel_id, archived=False)  # an archived forum post
+                await message.edit(embed=embed, allowed_mentions=NO_MENTIONS)
+        except discord.NotFound:
+            log.info("premiere announcement %s is gone", message_id)
+            return False
+        return True
 
     def _event_payload(self, info: PremiereInfo) -> dict[str, Any]:
         say = self._say(info.guild_id)
@@ -83,10 +88,15 @@ class DiscordPremieres:
         created = await self.bot.http.create_guild_scheduled_event(info.guild_id, **self._event_payload(info))
         return int(created["id"])
 
-    async def edit_event(self, event_id: int, info: PremiereInfo) -> None:
+    async def edit_event(self, event_id: int, info: PremiereInfo) -> bool:
         payload = self._event_payload(info)
         payload.pop("privacy_level")
-        await self.bot.http.edit_scheduled_event(info.guild_id, event_id, **payload)
+        try:
+            await self.bot.http.edit_scheduled_event(info.guild_id, event_id, **payload)
+        except discord.NotFound:
+            log.info("premiere event %s is gone", event_id)
+            return False
+        return True
 
     async def delete_event(self, guild_id: int, event_id: int) -> None:
         try:

@@ -291,3 +291,20 @@ async def test_tba_season_dated_seconds_ahead_in_a_text_channel_premieres_with_l
         "PATCH", EDIT_MESSAGE, lambda r: r.params["message_id"] == str(announcement), since=mark, timeout=8)
     field = next(f for f in linked.json["embeds"][0]["fields"] if f["name"] == "Episode threads")
     assert field["value"] == f"S2E1: <#{opened.response['id']}>"
+
+
+async def test_event_and_post_deleted_in_discord_come_back_when_the_date_moves(fake, bot):
+    g = fake.default_guild
+    forum = g.channel("episode-discussion")
+    await _discussion(bot, g, forum)
+    await _preset(fake, g)
+    premiere = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    await _answer(fake, g, "show season add", show="trauma-code", season=2, premiere=_iso(premiere))
+    [post] = _premiere_posts(fake, forum)
+    g.scheduled_events.clear()  # a moderator deleted both in Discord
+    fake.delete_channel(fake.channels[int(post.response["id"])])
+    await _answer(fake, g, "show season edit", show="trauma-code", season=2,
+                  premiere=_iso(premiere + timedelta(days=1)))
+    assert len(_premiere_posts(fake, forum)) == 2
+    [event] = g.scheduled_events.values()
+    assert datetime.fromisoformat(event.scheduled_start_time) == premiere + timedelta(days=1)

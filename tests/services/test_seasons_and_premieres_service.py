@@ -30,7 +30,10 @@ class MemoryPremieres:
         return 600, message_id
 
     async def edit_announcement(self, channel_id, message_id, info):
+        if message_id not in self.posts:
+            return False
         self.posts[message_id].append(info)
+        return True
 
     async def create_event(self, info):
         if self.fail:
@@ -40,7 +43,10 @@ class MemoryPremieres:
         return event_id
 
     async def edit_event(self, event_id, info):
+        if event_id not in self.events:
+            return False
         self.events[event_id] = info.season.premiere_at
+        return True
 
     async def delete_event(self, guild_id, event_id):
         del self.events[event_id]
@@ -114,3 +120,15 @@ async def test_an_opened_thread_is_linked_from_its_seasons_announcement(env):
         await service.seasons.edit(show, 1, episodes=1)
     assert (raised.value.key, raised.value.params["highest"]) == ("episodes.count_below_threads", 2)
     assert len(await service.lookup.episodes(show)) == 2
+
+
+async def test_a_post_or_event_deleted_in_discord_is_made_again_when_the_date_moves(env):
+    service, premieres, show = env
+    premiere = NOW + timedelta(days=3)
+    await service.seasons.add(show, 1, premiere, None, None)
+    premieres.posts.clear()
+    premieres.events.clear()
+    await service.seasons.edit(show, 1, premiere=premiere + timedelta(days=1))
+    stored = await service.repo.get_season(show.id, 1)
+    assert list(premieres.posts) == [stored.announcement_message_id]
+    assert premieres.events == {stored.scheduled_event_id: premiere + timedelta(days=1)}

@@ -40,12 +40,14 @@ class PremiereGateway(Protocol):
     async def post_announcement(self, info: PremiereInfo) -> tuple[int, int]:
         """Post (and pin when allowed) the announcement in the discussion channel; (channel id, message id)."""
 
-    async def edit_announcement(self, channel_id: int, message_id: int, info: PremiereInfo) -> None: ...
+    async def edit_announcement(self, channel_id: int, message_id: int, info: PremiereInfo) -> bool:
+        """Edit the announcement; False when it is gone (deleted in Discord), so a new one is posted."""
 
     async def create_event(self, info: PremiereInfo) -> int:
         """Create the external scheduled event of the premiere; its id."""
 
-    async def edit_event(self, event_id: int, info: PremiereInfo) -> None: ...
+    async def edit_event(self, event_id: int, info: PremiereInfo) -> bool:
+        """Edit the event; False when it is gone (deleted in Discord), so a new one is created."""
 
     async def delete_event(self, guild_id: int, event_id: int) -> None: ...
 
@@ -56,14 +58,14 @@ class NoPremieres:
     async def post_announcement(self, info: PremiereInfo) -> tuple[int, int]:
         raise LookupError("no Discord")
 
-    async def edit_announcement(self, channel_id: int, message_id: int, info: PremiereInfo) -> None:
-        return None
+    async def edit_announcement(self, channel_id: int, message_id: int, info: PremiereInfo) -> bool:
+        return True
 
     async def create_event(self, info: PremiereInfo) -> int:
         raise LookupError("no Discord")
 
-    async def edit_event(self, event_id: int, info: PremiereInfo) -> None:
-        return None
+    async def edit_event(self, event_id: int, info: PremiereInfo) -> bool:
+        return True
 
     async def delete_event(self, guild_id: int, event_id: int) -> None:
         return None
@@ -88,11 +90,10 @@ class PremiereAnnouncements:
         info = await self._info(show, season, "scheduled")
         await self._announce(info)
         try:
-            if season.scheduled_event_id is None:
+            if season.scheduled_event_id is None or not await self.gateway.edit_event(season.scheduled_event_id,
+                                                                                       info):
                 event_id = await self.gateway.create_event(info)
                 await self.repo.set_season_event(season.id, event_id)
-            else:
-                await self.gateway.edit_event(season.scheduled_event_id, info)
         except Exception:
             log.warning("could not create or edit the premiere event of show %s season %s", show.id, number,
                         exc_info=True)
@@ -130,9 +131,12 @@ class PremiereAnnouncements:
             if season.announcement_channel_id is None or season.announcement_message_id is None:
                 channel_id, message_id = await self.gateway.post_announcement(info)
                 await self.repo.set_season_announcement(season.id, channel_id, message_id)
-            else:
-                await self.gateway.edit_announcement(season.announcement_channel_id, season.announcement_message_id,
-                                                     info)
+            elif not await self.gateway.edit_announcement(season.announcement_channel_id,
+                                                          season.announcement_message_id, info):
+                if info.state != "scheduled":
+                    return  # nothing to mark on a post that is gone
+                channel_id, message_id = await self.gateway.post_announcement(info)
+                await self.repo.set_season_announcement(season.id, channel_id, message_id)
         except Exception:
             log.warning("could not post or edit the premiere announcement of show %s season %s", info.show.id,
                         season.number, exc_info=True)
