@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in CHANNEL_KINDS]
 ROLE_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in ROLE_KINDS]
+SPOILER_CHOICES = [app_commands.Choice(name=mode, value=mode) for mode in ("tracked", "everyone", "off")]
 ON_OFF_CHOICES = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ONLINE_MARK_MINUTES = 5
 ARCHIVE_CHOICES = [
@@ -129,6 +130,8 @@ class ConfigCog(commands.Cog):
                        description=s.max_party_description_length),
             inline=False,
         )
+        embed.add_field(name=text(interaction, "config.show.spoilers"),
+                        value=text(interaction, f"config.spoilers.{s.spoiler_mode}"), inline=False)
         embed.add_field(name=text(interaction, "config.show.web"), value=web, inline=False)
         embed.set_footer(text=text(interaction, "config.show.footer"))
         return embed
@@ -232,6 +235,16 @@ class ConfigCog(commands.Cog):
         await interaction.response.send_message(
             text(interaction, "config.threads.saved", duration=duration), ephemeral=True
         )
+
+    # -- /config spoilers ---------------------------------------------------------------------------
+    @config.command(name="spoilers", description="Who gets a spoiler warning before an episode's thread link")
+    @app_commands.describe(mode="tracked: members who recorded progress (default); everyone; off")
+    @app_commands.choices(mode=SPOILER_CHOICES)
+    async def spoilers(self, interaction: Interaction, mode: app_commands.Choice[str]) -> None:
+        await self.settings.update(guild_id_of(interaction), spoiler_mode=mode.value)
+        await interaction.response.send_message(
+            text(interaction, "config.spoilers.saved", mode=text(interaction, f"config.spoilers.{mode.value}")),
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     # -- /config limits -----------------------------------------------------------------------------
     @config.command(name="limits", description="Limits for watch parties: how many, and how long their texts")

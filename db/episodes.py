@@ -22,6 +22,8 @@ class Show:
     original_title: str | None
     short_name: str
     release_pace: str
+    platform: str | None = None
+    """Where the show streams ('Netflix'): the location of its premiere events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,23 @@ class Episode:
     @property
     def key(self) -> tuple[int, int]:
         return (self.season, self.number)
+
+
+@dataclass(frozen=True, slots=True)
+class Season:
+    """What is known of a season before (and while) it airs, and its premiere countdown's Discord objects."""
+
+    id: int
+    show_id: int
+    number: int
+    premiere_at: datetime | None
+    """None: to be announced."""
+    episode_count: int | None
+    release_pace: str | None
+    """None: the show's pace."""
+    announcement_channel_id: int | None
+    announcement_message_id: int | None
+    scheduled_event_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +99,17 @@ class Progress:
         return (self.season, self.episode)
 
 
+@dataclass(frozen=True, slots=True)
+class SeasonRow:
+    """A season to write: its premiere (None: to be announced), episode count and pace (None: unknown, the
+    show's)."""
+
+    number: int
+    premiere_at: datetime | None
+    episode_count: int | None
+    release_pace: str | None = None
+
+
 class DuplicateShow(Exception):
     """A show with this key already exists in the server."""
 
@@ -98,7 +128,13 @@ def _now() -> str:
 
 def _show(row: sqlite3.Row) -> Show:
     return Show(row["id"], row["guild_id"], row["key"], row["title"], row["original_title"], row["short_name"],
-                row["release_pace"])
+                row["release_pace"], row["platform"])
+
+
+def _season(row: sqlite3.Row) -> Season:
+    return Season(row["id"], row["show_id"], row["season"], _when(row["premiere_at"]), row["episode_count"],
+                  row["release_pace"], row["announcement_channel_id"], row["announcement_message_id"],
+                  row["scheduled_event_id"])
 
 
 def _episode(row: sqlite3.Row) -> Episode:
@@ -111,7 +147,9 @@ def _thread(row: sqlite3.Row) -> EpisodeThread:
                          row["starter_message_id"], row["kind"], row["state"])
 
 
-_SHOW_COLUMNS = "id, guild_id, key, title, original_title, short_name, release_pace"
+_SHOW_COLUMNS = "id, guild_id, key, title, original_title, short_name, release_pace, platform"
+_SEASON_COLUMNS = ("id, show_id, season, premiere_at, episode_count, release_pace, announcement_channel_id, "
+                   "announcement_message_id, scheduled_event_id")
 _EPISODE_COLUMNS = "id, show_id, season, number, title, airs_at, auto_open_pending"
 _THREAD_COLUMNS = "guild_id, episode_id, channel_id, thread_id, starter_message_id, kind, state"
 
@@ -123,11 +161,12 @@ class EpisodeRepository:
     # -- shows ----------------------------------------------------------------------------------------
     async def add_show(self, guild_id: int, key: str, title: str, original_title: str | None, short_name: str,
                        release_pace: str, episodes: Iterable[EpisodeRow] = (), *,
-                       replace: bool = False) -> tuple[Show, bool]:
+                       replace: bool = False, platform: str | None = None,
+                       seasons: Iterable[SeasonRow] = ()) -> tuple[Show, bool]:
         """Create the show with its episodes in one transaction; return it and whether it was new.
 
         With `replace`, an existing show of that key has its names and pace updated and its episodes upserted
-        (a preset installed again); otherwise an existing key raises DuplicateShow.
+        (a preset installed again); otherwise an existing key raises DuplicateShow. `seasons` are upserted too.
         """
         async with self.db.transaction() as tx:
             existing = await tx.fetch_one("SELECT id FROM shows WHERE guild_id = ? AND key = ?", (guild_id, key))
@@ -135,9 +174,9 @@ class EpisodeRepository:
                 raise DuplicateShow(key)
             if existing is None:
                 inserted = await tx.execute(
-                    "INSERT INTO shows (guild_id, key, title, original_title, short_name, release_pace, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (guild_id, key, title, original_title, short_name, release_pace, _now()),
+                    "INSERT INTO shows (guild_id, key, title, original_title, short_name, release_pace, platform,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (guild_id, key, title, original_title, short_name, release_pace, platform, _now()),
                 )
                 if inserted.lastrowid is None:
                     raise RuntimeError("the new show got no row id")
@@ -145,10 +184,13 @@ class EpisodeRepository:
             else:
                 show_id = existing["id"]
                 await tx.execute(
-                    "UPDATE shows SET title = ?, original_title = ?, short_name = ?, release_pace = ? WHERE id = ?",
-                    (title, original_title, short_name, release_pace, show_id),
+                    "UPDATE shows SET title = ?, original_title = ?, short_name = ?, release_pace = ?,"
+                    " platform = COALESCE(?, platform) WHERE id = ?",
+                    (title, original_title, short_name, release_pace, platform, show_id),
                 )
             await _upsert_episodes(tx, show_id, episodes)
+            for season in seasons:
+                await _save_season(tx, show_id, season)
             row = await tx.fetch_one(f"SELECT {_SHOW_COLUMNS} FROM shows WHERE id = ?", (show_id,))  # noqa: S608
         if row is None:
             raise RuntimeError(f"show {show_id} vanished inside its own transaction")
@@ -213,6 +255,63 @@ class EpisodeRepository:
             "ORDER BY s.id"
         )
         return [_show(row) for row in rows]
+
+    # -- seasons ---------------------------------------------------------------------------------------
+    async def get_season(self, show_id: int, number: int) -> Season | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_SEASON_COLUMNS} FROM seasons WHERE show_id = ? AND season = ?", (show_id, number)  # noqa: S608
+        )
+        return None if row is None else _season(row)
+
+    async def list_seasons(self, show_id: int) -> list[Season]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_SEASON_COLUMNS} FROM seasons WHERE show_id = ? ORDER BY season", (show_id,)  # noqa: S608
+        )
+        return [_season(row) for row in rows]
+
+    async def save_season(self, show_id: int, season: SeasonRow, episodes: Iterable[EpisodeRow] = (), *,
+                          air_times: Iterable[tuple[int, datetime | None]] = (),
+                          remove_from: int | None = None) -> Season:
+        """Write the season and its episodes in one transaction: `episodes` upserted, `air_times` (number, time)
+        set exactly (None clears one: a premiere withdrawn), and episodes numbered `remove_from` and up removed
+        (their thread rows, ratings go with them; the Discord threads stay)."""
+        async with self.db.transaction() as tx:
+            await _save_season(tx, show_id, season)
+            await _upsert_episodes(tx, show_id, episodes)
+            await tx.executemany(
+                "UPDATE episodes SET airs_at = ? WHERE show_id = ? AND season = ? AND number = ?",
+                [(_iso(at), show_id, season.number, number) for number, at in air_times],
+            )
+            if remove_from is not None:
+                await tx.execute("DELETE FROM episodes WHERE show_id = ? AND season = ? AND number >= ?",
+                                 (show_id, season.number, remove_from))
+            row = await tx.fetch_one(
+                f"SELECT {_SEASON_COLUMNS} FROM seasons WHERE show_id = ? AND season = ?",  # noqa: S608
+                (show_id, season.number),
+            )
+        if row is None:
+            raise RuntimeError("the season vanished inside its own transaction")
+        return _season(row)
+
+    async def remove_season(self, show_id: int, number: int) -> None:
+        """Delete the season row and its episodes (with their thread rows and ratings; Discord keeps threads)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM episodes WHERE show_id = ? AND season = ?", (show_id, number))
+            await tx.execute("DELETE FROM seasons WHERE show_id = ? AND season = ?", (show_id, number))
+
+    async def remove_episodes(self, show_id: int, keys: Iterable[tuple[int, int]]) -> None:
+        async with self.db.transaction() as tx:
+            await tx.executemany("DELETE FROM episodes WHERE show_id = ? AND season = ? AND number = ?",
+                                 [(show_id, season, number) for season, number in keys])
+
+    async def set_season_announcement(self, season_id: int, channel_id: int | None,
+                                      message_id: int | None) -> None:
+        await self.db.execute(
+            "UPDATE seasons SET announcement_channel_id = ?, announcement_message_id = ? WHERE id = ?",
+            (channel_id, message_id, season_id))
+
+    async def set_season_event(self, season_id: int, event_id: int | None) -> None:
+        await self.db.execute("UPDATE seasons SET scheduled_event_id = ? WHERE id = ?", (event_id, season_id))
 
     # -- failed automatic openings ---------------------------------------------------------------------
     async def record_open_failure(self, episode_id: int) -> int:
@@ -344,12 +443,21 @@ class EpisodeRepository:
 
     async def list_progress(self, guild_id: int, user_id: int) -> list[tuple[Show, Progress]]:
         rows = await self.db.fetch_all(
-            "SELECT s.id, s.guild_id, s.key, s.title, s.original_title, s.short_name, s.release_pace, "
+            "SELECT s.id, s.guild_id, s.key, s.title, s.original_title, s.short_name, s.release_pace, s.platform, "
             "p.season, p.episode FROM episode_progress p JOIN shows s ON s.id = p.show_id "
             "WHERE p.guild_id = ? AND p.user_id = ? ORDER BY s.title",
             (guild_id, user_id),
         )
         return [(_show(row), Progress(guild_id, user_id, row["id"], row["season"], row["episode"])) for row in rows]
+
+
+async def _save_season(tx: Transaction, show_id: int, season: SeasonRow) -> None:
+    await tx.execute(
+        "INSERT INTO seasons (show_id, season, premiere_at, episode_count, release_pace) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (show_id, season) DO UPDATE SET premiere_at = excluded.premiere_at, "
+        "episode_count = excluded.episode_count, release_pace = excluded.release_pace",
+        (show_id, season.number, _iso(season.premiere_at), season.episode_count, season.release_pace),
+    )
 
 
 async def _upsert_episodes(tx: Transaction, show_id: int, episodes: Iterable[EpisodeRow]) -> None:

@@ -16,7 +16,7 @@ _UPDATABLE = frozenset(
     + [f"{k}_role_id" for k in ROLE_KINDS]
     + ["timezone", "reminder_offsets", "thread_archive_minutes", "max_parties_per_guild", "max_parties_per_member",
        "max_party_title_length", "max_party_description_length", "guide_posted_at",
-       "web_public"]
+       "web_public", "spoiler_mode"]
 )
 
 

@@ -51,12 +51,18 @@ class CalendarParty:
 
 @dataclass(frozen=True, slots=True)
 class AiringEpisode:
+    """An episode's air time, or (`number` None) a season's premiere; `id` is the episode's, or the show's."""
+
     id: int
     show_title: str
     season: int
-    number: int
+    number: int | None
     title: str | None
     airs_at: datetime
+
+    @property
+    def is_premiere(self) -> bool:
+        return self.number is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +161,10 @@ class WebRepository:
         rows = await self.db.fetch_all(
             "SELECT e.id, s.title AS show_title, e.season, e.number, e.title, e.airs_at FROM episodes e "
             "JOIN shows s ON s.id = e.show_id WHERE s.guild_id = ? AND e.airs_at IS NOT NULL "
-            "ORDER BY e.airs_at, s.title, e.season, e.number",
-            (guild_id,),
+            "UNION ALL SELECT s.id, s.title, p.season, NULL, NULL, p.premiere_at FROM seasons p "
+            "JOIN shows s ON s.id = p.show_id WHERE s.guild_id = ? AND p.premiere_at IS NOT NULL "
+            "ORDER BY 6, 2, 3, 4",
+            (guild_id, guild_id),
         )
         return [AiringEpisode(row["id"], row["show_title"], row["season"], row["number"], row["title"],
                               datetime.fromisoformat(row["airs_at"]).astimezone(UTC)) for row in rows]

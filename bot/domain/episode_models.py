@@ -44,11 +44,21 @@ class SeasonPreset:
     number: int
     episodes: list[EpisodeSpec]
     release_pace: ReleasePace
+    announced_premiere: datetime | None = None
+    """A season announced before its episodes are listed: its premiere (None with no episodes: to be announced)."""
+    announced_count: int | None = None
+    """... and how many episodes it will have, when known."""
 
     @property
-    def release_at(self) -> datetime:
-        """The earliest air time in the season."""
+    def release_at(self) -> datetime | None:
+        """The earliest air time in the season (its announced premiere when no episode is listed; None: TBA)."""
+        if not self.episodes:
+            return self.announced_premiere
         return min(episode.airs_at for episode in self.episodes)
+
+    @property
+    def episode_count(self) -> int | None:
+        return len(self.episodes) if self.episodes else self.announced_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,25 @@ class ShowPreset:
 
     def season(self, number: int) -> SeasonPreset | None:
         return next((season for season in self.seasons if season.number == number), None)
+
+
+class SpoilerMode(StrEnum):
+    """Whom /episode thread warns before linking an episode beyond what they recorded watching."""
+
+    TRACKED = "tracked"
+    """Only members who recorded progress for the show (the default: fans opt in by recording progress)."""
+    EVERYONE = "everyone"
+    """Also members who recorded nothing (they count as having watched nothing)."""
+    OFF = "off"
+    """Nobody."""
+
+
+def spoiler_warning_due(mode: SpoilerMode | str, season: int, episode: int, progress: EpisodeKey | None) -> bool:
+    """Whether a member asking for an episode is warned first, under the server's spoiler mode."""
+    mode = SpoilerMode(mode)
+    if mode is SpoilerMode.OFF or (progress is None and mode is SpoilerMode.TRACKED):
+        return False
+    return is_beyond_progress(season, episode, progress)
 
 
 def is_beyond_progress(season: int, episode: int, progress: EpisodeKey | None) -> bool:

@@ -9,7 +9,9 @@ from bot.domain.episode_models import (
     ReleasePace,
     SeasonPreset,
     ShowPreset,
+    SpoilerMode,
     is_beyond_progress,
+    spoiler_warning_due,
 )
 from bot.domain.episode_naming import (
     TAG_NAME_LIMIT,
@@ -49,6 +51,7 @@ __all__ = [
     "ScheduleValueError",
     "SeasonPreset",
     "ShowPreset",
+    "SpoilerMode",
     "best_episode",
     "episode_label",
     "episode_tag_name",
@@ -62,5 +65,6 @@ __all__ = [
     "parse_schedule_toml",
     "rating_bar",
     "show_tag_name",
+    "spoiler_warning_due",
     "thread_open_times",
 ]

@@ -1,11 +1,11 @@
 """`/calendar/<token>.ics`: live calendar feeds a calendar app subscribes to (RFC 5545).
 
 A server's token gives its watch parties from 30 days ago on (cancelled ones as STATUS:CANCELLED, so subscribed
-calendars drop them) and its episodes' air times; a member's token gives the parties they answered Going or Maybe
-to, in every server. The body is deterministic (DTSTAMP is each event's last change), so its hash is a strong ETag
-and a conditional GET of an unchanged feed answers 304 without a body. Last-Modified is when this process first
-served the current body of that feed (a body can change without any row's time changing: a party leaves the
-30-day window, a member declines), so If-Modified-Since is answered honestly too.
+calendars drop them), its episodes' air times and its seasons' premieres; a member's token gives the parties they
+answered Going or Maybe to, in every server. The body is deterministic (DTSTAMP is each event's last change), so its
+hash is a strong ETag and a conditional GET of an unchanged feed answers 304 without a body. Last-Modified is when
+this process first served the current body of that feed (a body can change without any row's time changing: a party
+leaves the 30-day window, a member declines), so If-Modified-Since is answered honestly too.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ def party_event(party: CalendarParty, channel_name: ChannelName) -> CalendarEven
 
 
 def episode_event(episode: AiringEpisode) -> CalendarEvent:
+    if episode.is_premiere:
+        return CalendarEvent(
+            uid=f"season-{episode.id}-{episode.season}@codeblue",
+            title=f"{episode.show_title} · Season {episode.season} premiere", description=None,
+            starts_at=episode.airs_at, ends_at=episode.airs_at + EPISODE_LENGTH, last_modified=EPOCH,
+        )
     label = f"{episode.show_title} S{episode.season}E{episode.number}"
     return CalendarEvent(
         uid=f"episode-{episode.id}@codeblue", title=f"{label} · {episode.title}" if episode.title else label,

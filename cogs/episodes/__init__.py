@@ -14,6 +14,7 @@ from __future__ import annotations
 from bot.client import CodeBlueBot
 from bot.services.episodes import EpisodeService
 
+from .discord_premieres import DiscordPremieres
 from .discord_threads import DiscordThreads
 from .episode_commands import EpisodesCog
 from .openings import OpeningsCog
@@ -22,7 +23,9 @@ from .shows import ShowsCog
 
 
 async def setup(bot: CodeBlueBot) -> None:
-    service = EpisodeService(bot.db, bot.scheduler, bot.settings_service, bot.clock, DiscordThreads(bot))
+    threads = DiscordThreads(bot)
+    service = EpisodeService(bot.db, bot.scheduler, bot.settings_service, bot.clock, threads,
+                             premiere_gateway=DiscordPremieres(bot, threads))
     for cog in (ShowsCog(bot, service), EpisodesCog(bot, service), ProgressCog(bot, service),
                 OpeningsCog(bot, service)):
         await bot.add_cog(cog)

@@ -52,6 +52,7 @@ class DiscordThreads:
         return self.bot.get_guild(guild_id) is not None
 
     async def _discussion_channel(self, guild_id: int) -> discord.TextChannel | discord.ForumChannel:
+        """The server's discussion channel, checked for the bot's permissions (also where premieres go)."""
         settings = await self.bot.settings_service.get(guild_id)
         channel_id = settings.discussion_channel_id
         channel = self.bot.get_channel(channel_id) if channel_id else None

@@ -84,20 +84,22 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
             except UserFacingError as error:
                 raise for_member(interaction, error) from None
         await interaction.response.defer(ephemeral=True, thinking=True)
+        # The thread is opened (or found) at once, whoever asks: a spoiler warning holds back only the link.
+        try:
+            result = await self.service.threads.open_or_link(target.id, may_create=may_create)
+        except UserFacingError as error:
+            shown = for_member(interaction, error)
+            await interaction.edit_original_response(content=text(interaction, shown.key, **shown.params),
+                                                     allowed_mentions=NO_MENTIONS)
+            return
+        reply = thread_reply(interaction, found, target, result)
 
-        async def open_and_link(_: Interaction) -> None:
+        async def show_link(_: Interaction) -> None:
             """Answers by editing the command's own (ephemeral) response, also after the spoiler check."""
-            try:
-                result = await self.service.threads.open_or_link(target.id, may_create=may_create)
-            except UserFacingError as error:
-                shown = for_member(interaction, error)
-                reply = text(interaction, shown.key, **shown.params)
-            else:
-                reply = thread_reply(interaction, found, target, result)
             await interaction.edit_original_response(content=reply, view=None, allowed_mentions=NO_MENTIONS)
 
-        if await self.service.ratings.is_beyond_progress(interaction.user.id, found, target):
-            view = ConfirmView(interaction, open_and_link, confirm_label=text(interaction, "episodes.spoiler.confirm"))
+        if await self.service.ratings.spoiler_warning_due(interaction.user.id, found, target):
+            view = ConfirmView(interaction, show_link, confirm_label=text(interaction, "episodes.spoiler.confirm"))
             progress = await self.service.ratings.progress(interaction.user.id, found)
             watched = (episode_label(progress.season, progress.episode) if progress
                        else text(interaction, "episodes.progress.nothing"))
@@ -107,7 +109,7 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
                              watched=watched),
                 view=view, allowed_mentions=NO_MENTIONS)
             return
-        await open_and_link(interaction)
+        await show_link(interaction)
 
     # -- /episode ratings -------------------------------------------------------------------------------
     @episode_group.command(name="ratings", description="Every episode's average rating, votes and the best one")
@@ -128,3 +130,7 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     episode_schedule.autocomplete("episode")(EpisodeCogBase.episode_number_autocomplete)
     episode_lock.autocomplete("episode")(EpisodeCogBase.episode_ref_autocomplete)
     episode_thread.autocomplete("episode")(EpisodeCogBase.episode_ref_autocomplete)
+    episode_add.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    episode_schedule.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    episode_thread.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    episode_ratings.autocomplete("season")(EpisodeCogBase.season_autocomplete)

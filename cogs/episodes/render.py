@@ -9,7 +9,17 @@ from datetime import datetime
 import discord
 
 from bot.domain.episodes import RatingSummary, ScheduleImportError, episode_label, rating_bar
-from bot.services.episodes import Episode, EpisodeThread, RatingsTable, Show, StarterInfo, ThreadResult
+from bot.services.episodes import (
+    Episode,
+    EpisodeThread,
+    PremiereInfo,
+    PresetChanges,
+    RatingsTable,
+    SeasonSummary,
+    Show,
+    StarterInfo,
+    ThreadResult,
+)
 from bot.ui import Interaction, text
 
 MAX_TABLE_LINES = 60
@@ -117,3 +127,70 @@ def ratings_embed(interaction: Interaction, table: RatingsTable) -> discord.Embe
     embed.set_footer(text=say("episodes.ratings.best", episode=episode_label(best.season, best.number))
                      if best else say("episodes.ratings.no_best"))
     return embed
+
+
+def premiere_text(say: Say, premiere: datetime | None) -> str:
+    """A premiere as members read it: a timestamp counting down, or "to be announced"."""
+    if premiere is None:
+        return say("episodes.season.tba")
+    return f"{air_time(premiere)} ({relative_time(premiere)})"
+
+
+def premiere_embed(say: Say, info: PremiereInfo) -> discord.Embed:
+    """The countdown announcement: the premiere as a relative timestamp (it counts down by itself), then the
+    season's episode threads as they open; marked when the date is withdrawn or the season removed."""
+    show, season = info.show, info.season
+    title = say("episodes.premiere.title", show=show.title, season=season.number)
+    if info.state == "removed":
+        description = say("episodes.premiere.removed", season=season.number)
+    elif info.state == "withdrawn" or season.premiere_at is None:
+        description = say("episodes.premiere.withdrawn", season=season.number)
+    else:
+        description = say("episodes.premiere.countdown", season=season.number, when=air_time(season.premiere_at),
+                          relative=relative_time(season.premiere_at),
+                          platform=show.platform or show.title)
+    embed = discord.Embed(title=title[:256], description=description[:4096], colour=discord.Colour.red())
+    if show.original_title:
+        embed.set_author(name=show.original_title[:256])
+    if season.episode_count:
+        embed.add_field(name=say("episodes.premiere.episodes"), value=str(season.episode_count), inline=True)
+    if info.threads:
+        lines = [f"{episode_label(e.season, e.number)}: {channel_link(t.thread_id)}" for e, t in info.threads]
+        embed.add_field(name=say("episodes.premiere.threads"), value="\n".join(lines)[:1024], inline=False)
+    return embed
+
+
+def season_line(say: Say, summary: SeasonSummary) -> str:
+    """`Season 2 · premieres <t:…> · 10 episodes` (a picker shows it as plain text: see season_choice)."""
+    return say("episodes.season.line", season=summary.number, premiere=premiere_text(say, summary.premiere_at),
+               count=summary.episode_count)
+
+
+def season_choice(say: Say, summary: SeasonSummary) -> str:
+    """A season in a picker (no markup: pickers show text as it is)."""
+    if summary.premiere_at is None:
+        when = say("episodes.season.tba")
+    else:
+        when = summary.premiere_at.strftime("%Y-%m-%d")
+    return say("episodes.season.choice", season=summary.number, premiere=when, count=summary.episode_count)
+
+
+def preset_changes(say: Say, changes: PresetChanges) -> str:
+    """What re-installing a preset changed, one line per kind of change."""
+    def labels(keys: list[tuple[int, int]]) -> str:
+        shown = ", ".join(episode_label(*key) for key in keys[:20])
+        return shown + (" …" if len(keys) > 20 else "")
+
+    if not changes.any:
+        return say("episodes.preset.unchanged")
+    lines = [say("episodes.preset.new_season", season=n) for n in changes.new_seasons]
+    lines += [say("episodes.preset.premiere_moved", season=n) for n in changes.premieres]
+    if changes.added:
+        lines.append(say("episodes.preset.added", count=len(changes.added), episodes=labels(changes.added)))
+    if changes.moved:
+        lines.append(say("episodes.preset.moved", episodes=labels(changes.moved)))
+    if changes.retitled:
+        lines.append(say("episodes.preset.retitled", episodes=labels(changes.retitled)))
+    if changes.removed:
+        lines.append(say("episodes.preset.removed", episodes=labels(changes.removed)))
+    return "\n".join(f"• {line}" for line in lines)

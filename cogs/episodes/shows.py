@@ -3,18 +3,22 @@ opening the threads of episodes that aired before the show was added. Moderators
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import discord
 from discord import app_commands
 
 from bot.domain.episodes import ReleasePace, ScheduleImportError, episode_label, list_presets
 from bot.errors import UserFacingError
+from bot.services.episodes import UNCHANGED, Show
 from bot.ui import NO_MENTIONS, Interaction, text
 
-from .base import MODERATORS, EpisodeCogBase, Season, guild_id
+from .base import MODERATORS, EpisodeCogBase, EpisodeNumber, Season, guild_id
 from .components import ConfirmView
 from .failures import failure_reason
-from .render import import_problems, show_name
+from .render import import_problems, premiere_text, preset_changes, show_name
 
+TBA_WORDS = {"tba", "tbd", "미정"}
 PACE_CHOICES = [app_commands.Choice(name=pace.value, value=pace.value) for pace in ReleasePace]
 PRESET_CHOICES = [app_commands.Choice(name=key, value=key) for key in list_presets()]
 MAX_IMPORT_BYTES = 256 * 1024
@@ -32,15 +36,18 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
     async def show_preset(self, interaction: Interaction, name: app_commands.Choice[str],
                           pace: app_commands.Choice[str] | None = None) -> None:
         await self.require_moderator(interaction)
-        show, count, created = await self.service.schedules.install_preset(guild_id(interaction), name.value,
-                                                                 pace.value if pace else None)
-        key = "episodes.preset.installed" if created else "episodes.preset.updated"
-        reply = text(interaction, key, show=show_name(show), count=count,
+        result = await self.service.schedules.install_preset(guild_id(interaction), name.value,
+                                                             pace.value if pace else None)
+        show = result.show
+        reply = text(interaction, "episodes.preset.installed" if result.created else "episodes.preset.updated",
+                     show=show_name(show), count=result.count,
                      pace=text(interaction, f"episodes.pace.{show.release_pace}"))
+        if not result.created:
+            reply += "\n" + preset_changes(lambda key, **p: text(interaction, key, **p), result.changes)
         unopened = await self.service.threads.unopened_aired(show)
         if unopened:
             reply += "\n" + text(interaction, "episodes.preset.open_hint", count=unopened, key=show.key)
-        await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(reply[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @show_group.command(name="add", description="Add a show to this server's catalog")
     @app_commands.describe(title="Title, e.g. Trauma Code: Heroes on Call", original_title="Original title",
@@ -130,7 +137,87 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
                                   episode=episode_label(stopped.season, stopped.number), reason=reason)
         await interaction.followup.send(reply[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    # -- /show season ------------------------------------------------------------------------------------
+    season_group = app_commands.Group(name="season", description="Seasons, also before their dates are known",
+                                      parent=show_group)
+
+    @season_group.command(name="add", description="Add a season: with a premiere date or to be announced")
+    @app_commands.describe(show="The show", season="Season number",
+                           premiere="Premiere, e.g. 2026-05-01 17:00 (server time zone); leave out: to be announced",
+                           episodes="How many episodes (leave out if unknown)", pace="How its threads open")
+    @app_commands.choices(pace=PACE_CHOICES)
+    async def season_add(self, interaction: Interaction, show: str, season: Season, premiere: str | None = None,
+                         episodes: EpisodeNumber | None = None,
+                         pace: app_commands.Choice[str] | None = None) -> None:
+        await self.require_moderator(interaction)
+        found = await self.service.lookup.show(guild_id(interaction), show)
+        when = await self._premiere(interaction, premiere) if premiere else None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        added = await self.service.seasons.add(found, season, when if isinstance(when, datetime) else None,
+                                               episodes, pace.value if pace else None)
+        await self._season_saved(interaction, "episodes.season.added", found, added.number, added.premiere_at,
+                                 added.episode_count)
+
+    @season_group.command(name="edit", description="Set, move or withdraw a season's premiere; its episodes, pace")
+    @app_commands.describe(show="The show", season="Season number",
+                           premiere="New premiere, e.g. 2026-05-01 17:00, or tba to withdraw the date",
+                           episodes="How many episodes", pace="How its threads open")
+    @app_commands.choices(pace=PACE_CHOICES)
+    async def season_edit(self, interaction: Interaction, show: str, season: Season, premiere: str | None = None,
+                          episodes: EpisodeNumber | None = None,
+                          pace: app_commands.Choice[str] | None = None) -> None:
+        await self.require_moderator(interaction)
+        found = await self.service.lookup.show(guild_id(interaction), show)
+        when = await self._premiere(interaction, premiere) if premiere else UNCHANGED
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        edited = await self.service.seasons.edit(found, season, premiere=when, episodes=episodes,
+                                                 pace=pace.value if pace else None)
+        await self._season_saved(interaction, "episodes.season.edited", found, edited.number, edited.premiere_at,
+                                 edited.episode_count)
+
+    @season_group.command(name="remove", description="Remove a season and its schedule (its threads stay)")
+    @app_commands.describe(show="The show", season="Season number")
+    async def season_remove(self, interaction: Interaction, show: str, season: Season) -> None:
+        await self.require_moderator(interaction)
+        found = await self.service.lookup.show(guild_id(interaction), show)
+        if not await self.service.seasons.exists(found, season):
+            raise UserFacingError("episodes.unknown_season", show=found.title, season=season)
+
+        async def remove(click: Interaction) -> None:
+            await self.service.seasons.remove(found, season)
+            await interaction.edit_original_response(
+                content=text(click, "episodes.season.removed", show=show_name(found), season=season), view=None,
+                allowed_mentions=NO_MENTIONS)
+
+        view = ConfirmView(interaction, remove, confirm_label=text(interaction, "episodes.show.remove_confirm"))
+        await interaction.response.send_message(
+            text(interaction, "episodes.season.remove_question", show=show_name(found), season=season),
+            view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _premiere(self, interaction: Interaction, value: str) -> datetime | None:
+        """`tba` (or 미정): no date; anything else is read like an air time."""
+        if value.strip().casefold() in TBA_WORDS:
+            return None
+        return await self.read_airs(guild_id(interaction), value)
+
+    async def _season_saved(self, interaction: Interaction, key: str, show: Show, number: int,
+                            premiere: datetime | None, count: int | None) -> None:
+        def say(message: str, **params: object) -> str:
+            return text(interaction, message, **params)
+        episodes = say("episodes.season.episodes", count=count) if count else say("episodes.season.episodes_tba")
+        await interaction.followup.send(say(key, show=show_name(show), season=number,
+                                            premiere=premiere_text(say, premiere), episodes=episodes),
+                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    season_add.autocomplete("show")(EpisodeCogBase.show_autocomplete)
+    season_edit.autocomplete("show")(EpisodeCogBase.show_autocomplete)
+    season_remove.autocomplete("show")(EpisodeCogBase.show_autocomplete)
+    season_add.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    season_edit.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+    season_remove.autocomplete("season")(EpisodeCogBase.season_autocomplete)
+
     show_pace.autocomplete("show")(EpisodeCogBase.show_autocomplete)
     show_open.autocomplete("show")(EpisodeCogBase.show_autocomplete)
+    show_open.autocomplete("season")(EpisodeCogBase.season_autocomplete)
     show_remove.autocomplete("show")(EpisodeCogBase.show_autocomplete)
     show_import.autocomplete("show")(EpisodeCogBase.show_autocomplete)

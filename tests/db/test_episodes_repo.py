@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from db.database import Database
-from db.episodes import DuplicateShow, EpisodeRepository, EpisodeRow, EpisodeThread
+from db.episodes import DuplicateShow, EpisodeRepository, EpisodeRow, EpisodeThread, SeasonRow
 from db.migrate import migrate
 
 AIRS = datetime(2025, 1, 24, 8, 0, tzinfo=UTC)
@@ -140,3 +140,27 @@ async def test_failed_openings_count_and_notices_once_per_kind_until_a_thread_op
     assert await repo.open_notices(GUILD + 1) == ["no_channel"]
     assert await repo.failed_openings(GUILD) == []
     assert await repo.record_open_failure(e1.id) == 1  # the count restarted at the success
+
+
+async def test_seasons_are_saved_with_their_episodes_in_one_go_and_removed_with_them(repo):
+    show, _ = await _show(repo, platform="Netflix", seasons=[SeasonRow(1, AIRS, 3)])
+    assert show.platform == "Netflix"
+    later = AIRS + timedelta(days=400)
+    season = await repo.save_season(show.id, SeasonRow(2, None, 3, "daily"),
+                                    [EpisodeRow(2, n, None, None) for n in (1, 2, 3)])
+    assert (season.number, season.premiere_at, season.episode_count, season.release_pace) == (2, None, 3, "daily")
+    season = await repo.save_season(show.id, SeasonRow(2, later, 2, None), air_times=[(1, later), (2, later)],
+                                    remove_from=3)
+    assert (season.premiere_at, season.episode_count, season.release_pace) == (later, 2, None)
+    assert [(e.number, e.airs_at) for e in await repo.list_episodes(show.id, 2)] == [(1, later), (2, later)]
+    await repo.set_season_announcement(season.id, 10, 20)
+    await repo.set_season_event(season.id, 30)
+    stored = await repo.get_season(show.id, 2)
+    assert (stored.announcement_channel_id, stored.announcement_message_id, stored.scheduled_event_id) == (10, 20, 30)
+    assert [s.number for s in await repo.list_seasons(show.id)] == [1, 2]
+    await repo.remove_season(show.id, 2)
+    assert await repo.get_season(show.id, 2) is None and await repo.list_episodes(show.id, 2) == []
+    assert len(await repo.list_episodes(show.id, 1)) == 3
+    # Re-installing keeps a platform it is not given.
+    again, created = await _show(repo, replace=True)
+    assert not created and again.platform == "Netflix"

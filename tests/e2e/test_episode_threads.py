@@ -37,14 +37,16 @@ async def test_preset_install_then_forum_thread_with_tags_is_idempotent(fake, bo
                             "episodes don't open by themselves. Open them all at once with /show open "
                             "show:trauma-code.")
 
-    # No progress recorded: a spoiler check with Confirm/Cancel comes first.
+    # Progress recorded up to S1E1: a spoiler check with Confirm/Cancel holds back the link (not the thread).
+    ix = await fake.slash(g, g.member("admin"), "progress set", show="trauma-code", episode="S1E1")
+    await ix.response()
     ix = await fake.slash(g, g.member("admin"), "episode thread", show="trauma-code", episode="S1E3")
     assert (await ix.response()).type == 5
     warning = await ix.wait_original(lambda m: m.get("components"))
     assert warning["flags"] & EPHEMERAL
-    assert warning["content"].startswith("⚠️ Spoiler check: you've recorded watching up to nothing yet")
+    assert warning["content"].startswith("⚠️ Spoiler check: you've recorded watching up to S1E1,")
+    assert "<#" not in warning["content"]
     assert _custom_ids(warning["components"]) == ["ep:confirm", "ep:cancel"]
-    assert _thread_posts(fake) == []
     click = await fake.click(warning, "ep:confirm", g.member("admin"))
     assert (await click.response()).type == 6
     done = await ix.wait_original(lambda m: not m.get("components"))
@@ -277,10 +279,7 @@ async def test_refusals(fake, bot):
     await ix.response()
     ix = await fake.slash(g, g.member("admin"), "episode thread", show="night-shift", episode="1")
     await ix.response()
-    warning = await ix.wait_original(lambda m: m.get("components"))
-    click = await fake.click(warning, "ep:confirm", g.member("admin"))
-    await click.response()
-    done = await ix.wait_original(lambda m: not m.get("components"))
+    done = await ix.wait_original()
     assert done["content"] == ("No discussion channel is set up. An admin can choose one with "
                                "/config channel kind:discussion.")
     # A fan asking for an episode that has not aired.

@@ -24,12 +24,15 @@ async def env(tmp_path):
 
 async def test_preset_of_an_aired_show_schedules_nothing(env):
     service, _ = env
-    show, count, created = await service.schedules.install_preset(GUILD, "trauma-code")
+    installed = await service.schedules.install_preset(GUILD, "trauma-code")
+    show, count, created = installed.show, installed.count, installed.created
     assert (count, created, show.release_pace) == (8, True, "all_at_once")
     assert [e.auto_open_pending for e in await service.lookup.episodes(show)] == [False] * 8
     assert service.jobs.scheduler.get_jobs() == []
-    again, _, created_again = await service.schedules.install_preset(GUILD, "trauma-code")
+    rerun = await service.schedules.install_preset(GUILD, "trauma-code")
+    again, created_again = rerun.show, rerun.created
     assert (again.id, created_again, len(await service.lookup.episodes(again))) == (show.id, False, 8)
+    assert not rerun.changes.any
 
 
 async def test_future_episode_gets_a_job_that_moves_with_its_time(env):

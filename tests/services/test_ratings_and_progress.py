@@ -17,7 +17,7 @@ async def env(tmp_path):
 
 async def test_ratings_progress_and_join(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     e1, e2 = (await service.lookup.episodes(show))[:2]
     for user, stars in ((1, 5), (2, 4), (3, 3), (1, 4)):
         await service.ratings.rate(e1.id, user, stars)
@@ -35,7 +35,7 @@ async def test_ratings_progress_and_join(env):
 
 async def test_concurrent_votes_edit_the_starter_in_order_from_the_database(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     episode = await service.lookup.episode(show, "S1E1")
     await service.threads.open_or_link(episode.id, may_create=True)
     service.gateway.shown_votes.clear()
@@ -54,7 +54,7 @@ async def test_no_per_episode_state_is_kept_once_the_work_is_done(env):
     """Locks and starter-edit counters exist while an episode is being worked on, not for every episode ever
     touched (a long-running bot serving many servers would grow without bound)."""
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     episodes = await service.lookup.episodes(show)
     for episode in episodes:
         await service.threads.open_or_link(episode.id, may_create=True)

@@ -41,7 +41,7 @@ def test_show_key(title, key):
 ])
 async def test_bad_episode_references(env, ref, season, key):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     with pytest.raises(UserFacingError) as error:
         await service.lookup.episode(show, ref, season)
     assert error.value.key == key

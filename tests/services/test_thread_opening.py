@@ -18,7 +18,7 @@ async def env(tmp_path):
 
 async def test_two_concurrent_requests_make_one_thread(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     episode = await service.lookup.episode(show, "S1E3")
     service.gateway.create_delay = 0.05
     results = await asyncio.gather(*(service.threads.open_or_link(episode.id, may_create=True) for _ in range(3)))
@@ -29,7 +29,7 @@ async def test_two_concurrent_requests_make_one_thread(env):
 
 async def test_deleted_thread_is_recreated_and_archived_reopened(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     episode = await service.lookup.episode(show, "2")
     first = (await service.threads.open_or_link(episode.id, may_create=True)).thread
     service.gateway.threads[first.thread_id] = "archived"
@@ -43,7 +43,7 @@ async def test_deleted_thread_is_recreated_and_archived_reopened(env):
 
 async def test_neighbours_starters_are_refreshed(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     e1, e2, e3 = (await service.lookup.episodes(show))[:3]
     t1 = (await service.threads.open_or_link(e1.id, may_create=True)).thread
     t3 = (await service.threads.open_or_link(e3.id, may_create=True)).thread
@@ -56,7 +56,7 @@ async def test_neighbours_starters_are_refreshed(env):
 
 async def test_a_thread_that_cannot_be_recorded_is_deleted(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     episode = await service.lookup.episode(show, "1")
     service.gateway.kind = "voice"  # violates the table's CHECK: saving fails after Discord made the thread
     with pytest.raises(Exception, match="CHECK"):
@@ -79,7 +79,7 @@ async def test_unaired_episode_refused_without_may_create(env):
 async def test_open_aired_opens_each_once_and_again_opens_none(env):
     service, clock = env
     clock["now"] = datetime.now(UTC)
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     assert await service.threads.unopened_aired(show) == 8
     first = await service.threads.open_aired(show)
     assert (first.count("created"), first.error) == (8, None)
@@ -106,7 +106,7 @@ async def test_open_aired_skips_unaired_and_stops_at_a_failure(env):
 async def test_join_reopens_an_archived_thread_and_skips_a_locked_one(env):
     service, clock = env
     clock["now"] = datetime.now(UTC)
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     e1, e2 = (await service.lookup.episodes(show))[:2]
     t1 = (await service.threads.open_or_link(e1.id, may_create=True)).thread
     service.gateway.threads[t1.thread_id] = "archived"
@@ -123,7 +123,7 @@ async def test_join_reopens_an_archived_thread_and_skips_a_locked_one(env):
 
 async def test_locking_a_thread_deleted_in_discord_says_there_is_none(env):
     service, _ = env
-    show, _, _ = await service.schedules.install_preset(GUILD, "trauma-code")
+    show = (await service.schedules.install_preset(GUILD, "trauma-code")).show
     episode = await service.lookup.episode(show, "S1E5")
     thread = (await service.threads.open_or_link(episode.id, may_create=True)).thread
     del service.gateway.threads[thread.thread_id]

@@ -118,3 +118,49 @@ def test_presets_from_another_folder(tmp_path):
         load_preset("bad", tmp_path)
     with pytest.raises(PresetError, match=r"^latin1\.toml: cannot be read"):
         load_preset("latin1", tmp_path)
+
+
+ANNOUNCED = MINIMAL + """
+[[season]]
+number = 2
+release_pace = "all_at_once"
+premiere = "tba"
+
+[[season]]
+number = 3
+release_pace = "daily"
+premiere = "2027-03-05 17:00"
+episodes = 10
+"""
+
+
+def test_seasons_announced_before_their_episodes():
+    preset = parse_preset(ANNOUNCED, key="show")
+    one, two, three = preset.seasons
+    assert (one.episode_count, one.release_at) == (1, datetime(2025, 1, 24, 8, tzinfo=UTC))
+    assert (two.episodes, two.release_at, two.episode_count, two.release_pace) == ([], None, None, "all_at_once")
+    assert (three.episodes, three.release_at, three.episode_count) == (
+        [], datetime(2027, 3, 5, 8, tzinfo=UTC), 10)
+
+
+@pytest.mark.parametrize(
+    ("season_table", "problem"),
+    [
+        ('premiere = "soon"', "season 2: 'premiere' import.bad_date soon"),
+        ('premiere = "tba"\nepisodes = 0', "season 2: 'episodes' must be a whole number from 1 to 200"),
+        ("episodes = 4", "season 2: 'episodes' needs a 'premiere'"),
+        ("premiere = 5", "season 2: 'premiere' must be a date and time or \"tba\""),
+    ],
+)
+def test_bad_announced_seasons_are_named(season_table, problem):
+    text = MINIMAL + f'\n[[season]]\nnumber = 2\nrelease_pace = "on_air"\n{season_table}\n'
+    with pytest.raises(PresetError) as raised:
+        parse_preset(text, key="show")
+    assert any(p.startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+def test_a_season_with_a_premiere_lists_no_episodes():
+    text = MINIMAL.replace('release_pace = "on_air"', 'release_pace = "on_air"\npremiere = "tba"')
+    with pytest.raises(PresetError) as raised:
+        parse_preset(text, key="show")
+    assert raised.value.problems == ["season 1 has a 'premiere' and [[episode]] tables: give one or the other"]

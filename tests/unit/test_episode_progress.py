@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.domain import episodes
-from bot.domain.episode_models import EpisodeSpec, is_beyond_progress
+from bot.domain.episode_models import EpisodeSpec, is_beyond_progress, spoiler_warning_due
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,24 @@ def test_episode_key_orders_by_season_then_episode():
 
 def test_facade_exports_exist():
     assert all(hasattr(episodes, name) for name in episodes.__all__)
+
+
+@pytest.mark.parametrize(
+    ("mode", "progress", "warned"),
+    [
+        ("tracked", None, False),  # fans who never recorded progress are not asked
+        ("tracked", (1, 2), True),
+        ("tracked", (1, 3), False),
+        ("everyone", None, True),
+        ("everyone", (1, 3), False),
+        ("off", None, False),
+        ("off", (1, 1), False),
+    ],
+)
+def test_spoiler_warning_follows_the_servers_mode(mode, progress, warned):
+    assert spoiler_warning_due(mode, 1, 3, progress) is warned
+
+
+def test_unknown_spoiler_mode_is_refused():
+    with pytest.raises(ValueError):
+        spoiler_warning_due("sometimes", 1, 1, None)

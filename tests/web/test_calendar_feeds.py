@@ -68,7 +68,7 @@ async def test_server_feed_has_parties_and_air_times_in_utc_with_links_and_hints
     # A second, independent parser reads the same feed.
     parsed = vobject.readOne(body.decode())
     uids = {event.uid.value for event in parsed.vevent_list}
-    assert f"party-{party_id}@codeblue" in uids and len(uids) == 9
+    assert f"party-{party_id}@codeblue" in uids and len(uids) == 10  # the party, 8 episodes, 1 premiere
 
 
 async def test_edits_bump_sequence_and_etag_cancel_keeps_the_party_cancelled(fake, web):
@@ -156,3 +156,27 @@ async def test_without_a_public_address_no_links_are_offered(fake, bot):
     ix = await fake.slash(guild, guild.member("fan2"), "watchparty calendar subscribe")
     response = await ix.response()
     assert response.ephemeral and "CODEBLUE_PUBLIC_URL" in response.content and "http" not in response.content
+
+
+async def test_season_premieres_are_in_the_server_feed_and_follow_their_date(fake, web):
+    guild = fake.default_guild
+    admin = guild.member("admin")
+    await answer(fake, guild, admin, "show preset", name="trauma-code")
+    path = await _server_calendar(fake, web)
+    show_id = (await web.bot.get_cog("Episodes").service.lookup.show(guild.id, "trauma-code")).id
+    one = _events((await web.get(path))[2])[f"season-{show_id}-1@codeblue"]
+    assert str(one["SUMMARY"]) == "Trauma Code: Heroes on Call · Season 1 premiere"
+    assert one.decoded("DTSTART") == datetime(2025, 1, 24, 8, tzinfo=UTC)
+
+    # To be announced: no premiere event for season 2 yet; a date adds it; a moved date moves it.
+    await answer(fake, guild, admin, "show season add", show="trauma-code", season=2)
+    assert f"season-{show_id}-2@codeblue" not in _events((await web.get(path))[2])
+    premiere = datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)
+    for when in (premiere, premiere + timedelta(days=7)):
+        await answer(fake, guild, admin, "show season edit", show="trauma-code", season=2,
+                     premiere=when.isoformat())
+        two = _events((await web.get(path))[2])[f"season-{show_id}-2@codeblue"]
+        assert two.decoded("DTSTART") == when and two.decoded("DTEND") == when + timedelta(hours=1)
+        assert str(two["SUMMARY"]) == "Trauma Code: Heroes on Call · Season 2 premiere"
+    await answer(fake, guild, admin, "show season edit", show="trauma-code", season=2, premiere="tba")
+    assert f"season-{show_id}-2@codeblue" not in _events((await web.get(path))[2])

@@ -58,10 +58,13 @@ class EpisodeLookup:
         episodes = await self.repo.list_episodes(show.id)
         if not episodes:
             raise UserFacingError("episodes.no_episodes", show=show.title)
+        aired = sorted({e.season for e in episodes if self.has_aired(e)})
         seasons = sorted({e.season for e in episodes})
-        season = ref_season or season or seasons[-1]
+        season = ref_season or season or (aired or seasons)[-1]  # a bare number: the latest season on air
         in_season = [e for e in episodes if e.season == season]
         if not in_season:
+            if await self.repo.get_season(show.id, season) is not None:  # announced, episodes not known yet
+                raise UserFacingError("episodes.no_aired_in_season", show=show.title, season=season)
             raise UserFacingError("episodes.unknown_season", show=show.title, season=season)
         found = next((e for e in in_season if e.number == number), None)
         if found is None:
@@ -77,6 +80,10 @@ class EpisodeLookup:
         if episode is None or show is None:
             raise UserFacingError("episodes.gone")
         return show, episode
+
+    async def with_threads(self, episodes: list[Episode]) -> set[int]:
+        """Ids of those episodes that have a thread (for pickers scoped to what a member may act on)."""
+        return set(await self.repo.threads_for_episodes(e.id for e in episodes))
 
     def has_aired(self, episode: Episode) -> bool:
         return episode.airs_at is not None and episode.airs_at <= self.clock()

@@ -54,11 +54,12 @@ class AutomaticOpenings:
         episodes = await self.repo.list_episodes(show.id)
         zone = await self.lookup.zone(show.guild_id)
         times: dict[int, datetime] = {}
+        paces = {s.number: s.release_pace for s in await self.repo.list_seasons(show.id) if s.release_pace}
         for season in sorted({e.season for e in episodes}):
             timed = [(e, e.airs_at) for e in episodes if e.season == season and e.airs_at is not None]
             specs = [EpisodeSpec(e.number, e.title, airs_at, season=e.season) for e, airs_at in timed]
             by_key = {e.key: e for e, _ in timed}
-            for spec, at in thread_open_times(specs, show.release_pace, zone=zone):
+            for spec, at in thread_open_times(specs, paces.get(season, show.release_pace), zone=zone):
                 times[by_key[spec.key].id] = at
         now = self.lookup.clock()
         for episode in episodes:

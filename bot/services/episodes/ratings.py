@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.episodes import RatingSummary, best_episode, is_beyond_progress
+from bot.domain.episodes import RatingSummary, best_episode, is_beyond_progress, spoiler_warning_due
 from bot.errors import UserFacingError
 from db.episodes import Episode, EpisodeRepository, Progress, Show
 
@@ -29,10 +29,18 @@ class RatingsAndProgress:
         return await self.threads.refresh_starter(episode_id, changed=True)
 
     async def ratings_table(self, show: Show, season: int | None = None) -> RatingsTable:
-        episodes = await self.repo.list_episodes(show.id, season)
-        if not episodes:
+        """Every aired (or already rated) episode's rating; a season with none of those is said so."""
+        listed = await self.repo.list_episodes(show.id, season)
+        if season is not None and not listed and await self.repo.get_season(show.id, season) is None:
+            raise UserFacingError("episodes.unknown_season", show=show.title, season=season)
+        if season is None and not listed:
             raise UserFacingError("episodes.no_episodes", show=show.title)
-        histograms = await self.repo.rating_histograms(e.id for e in episodes)
+        histograms = await self.repo.rating_histograms(e.id for e in listed)
+        episodes = [e for e in listed if self.lookup.has_aired(e) or e.id in histograms]
+        if not episodes:
+            if season is None:
+                raise UserFacingError("episodes.none_aired", show=show.title)
+            raise UserFacingError("episodes.no_aired_in_season", show=show.title, season=season)
         rows = [(e, RatingSummary.from_histogram(histograms.get(e.id, {}))) for e in episodes]
         return RatingsTable(show, rows, best_episode({e.id: summary for e, summary in rows}))
 
@@ -43,7 +51,19 @@ class RatingsAndProgress:
         return await self.repo.list_progress(guild_id, user_id)
 
     async def set_progress(self, user_id: int, show: Show, episode: Episode) -> None:
+        """Record the member's progress; an episode of a season with nothing aired yet cannot have been watched."""
+        if not self.lookup.has_aired(episode):
+            season = await self.repo.list_episodes(show.id, episode.season)
+            if not any(self.lookup.has_aired(e) for e in season):
+                raise UserFacingError("episodes.no_aired_in_season", show=show.title, season=episode.season)
         await self.repo.set_progress(show.guild_id, user_id, show.id, episode.season, episode.number)
+
+    async def spoiler_warning_due(self, user_id: int, show: Show, episode: Episode) -> bool:
+        """Whether the member is warned before the episode's link, under the server's spoiler mode
+        (`/config spoilers`): by default only members who recorded progress for the show and are behind it."""
+        mode = (await self.lookup.settings.get(show.guild_id)).spoiler_mode
+        progress = await self.repo.get_progress(user_id, show.id)
+        return spoiler_warning_due(mode, episode.season, episode.number, progress.key if progress else None)
 
     async def is_beyond_progress(self, user_id: int, show: Show, episode: Episode) -> bool:
         progress = await self.repo.get_progress(user_id, show.id)

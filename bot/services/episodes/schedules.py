@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from bot.domain.episodes import (
     MAX_EPISODE,
@@ -16,17 +18,49 @@ from bot.domain.episodes import (
     EpisodeSpec,
     PresetError,
     ReleasePace,
+    ShowPreset,
+    episode_label,
     load_preset,
     parse_schedule_csv,
     parse_schedule_toml,
     thread_open_times,
 )
 from bot.errors import UserFacingError
-from db.episodes import DuplicateShow, Episode, EpisodeRepository, EpisodeRow, Show
+from db.episodes import DuplicateShow, Episode, EpisodeRepository, EpisodeRow, SeasonRow, Show
 
 from .jobs import OpeningJobs
 from .lookup import EpisodeLookup
 from .openings import AutomaticOpenings
+from .premieres import PremiereAnnouncements
+
+PRESET_DIRECTORY: Path | None = None
+"""Where presets are read from (None: the shipped `bot/presets`); read when the service is built."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresetChanges:
+    """What installing a preset again changed; episode keys are (season, episode)."""
+
+    new_seasons: list[int] = field(default_factory=list)
+    added: list[tuple[int, int]] = field(default_factory=list)
+    moved: list[tuple[int, int]] = field(default_factory=list)
+    retitled: list[tuple[int, int]] = field(default_factory=list)
+    premieres: list[int] = field(default_factory=list)
+    removed: list[tuple[int, int]] = field(default_factory=list)
+    blocked: list[tuple[int, int]] = field(default_factory=list)
+    """Episodes the preset no longer lists that have threads: the update is refused."""
+
+    @property
+    def any(self) -> bool:
+        return bool(self.new_seasons or self.added or self.moved or self.retitled or self.premieres or self.removed)
+
+
+@dataclass(frozen=True, slots=True)
+class PresetResult:
+    show: Show
+    count: int
+    created: bool
+    changes: PresetChanges
 
 
 def show_key(title: str) -> str:
@@ -36,26 +70,87 @@ def show_key(title: str) -> str:
 
 class ShowSchedules:
     def __init__(self, repo: EpisodeRepository, lookup: EpisodeLookup, openings: AutomaticOpenings,
-                 jobs: OpeningJobs) -> None:
+                 jobs: OpeningJobs, premieres: PremiereAnnouncements, *,
+                 preset_dir: Traversable | Path | None = None) -> None:
         self.repo = repo
         self.lookup = lookup
         self.openings = openings
         self.jobs = jobs
+        self.premieres = premieres
+        self.preset_dir = preset_dir
 
-    async def install_preset(self, guild_id: int, name: str, pace: str | None = None) -> tuple[Show, int, bool]:
-        """Install (or refresh) a shipped preset; return the show, its episode count and whether it was new."""
+    async def install_preset(self, guild_id: int, name: str, pace: str | None = None) -> PresetResult:
+        """Install a shipped preset, or update a show installed from it: new seasons, corrected dates and titles
+        are applied without duplicating anything or touching threads, ratings and progress. Episodes the preset
+        no longer lists are removed, unless one has a thread: then nothing is written."""
         try:
-            preset = load_preset(name)
+            preset = load_preset(name, self.preset_dir)
         except PresetError:
             raise UserFacingError("episodes.unknown_preset", name=name[:40]) from None
-        pace = pace or preset.seasons[0].release_pace.value
-        specs = [episode for season in preset.seasons for episode in season.episodes]
         existing = await self.repo.get_show(guild_id, preset.key)
-        rows = await self._planned_rows(guild_id, existing, pace, specs)
+        pace = pace or (existing.release_pace if existing else preset.seasons[0].release_pace.value)
+        changes = await self._preset_changes(existing, preset) if existing else PresetChanges()
+        if changes.blocked:
+            raise UserFacingError("episodes.preset_would_remove",
+                                  episodes=", ".join(episode_label(*key) for key in changes.blocked))
+        stored_seasons = {s.number: s for s in await self.repo.list_seasons(existing.id)} if existing else {}
+        specs: list[EpisodeSpec | _Spec] = []
+        season_rows = []
+        for season in preset.seasons:
+            specs += season.episodes
+            before = stored_seasons.get(season.number)
+            premiere = season.release_at or (before.premiere_at if before else None)  # TBA never clears a date
+            count = season.episode_count or (before.episode_count if before else None)
+            own_pace = season.release_pace.value if season.release_pace.value != pace else None
+            season_rows.append(SeasonRow(season.number, premiere, count, own_pace))
+            if not season.episodes and season.announced_count:
+                specs += [_Spec(season.number, n, None, season.announced_premiere)
+                          for n in range(1, season.announced_count + 1)]
+        rows = await self._planned_rows(guild_id, existing, pace, specs,
+                                        season_paces={r.number: r.release_pace for r in season_rows})
         show, created = await self.repo.add_show(guild_id, preset.key, preset.title, preset.original_title,
-                                                 preset.short_name, pace, rows, replace=True)
+                                                 preset.short_name, pace, rows, replace=True,
+                                                 platform=preset.platform, seasons=season_rows)
+        if changes.removed:
+            await self.repo.remove_episodes(show.id, changes.removed)
         await self.openings.schedule_show(show)
-        return show, len(specs), created
+        announce = [r.number for r in season_rows] if created else [*changes.new_seasons, *changes.premieres]
+        for number in announce:
+            await self.premieres.sync(show, number)
+        return PresetResult(show, sum(r.episode_count or 0 for r in season_rows), created, changes)
+
+    async def _preset_changes(self, show: Show, preset: ShowPreset) -> PresetChanges:
+        """What installing the preset again would change in the stored show."""
+        stored = {e.key: e for e in await self.repo.list_episodes(show.id)}
+        seasons = {s.number: s for s in await self.repo.list_seasons(show.id)}
+        wanted: dict[tuple[int, int], tuple[str | None, datetime | None]] = {}
+        known_seasons = set()
+        for season in preset.seasons:
+            for spec in season.episodes:
+                wanted[spec.key] = (spec.title, spec.airs_at)
+            if not season.episodes and season.announced_count:
+                for n in range(1, season.announced_count + 1):
+                    wanted[(season.number, n)] = (None, season.announced_premiere)
+            if season.episodes or season.announced_count:
+                known_seasons.add(season.number)
+        stored_numbers = set(seasons) | {key[0] for key in stored}
+        new_seasons = [s.number for s in preset.seasons if s.number not in stored_numbers]
+        premieres = [s.number for s in preset.seasons
+                     if not s.episodes and s.announced_premiere is not None and s.number not in new_seasons
+                     and (seasons[s.number].premiere_at if s.number in seasons else None) != s.announced_premiere]
+        removed = [key for key in stored if key[0] in known_seasons and key not in wanted]
+        threads = await self.repo.threads_for_episodes(stored[key].id for key in removed)
+        return PresetChanges(
+            new_seasons=new_seasons,
+            added=[key for key in wanted if key not in stored and key[0] not in new_seasons],
+            moved=[key for key, (_, airs) in wanted.items()
+                   if key in stored and airs is not None and stored[key].airs_at != airs],
+            retitled=[key for key, (title, _) in wanted.items()
+                      if key in stored and title is not None and stored[key].title != title],
+            premieres=premieres,
+            removed=removed,
+            blocked=[key for key in removed if stored[key].id in threads],
+        )
 
     async def add_show(self, guild_id: int, title: str, original_title: str | None, short_name: str | None,
                        pace: str) -> Show:
@@ -71,7 +166,10 @@ class ShowSchedules:
         return show
 
     async def remove_show(self, show: Show) -> None:
-        """Remove the show's rows and jobs; its Discord threads stay."""
+        """Remove the show's rows and jobs; its Discord threads stay, its premiere events go."""
+        for season in await self.repo.list_seasons(show.id):
+            if season.scheduled_event_id is not None or season.announcement_message_id is not None:
+                await self.premieres.removed(show, season)
         episodes = await self.repo.list_episodes(show.id)
         await self.repo.remove_show(show.id)
         for episode in episodes:
@@ -131,8 +229,16 @@ class ShowSchedules:
         await self.openings.schedule_show(show)
         return len(specs)
 
+    async def replan(self, show: Show, seasons: set[int]) -> None:
+        """Recompute which episodes of `seasons` are pending an automatic opening (their air times or pace
+        changed elsewhere) and reschedule the show's jobs."""
+        rows = await self._planned_rows(show.guild_id, show, show.release_pace, [], touched=seasons)
+        await self.repo.upsert_episodes(show.id, rows)
+        await self.openings.schedule_show(show)
+
     async def _planned_rows(self, guild_id: int, show: Show | None, pace: str,
-                            changes: Iterable[EpisodeSpec | _Spec]) -> list[EpisodeRow]:
+                            changes: Iterable[EpisodeSpec | _Spec], *, touched: set[int] | None = None,
+                            season_paces: dict[int, str | None] | None = None) -> list[EpisodeRow]:
         """Rows to write for `changes`, plus every episode of the seasons they touch with its pending flag.
 
         An episode becomes pending when its thread's open time (under the pace) is in the future and it has
@@ -142,6 +248,7 @@ class ShowSchedules:
         threads = await self.repo.threads_for_episodes(e.id for e in existing)
         merged: dict[tuple[int, int], _Spec] = {e.key: _Spec(e.season, e.number, e.title, e.airs_at) for e in existing}
         touched_seasons = {e.season for e in existing} if show is not None and pace != show.release_pace else set()
+        touched_seasons |= touched or set()
         changed: set[tuple[int, int]] = set()
         for change in changes:
             key = (change.season, change.number)
@@ -153,11 +260,14 @@ class ShowSchedules:
         by_id = {e.key: e for e in existing}
         zone = await self.lookup.zone(guild_id)
         now = self.lookup.clock()
+        paces = dict(season_paces) if season_paces is not None else (
+            {s.number: s.release_pace for s in await self.repo.list_seasons(show.id) if s.release_pace}
+            if show is not None else {})
         rows = []
         for season in sorted(touched_seasons):
             in_season = [spec for key, spec in merged.items() if key[0] == season]
             timed = [EpisodeSpec(s.number, s.title, s.airs_at, season=s.season) for s in in_season if s.airs_at]
-            open_at = {spec.key: at for spec, at in thread_open_times(timed, pace, zone=zone)}
+            open_at = {spec.key: at for spec, at in thread_open_times(timed, paces.get(season) or pace, zone=zone)}
             for spec in sorted(in_season, key=lambda s: (s.season, s.number)):
                 key = (spec.season, spec.number)
                 stored = by_id.get(key)

@@ -18,6 +18,7 @@ from db.episodes import Episode, EpisodeRepository, EpisodeThread, Show
 from .jobs import OpeningJobs
 from .lookup import EpisodeLookup
 from .models import BulkOpenResult, StarterInfo, ThreadGateway, ThreadResult
+from .premieres import PremiereAnnouncements
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ async def episode_rating(repo: EpisodeRepository, episode_id: int) -> RatingSumm
 
 class EpisodeThreads:
     def __init__(self, repo: EpisodeRepository, lookup: EpisodeLookup, gateway: ThreadGateway, jobs: OpeningJobs,
-                 *, bulk_open_spacing: timedelta = BULK_OPEN_SPACING) -> None:
+                 premieres: PremiereAnnouncements, *, bulk_open_spacing: timedelta = BULK_OPEN_SPACING) -> None:
         self.repo = repo
+        self.premieres = premieres
         self.lookup = lookup
         self.gateway = gateway
         self.jobs = jobs
@@ -105,6 +107,7 @@ class EpisodeThreads:
                 return ThreadResult(theirs, "linked")
             self.jobs.remove(episode_id)  # a pending (or retrying) automatic opening has nothing left to do
         await self._refresh_neighbours(starter)
+        await self.premieres.thread_opened(starter.episode)  # its season's premiere announcement links it
         return ThreadResult(created, "recreated" if replaces else "created")
 
     async def open_aired(self, show: Show, season: int | None = None) -> BulkOpenResult:
