@@ -158,9 +158,26 @@ class WatchPartyCog(commands.Cog):
         await show_list_page(interaction, self.service, 0, edit=False)
 
     # -- /watchparty edit -----------------------------------------------------------------------------
+    async def _party_choices(self, interaction: Interaction, current: str, *,
+                             own_only: bool) -> list[app_commands.Choice[int]]:
+        guild_id = guild_id_of(interaction)
+        settings = await self.bot.settings_service.get(guild_id)
+        parties = await self.service.pickable(guild_id, interaction.user.id, query=current, own_only=own_only,
+                                              is_moderator=is_moderator(interaction, settings.moderator_role_id))
+        zone = (await self.service.timezones.member_zone(interaction.user.id, guild_id)).resolution.zone
+        return [app_commands.Choice(name=render.party_choice(p, zone), value=p.id) for p in parties]
+
+    async def managed_party_autocomplete(self, interaction: Interaction,
+                                         current: str) -> list[app_commands.Choice[int]]:
+        """The member's own upcoming parties (every party for moderators), by title."""
+        return await self._party_choices(interaction, current, own_only=True)
+
+    async def any_party_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
+        return await self._party_choices(interaction, current, own_only=False)
+
     @watchparty.command(name="edit", description="Change a watch party you host")
     @app_commands.rename(party_id="id")
-    @app_commands.describe(party_id="The party number (see /watchparty list)", title="New title",
+    @app_commands.describe(party_id="The party: pick it from the list (or type its number)", title="New title",
                            when="New start, read in the party's time zone unless you name one",
                            duration="New length in minutes", voice_channel="New voice channel",
                            remove_voice_channel="True: the party no longer uses a voice channel")
@@ -189,7 +206,7 @@ class WatchPartyCog(commands.Cog):
     # -- /watchparty cancel ---------------------------------------------------------------------------
     @watchparty.command(name="cancel", description="Cancel a watch party (host or moderators)")
     @app_commands.rename(party_id="id")
-    @app_commands.describe(party_id="The party number (see /watchparty list)")
+    @app_commands.describe(party_id="The party: pick it from the list (or type its number)")
     async def cancel(self, interaction: Interaction, party_id: int) -> None:
         guild_id = guild_id_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -218,7 +235,7 @@ class WatchPartyCog(commands.Cog):
 
     @calendar.command(name="file", description="Get a calendar file (.ics) for one or all upcoming parties")
     @app_commands.rename(party_id="id")
-    @app_commands.describe(party_id="One party's number; leave empty for every upcoming party")
+    @app_commands.describe(party_id="One party (pick it from the list); leave empty for every upcoming party")
     async def calendar_file(self, interaction: Interaction, party_id: int | None = None) -> None:
         parties = await self.service.calendar_parties(guild_id_of(interaction), party_id)
         name = interaction.guild.name if interaction.guild else "Code Blue"
@@ -254,3 +271,7 @@ class WatchPartyCog(commands.Cog):
                          https=links.calendar_url(public_url, token))
         await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS,
                                                 suppress_embeds=True)
+
+    edit.autocomplete("party_id")(managed_party_autocomplete)
+    cancel.autocomplete("party_id")(managed_party_autocomplete)
+    calendar_file.autocomplete("party_id")(any_party_autocomplete)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import NamedTuple
 
 import discord
@@ -206,3 +206,10 @@ def calendar_event(party: Party) -> CalendarEvent:
 def calendar_file(parties: Sequence[Party], *, calendar_name: str, stamp: datetime) -> bytes:
     """An .ics file with one event per party."""
     return build_ics([calendar_event(p) for p in parties], calendar_name=calendar_name, stamp=stamp)
+
+
+def party_choice(party: Party, zone: tzinfo) -> str:
+    """An autocomplete entry: the title, then the start in the member's zone (at most 100 characters)."""
+    when = party.starts_at.astimezone(zone)
+    suffix = f" · {when:%m-%d %H:%M} · #{party.id}"
+    return party.title[: 100 - len(suffix)] + suffix

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 
 from db.watchparties import WatchPartyRepository
-from tests.web.conftest import create_party, set_up_watch_parties
+from tests.e2e.member_steps import create_party, set_up_watch_parties
 
 TIMEOUT = 60
 

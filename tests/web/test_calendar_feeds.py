@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import vobject
 
-from tests.web.conftest import answer, create_party, rsvp, set_up_watch_parties
+from tests.e2e.member_steps import answer, create_party, rsvp, set_up_watch_parties
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PARTY_DAY = (datetime.now(SEOUL) + timedelta(days=3)).date()

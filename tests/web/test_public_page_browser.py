@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from tests.e2e.member_steps import answer, create_party, rsvp, set_up_watch_parties
 from tests.feeds import fixtures
 from tests.feeds.builders import Item
-from tests.web.conftest import answer, create_party, rsvp, set_up_watch_parties
 
 feed_server = fixtures.feed_server
 

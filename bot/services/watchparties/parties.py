@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # Reminder plan rows as the repository stores them: (offset in seconds, fire time).
 Plan = list[tuple[int, datetime]]
 CALENDAR_MAX = 500
+PICKER_SCAN = 500  # upcoming parties an autocomplete looks through (a server's limit is at most 500)
 
 
 class WatchPartyService:
@@ -148,6 +149,22 @@ class WatchPartyService:
         pages = max(1, -(-total // per_page))
         page = min(max(page, 0), pages - 1)
         return await self.repo.upcoming(guild_id, limit=per_page, offset=page * per_page), pages
+
+    async def pickable(self, guild_id: int, actor_id: int, *, is_moderator: bool, query: str,
+                       own_only: bool = True, limit: int = 25) -> list[Party]:
+        """Upcoming parties an autocomplete offers: the actor's own (every party for moderators, or when
+        `own_only` is False), whose title contains `query` or whose number starts with it, soonest first."""
+        needle = query.strip().casefold()
+        found = []
+        for party in await self.repo.upcoming(guild_id, limit=PICKER_SCAN):
+            if own_only and not is_moderator and party.host_id != actor_id:
+                continue
+            if needle and needle not in party.title.casefold() and not str(party.id).startswith(needle):
+                continue
+            found.append(party)
+            if len(found) >= limit:
+                break
+        return found
 
     async def calendar_parties(self, guild_id: int, party_id: int | None) -> list[Party]:
         """What a calendar file holds: one party of this server (any status), or every upcoming one."""
