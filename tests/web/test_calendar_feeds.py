@@ -10,6 +10,7 @@ import icalendar
 import vobject
 
 from tests.e2e.member_steps import answer, create_party, rsvp, set_up_watch_parties
+from tests.fakediscord.state import Member
 
 SEOUL = ZoneInfo("Asia/Seoul")
 PARTY_DAY = (datetime.now(SEOUL) + timedelta(days=3)).date()
@@ -180,3 +181,20 @@ async def test_season_premieres_are_in_the_server_feed_and_follow_their_date(fak
         assert str(two["SUMMARY"]) == "Trauma Code: Heroes on Call · Season 2 premiere"
     await answer(fake, guild, admin, "show season edit", show="trauma-code", season=2, premiere="tba")
     assert f"season-{show_id}-2@codeblue" not in _events((await web.get(path))[2])
+
+
+async def test_a_members_feed_spans_every_server(fake, web):
+    first = fake.default_guild
+    second = fake.add_guild("Second fan server")
+    fan = first.member("fan2")
+    second.members[fan.id] = Member(fan.user, second.id, [])  # the same person is in both servers
+    for guild in (first, second):
+        await set_up_watch_parties(fake, guild)
+    here, here_post = await create_party(fake, first, first.member("fan1"), "Here", WHEN)
+    there, there_post = await create_party(fake, second, second.member("fan1"), "There", WHEN)
+    await rsvp(fake, here_post, fan, "going")
+    await rsvp(fake, there_post, second.members[fan.id], "maybe")
+    reply = await answer(fake, second, second.members[fan.id], "watchparty calendar subscribe")
+    mine = re.findall(r"<(https?://\S+\.ics)>", reply)[0]
+    _, _, body = await web.get(mine.removeprefix(web.base))
+    assert set(_events(body)) == {f"party-{here}@codeblue", f"party-{there}@codeblue"}
