@@ -27,6 +27,7 @@ class GuildSettings:
     max_party_description_length: int = 1000
     guide_posted_at: str | None = None
     web_public: bool = False
+    news_threads: bool = False  # each news alert in a text channel gets its own thread (migration 0019)
 
     def channel_id(self, kind: str) -> int | None:
         value: int | None = getattr(self, f"{kind}_channel_id")

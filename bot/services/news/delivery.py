@@ -31,6 +31,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.services.news.models import (
@@ -207,12 +208,12 @@ class Deliverer:
                 log.warning("could not check channel %s for delivery %s", channel_id, delivery.id, exc_info=True)
                 return await self._retry_later(delivery, "check_failed", now, maybe_posted=True, sent=False)
             if found is not None:
-                await self.repo.mark_sent(delivery.id, found, now)
+                await self.repo.mark_sent(delivery.id, found, now, channel_id=channel_id)
                 return "reconciled"
         if delivery.unresolved_attempts >= MAX_ATTEMPTS:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
             return "gave_up:too_many_attempts"
-        post = self._post(delivery, channel_id, settings.news_ping_role_id)
+        post = await self._post_for(delivery, channel_id, settings)
         if not await self.repo.mark_attempt(delivery.id, now):
             return "dropped"  # paused, removed or left since the batch was read
         try:
@@ -224,7 +225,7 @@ class Deliverer:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
             return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
-        await self.repo.mark_sent(delivery.id, message_id, self.schedule.now())
+        await self.repo.mark_sent(delivery.id, message_id, self.schedule.now(), channel_id=channel_id)
         return "sent"
 
     async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int, settings: GuildSettings) -> str:
@@ -271,6 +272,18 @@ class Deliverer:
         else:
             await self.repo.postpone(delivery.id, reason, next_attempt_at=next_attempt_at)
         return "retry"
+
+    async def _post_for(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> NewsPost:
+        """The post with the feed's own ping (None: the news role, 0: quiet) and thread setting."""
+        options = (await self.repo.subscription_options([delivery.subscription_id])).get(
+            delivery.subscription_id or 0) if delivery.subscription_id else None
+        role_id = settings.news_ping_role_id
+        thread = settings.news_threads
+        if options is not None:
+            role_id = role_id if options.ping_role_id is None else (options.ping_role_id or None)
+            thread = thread if options.thread is None else options.thread
+        return replace(self._post(delivery, channel_id, role_id), thread=thread,
+                       archive_minutes=settings.thread_archive_minutes)
 
     @staticmethod
     def _post(delivery: DeliveryRecord, channel_id: int, role_id: int | None) -> NewsPost:
