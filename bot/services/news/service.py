@@ -86,11 +86,12 @@ class NewsService:
         self.websub = WebSub(repo, session, schedule, locks, self.parser, ingester, self.corrections,
                              public_url=public_url, allow_private=allow_private)
         self.explainer = Explainer(repo, fetcher, self.parser, matchers, schedule)
+        after_poll = _AfterPoll(self.websub, self.corrections)
         self.poller = Poller(repo, fetcher, self.parser, ingester, self.deliverer, notifier, schedule, locks,
                              concurrency=concurrency, failure_notice_after=failure_notice_after, metrics=metrics,
-                             observer=_AfterPoll(self.websub, self.corrections))
+                             observer=after_poll)
         self.subscriptions = Subscriptions(repo, fetcher, self.parser, ingester, matchers, schedule, locks,
-                                           allow_private=allow_private)
+                                           allow_private=allow_private, observer=after_poll)
 
     def close(self) -> None:
         """Stop the parsing processes (the cog calls this when it unloads)."""

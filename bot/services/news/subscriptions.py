@@ -17,6 +17,7 @@ from bot.services.news.models import (
     FeedTestReport,
     Fetcher,
     NewsError,
+    PollObserver,
     PresetResult,
     TestedEntry,
     _keyword_error,
@@ -35,7 +36,7 @@ class Subscriptions:
 
     def __init__(self, repo: NewsRepository, fetcher: Fetcher, parser: FeedParser, ingester: Ingester,
                  matchers: KeywordMatchers, schedule: PollSchedule, locks: FeedLocks, *,
-                 allow_private: bool = False) -> None:
+                 allow_private: bool = False, observer: PollObserver | None = None) -> None:
         self.repo = repo
         self.fetcher = fetcher
         self.parser = parser
@@ -44,6 +45,7 @@ class Subscriptions:
         self.schedule = schedule
         self.locks = locks
         self.allow_private = allow_private
+        self.observer = observer  # told of the fetch that follows a feed (WebSub hub discovery)
 
     async def _subscription_for(self, guild_id: int, subscription_id: int | None) -> SubscriptionRecord | None:
         if subscription_id is None:
@@ -136,6 +138,8 @@ class Subscriptions:
                                                                created_by=created_by, now=now)
             if subscription is None:
                 raise NewsError("news.feed.already", url=url[:200])
+            if self.observer is not None:
+                await self.observer.fetched(feed, parsed, result, now)
         for raw, keyword in parsed_keywords:
             await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
                                         _keyword_kind(keyword), now)
