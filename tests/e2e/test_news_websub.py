@@ -9,8 +9,9 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
+from tests.e2e import test_news
 from tests.e2e.harness import BotRunner, free_port
-from tests.e2e.test_news import (  # noqa: F401  (feeds, news: the plain news world's fixtures)
+from tests.e2e.test_news import (
     POST_MESSAGE,
     START,
     Clock,
@@ -18,8 +19,6 @@ from tests.e2e.test_news import (  # noqa: F401  (feeds, news: the plain news wo
     NewsWorld,
     answer,
     configure,
-    feeds,
-    news,
     news_posts,
 )
 from tests.feeds import fixtures
@@ -27,6 +26,8 @@ from tests.feeds.builders import Item, rss2
 from tests.feeds.hub import LocalHub, with_hub
 
 feed_server = fixtures.feed_server
+feeds = test_news.feeds
+news = test_news.news
 
 
 @pytest.fixture
@@ -160,7 +161,7 @@ async def test_lease_is_renewed_before_expiry_and_unsubscribed_when_no_server_fo
     assert [r.form["hub.mode"] for r in hub.requests] == ["subscribe", "subscribe", "unsubscribe"]
 
 
-async def test_without_a_public_url_no_hub_is_contacted(fake, news, hub):  # noqa: F811
+async def test_without_a_public_url_no_hub_is_contacted(fake, news, hub):
     bot = await news.runner.start()
     g = fake.default_guild
     await configure(bot, g)
