@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import discord
@@ -213,6 +214,9 @@ class NewsCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.service.why(guild_id(interaction), link[:500])
         channel_id = report.channel_id
+        if channel_id is None and report.outcome != "unknown":  # the story goes (went) to the news channel
+            channel_id = (await self.bot.settings_service.get(guild_id(interaction))).news_channel_id
+            report = replace(report, channel_id=channel_id)
         if report.message_id and isinstance(self.bot.get_channel(channel_id or 0), discord.ForumChannel):
             channel_id = report.message_id  # a forum post: its starter message is in the post's thread
         await interaction.followup.send(
