@@ -123,18 +123,26 @@ def why_reply(interaction: Interaction, report: WhyReport, link: str | None) -> 
 def edit_reply(interaction: Interaction, item: SubscriptionWithFeed, options: SubscriptionOptions | None) -> str:
     """`/news feed edit`: how the feed posts now."""
     sub = item.subscription
-    ping_role = options.ping_role_id if options else None
-    ping = (text(interaction, "news.feed.ping_none") if ping_role == 0 else
-            role_mention(ping_role) if ping_role else text(interaction, "news.feed.ping_default"))
-    thread = options.thread if options else None
-    threads = text(interaction, "news.feed.thread_server" if thread is None else
-                   "news.feed.thread_on" if thread else "news.feed.thread_off")
+    ping = ping_text(interaction, options.ping_role_id if options else None)
+    threads = thread_text(interaction, options.thread if options else None)
     channel = channel_mention(sub.channel_id) if sub.channel_id else text(interaction, "news.feed.news_channel")
     return cut(text(interaction, "news.feed.edited", title=cut(item.feed.title or item.feed.url, 200),
                     channel=channel, ping=ping, thread=threads), MESSAGE_LIMIT)
 
 
-def feed_field(interaction: Interaction, item: SubscriptionWithFeed) -> tuple[str, str]:
+def ping_text(interaction: Interaction, ping_role_id: int | None) -> str:
+    if ping_role_id == 0:
+        return text(interaction, "news.feed.ping_none")
+    return role_mention(ping_role_id) or text(interaction, "news.feed.ping_default")
+
+
+def thread_text(interaction: Interaction, thread: bool | None) -> str:
+    return text(interaction, "news.feed.thread_server" if thread is None else
+                "news.feed.thread_on" if thread else "news.feed.thread_off")
+
+
+def feed_field(interaction: Interaction, item: SubscriptionWithFeed,
+               options: SubscriptionOptions | None = None) -> tuple[str, str]:
     """One feed of `/news feed list`: (name, value) of its embed field."""
     feed, sub = item.feed, item.subscription
     never = text(interaction, "news.list.never")
@@ -146,6 +154,9 @@ def feed_field(interaction: Interaction, item: SubscriptionWithFeed) -> tuple[st
     ]
     if sub.channel_id:
         lines.append(text(interaction, "news.list.channel", channel=channel_mention(sub.channel_id)))
+    if options is not None and (options.ping_role_id is not None or options.thread is not None):
+        lines.append(text(interaction, "news.list.options", ping=ping_text(interaction, options.ping_role_id),
+                          thread=thread_text(interaction, options.thread)))
     if feed.last_error:
         lines.append(text(interaction, "news.list.error", failures=feed.consecutive_failures,
                           error=cut(feed.last_error, 200)))

@@ -98,6 +98,8 @@ async def test_feed_edit_moves_the_feed_and_changes_ping_thread_and_keywords(fak
                                      "each alert gets its own thread.")
     content, _ = await answer(await fake.slash(g, admin, "news keywords list", feed=feed))
     assert content == "Keywords (this feed only): `season 2`, `-spoiler`"
+    listed = (await (await fake.slash(g, admin, "news feed list")).response()).embeds[0]["fields"][0]["value"]
+    assert "Pings none (post quietly) · each alert gets its own thread" in listed
 
     news.feeds.add("outlet", "Season 2 teaser", "https://outlet.test/teaser", START)
     news.feeds.add("outlet", "Season 2 spoiler leak", "https://outlet.test/leak", START + timedelta(minutes=1))

@@ -106,6 +106,9 @@ async def test_pushed_story_is_posted_within_seconds_once_and_bad_signatures_are
                                                            data=forged_body) as response:
         assert response.status == 404
 
+    # Signed but not a feed: refused without effect.
+    assert await hub.publish(topic, b"<html>not a feed</html>", content_type="text/html") == [400]
+
     # An authentic push (also via X-Hub-Signature with sha256) is posted within seconds, exactly like a poll would.
     current = [*old, item("Season 2 confirmed", "s2", 2)]
     serve(pushed, current, hub)
@@ -172,3 +175,27 @@ async def test_without_a_public_url_no_hub_is_contacted(fake, news, hub):
     await news.next_cycle()
     assert hub.requests == [] and news.feeds.requests["pushed"] == 3  # polled at the normal interval
 
+
+
+async def test_a_request_the_hub_never_verifies_is_sent_again_and_a_denied_one_is_dropped(fake, pushed, hub):
+    hub.verify_intent = False
+    bot = await pushed.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    topic = serve(pushed, [item("Old story", "old", -60)], hub)
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=topic))
+    assert len(hub.requests) == 1
+    pushed.clock.advance(minutes=30)
+    await pushed.service.tick()
+    assert len(hub.requests) == 1  # still waiting for the hub
+    pushed.clock.advance(minutes=31)
+    await pushed.service.tick()
+    first, again = hub.requests
+    assert again.form["hub.callback"] == first.form["hub.callback"] and again.form["hub.mode"] == "subscribe"
+
+    async with aiohttp.ClientSession() as http, http.get(
+            first.form["hub.callback"], params={"hub.mode": "denied", "hub.topic": topic}) as response:
+        assert response.status == 200
+    assert await pushed.service.repo.all_websubs() == []
+    [feed] = await pushed.service.list_feeds(g.id)
+    assert feed.feed.next_poll_at - pushed.service.poller.schedule.now() <= 11 * 60  # polled at the normal pace

@@ -42,6 +42,7 @@ class HubRequest:
 @dataclass
 class LocalHub:
     lease_seconds: int = 3600
+    verify_intent: bool = True  # False: requests are accepted (202) but never verified (a stuck hub)
     subscribers: dict[tuple[str, str], HubSubscriber] = field(default_factory=dict)
     requests: list[HubRequest] = field(default_factory=list)
     port: int = 0
@@ -81,6 +82,8 @@ class LocalHub:
             return web.Response(status=400, text="bad request")
         record = HubRequest(form)
         self.requests.append(record)
+        if not self.verify_intent:
+            return web.Response(status=202)
         task = asyncio.create_task(self._verify(record))  # verification of intent happens after the 202
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -46,6 +46,7 @@ SAFETY_FACTOR = 6  # pushed feeds are polled this many times less often
 HUB_TIMEOUT = aiohttp.ClientTimeout(total=15)
 SIGNATURE_ALGORITHMS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 MAX_LEASE = 365 * 24 * 3600
+HEAD_BYTES = 65_536  # of a feed body searched for <link rel="hub">
 
 _LINK_TAG = re.compile(rb"<(?:[a-z0-9]+:)?link\b[^>]*>", re.IGNORECASE)
 _ATTR = re.compile(rb"""([a-z:-]+)\s*=\s*("[^"]*"|'[^']*')""", re.IGNORECASE)
@@ -60,7 +61,12 @@ def discover(body: bytes | None, link_header: str | None) -> tuple[str | None, s
         rel = re.search(r"rel\s*=\s*\"?([^\";,]*)", params, re.IGNORECASE)
         for name in (rel.group(1).lower().split() if rel else []):
             found.setdefault(name, url)
-    for tag in _LINK_TAG.findall((body or b"")[:200_000]):
+    head = (body or b"")[:HEAD_BYTES]
+    for marker in (b"<item", b"<entry"):  # hub links come before the entries: read only the feed's head
+        position = head.find(marker)
+        if position >= 0:
+            head = head[:position]
+    for tag in _LINK_TAG.findall(head):
         attrs = {k.lower().decode(): unescape(v[1:-1].decode("utf-8", "replace")) for k, v in _ATTR.findall(tag)}
         href = attrs.get("href", "").strip()
         for name in attrs.get("rel", "").lower().split():
