@@ -68,3 +68,24 @@ async def test_a_changed_story_edits_its_message_once_per_change_up_to_the_limit
         assert len(edited) == (1 if n < 2 else 0), summary
     assert fake.message(post["id"])["embeds"][0]["description"] == "Filming starts in June"
     assert len(news_posts(fake, g.channel("news"))) == 1
+
+
+async def test_a_corrected_forum_post_has_its_starter_message_edited(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    forum = g.channel("episode-discussion")
+    news.feeds.server.serve_items("/outlet", [], title="Outlet")
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet"), channel=forum))
+    serve(news, "Season 2 confirmd", "Filming")
+    mark = fake.mark()
+    await news.next_cycle()
+    [created] = fake.requests_to("POST", "/channels/{channel_id}/threads", since=mark)
+    thread_id = created.response["id"]
+    serve(news, "Season 2 confirmed", "Filming")
+    mark = fake.mark()
+    await news.next_cycle()
+    [edit] = fake.requests_to(*EDIT_MESSAGE, since=mark)
+    assert edit.params == {"channel_id": thread_id, "message_id": thread_id}
+    assert edit.json["embeds"][0]["title"] == "Season 2 confirmed"
+    assert fake.requests_to("POST", "/channels/{channel_id}/threads", since=mark) == []

@@ -183,3 +183,19 @@ async def test_news_test_counts_every_entry_that_would_be_posted_and_lists_the_n
     content, _ = await answer(await fake.slash(g, g.member("admin"), "news test", url=news.feeds.url("busy"),
                                                locale="ko"))
     assert content.split("\n")[1] == "최신 10개:"
+
+
+async def test_stories_waiting_for_a_deleted_news_channel_follow_the_feed_to_its_new_channel(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    url = await follow(fake, news, "outlet", "Outlet Daily")
+    fake.delete_channel(g.channel("news"))
+    news.feeds.add("outlet", "Season 2 premiere date", "https://outlet.test/date", START)
+    await news.next_cycle()  # the channel is found gone: the story waits
+    general = g.channel("general")
+    assert news_posts(fake, general) == []
+    await answer(await fake.slash(g, g.member("admin"), "news feed edit", feed=await subscription_id(news, g, url),
+                                  channel=general))
+    await news.next_cycle()
+    assert [p["embeds"][0]["title"] for p in news_posts(fake, general)] == ["Season 2 premiere date"]
