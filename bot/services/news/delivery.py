@@ -49,6 +49,7 @@ from bot.services.news.notices import Notifier
 from bot.services.news.schedule import PollSchedule
 from db.models import GuildSettings
 from db.news import DeliveryRecord, NewsRepository
+from db.news_features import SubscriptionOptions
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Deliverer:
         self.lock = asyncio.Lock()
         # Deleted channels found while posting: their stories wait (no request) for a new news channel.
         self._gone_channels: set[int] = set()
+        self._options: dict[int, SubscriptionOptions | None] = {}
 
     async def leave_guild(self, guild_id: int) -> None:
         """The bot is no longer in the server: pause its subscriptions (kept for when the bot is added back; an
@@ -95,6 +97,7 @@ class Deliverer:
         until every channel's task has finished, so a concurrent run cannot pick up a row that is being sent.
         """
         async with self.lock:
+            self._options = {}  # per-feed ping and thread, read once per run
             posted = 0
             resting: set[int | None] = set()
             settings_cache: dict[int, GuildSettings] = {}
@@ -275,8 +278,12 @@ class Deliverer:
 
     async def _post_for(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> NewsPost:
         """The post with the feed's own ping (None: the news role, 0: quiet) and thread setting."""
-        options = (await self.repo.subscription_options([delivery.subscription_id])).get(
-            delivery.subscription_id or 0) if delivery.subscription_id else None
+        options = None
+        if delivery.subscription_id is not None:
+            if delivery.subscription_id not in self._options:
+                found = await self.repo.subscription_options([delivery.subscription_id])
+                self._options[delivery.subscription_id] = found.get(delivery.subscription_id)
+            options = self._options[delivery.subscription_id]
         role_id = settings.news_ping_role_id
         thread = settings.news_threads
         if options is not None:
