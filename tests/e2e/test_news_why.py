@@ -33,7 +33,7 @@ async def test_why_explains_posted_excluded_unmatched_duplicate_unseen_paused_an
     await configure(bot, g)
     admin, channel = g.member("admin"), g.channel("news")
     for name, title in (("outlet", "Outlet"), ("mirror", "Mirror")):
-        news.feeds.set(name, title, [])
+        news.feeds.set(name, title, [("Season 2 rumours from before", f"https://{name}.test/before", START)])
         await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url(name)))
     for keyword in ("season 2", "-spoiler"):
         await answer(await fake.slash(g, admin, "news keywords add", keyword=keyword))
@@ -68,6 +68,8 @@ async def test_why_explains_posted_excluded_unmatched_duplicate_unseen_paused_an
     news.feeds.add("mirror", "Season 2 mirror exclusive", "https://mirror.test/excl", START + timedelta(minutes=5))
     assert (await why(fake, g, "mirror exclusive"))[1] == (
         "⏸️ Its feed **Mirror** is paused: items that appear while it is paused are skipped.")
+    assert (await why(fake, g, "https://outlet.test/before"))[1] == (
+        "➖ It was already in **Outlet** when the server followed it (or while it was paused), so it was not posted.")
     assert (await why(fake, g, "https://nowhere.test/story"))[1] == (
         "❓ I can't find that story in this server's alerts or in its feeds right now.")
     content, ephemeral = await answer(await fake.slash(g, admin, "news why", link="   "))
@@ -91,6 +93,11 @@ async def test_why_explains_stories_held_back_by_a_deleted_channel_or_failing_di
     assert (await why(fake, g, "Season 2 date", locale="ko"))[1].startswith("⏸️ 보류 중: Discord 오류가 있었어요")
     await news.next_cycle()  # Discord works again: posted
     assert (await why(fake, g, "Season 2 date"))[1].startswith("✅ Posted")
+
+    fake.fail("POST", "/channels/{channel_id}/messages", status=403, code=50013)
+    news.feeds.add("outlet", "Season 2 cast list", "https://outlet.test/cast", START + timedelta(seconds=30))
+    await news.next_cycle()
+    assert (await why(fake, g, "cast list"))[1].startswith("❌ It could not be posted (forbidden")
 
     news_channel = g.channel("news")
     fake.delete_channel(news_channel)
