@@ -16,7 +16,7 @@ _UPDATABLE = frozenset(
     + [f"{k}_role_id" for k in ROLE_KINDS]
     + ["timezone", "reminder_offsets", "thread_archive_minutes", "max_parties_per_guild", "max_parties_per_member",
        "max_party_title_length", "max_party_description_length", "guide_posted_at",
-       "web_public", "spoiler_mode"]
+       "web_public", "spoiler_mode", "news_threads"]
 )
 
 
@@ -44,6 +44,7 @@ class GuildSettingsRepository:
             return GuildSettings(guild_id=guild_id)
         values = {name: row[name] for name in _FIELDS}
         values["web_public"] = bool(values["web_public"])
+        values["news_threads"] = bool(values["news_threads"])
         return GuildSettings(**values)
 
     async def update(self, guild_id: int, **values: object) -> GuildSettings:

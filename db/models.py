@@ -28,6 +28,7 @@ class GuildSettings:
     guide_posted_at: str | None = None
     web_public: bool = False
     spoiler_mode: str = "tracked"
+    news_threads: bool = False  # each news alert in a text channel gets its own thread (migration 0019)
 
     def channel_id(self, kind: str) -> int | None:
         value: int | None = getattr(self, f"{kind}_channel_id")

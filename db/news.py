@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from db.database import Database, Transaction
+from db.news_features import NewsFeaturesMixin
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
 _IN_CHUNK = 500
@@ -160,7 +161,7 @@ def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[st
         yield items[start:start + size]
 
 
-class NewsRepository:
+class NewsRepository(NewsFeaturesMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -424,10 +425,12 @@ class NewsRepository:
         )
         return result.rowcount == 1
 
-    async def mark_sent(self, delivery_id: int, message_id: int, now: int) -> None:
+    async def mark_sent(self, delivery_id: int, message_id: int, now: int, *, channel_id: int | None = None) -> None:
+        """`channel_id`: the channel it was posted in (kept for corrections and /news why links; 0019)."""
         await self.db.execute(
-            "UPDATE news_deliveries SET state = 'sent', message_id = ?, sent_at = ?, error = NULL WHERE id = ?",
-            (message_id, now, delivery_id),
+            "UPDATE news_deliveries SET state = 'sent', message_id = ?, sent_at = ?, error = NULL,"
+            " posted_channel_id = COALESCE(?, posted_channel_id) WHERE id = ?",
+            (message_id, now, channel_id, delivery_id),
         )
 
     async def mark_retry(self, delivery_id: int, error: str, *, next_attempt_at: int, maybe_posted: bool) -> None:

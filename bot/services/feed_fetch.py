@@ -46,6 +46,7 @@ class FetchResult:
     error_code: str | None = None
     error_detail: str | None = None
     http_status: int | None = None
+    link_header: str | None = None  # the answer's Link header(s), for WebSub hub discovery (news features)
 
 
 class FeedUrlError(ValueError):
@@ -274,6 +275,7 @@ class FeedFetcher:
                 content_type=response.headers.get("Content-Type"),
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
+                link_header=", ".join(response.headers.getall("Link", [])) or None,
                 http_status=status,
             )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import discord
@@ -24,8 +25,10 @@ from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, Interaction, channel_family, miss
 
 from .checks import CHECK_COOLDOWN_SECONDS, check_cooldown_key, guild_id
 from .feed_list import FeedListButton, show_feed_list
+from .options import NO_PING, THREAD_CHOICES, parse_ping, parse_thread, ping_autocomplete
 from .poster import DiscordNewsPoster, post_error
-from .render import cut, feed_choice_name, keyword_list, keyword_scope, test_reply
+from .render import cut, edit_reply, feed_choice_name, keyword_list, keyword_scope, message_link, test_reply, why_reply
+from .websub_routes import WEBSUB_PATH, WebSubRoutes
 
 __all__ = ["DiscordNewsPoster", "NewsCog", "post_error", "setup", "split_keywords"]
 
@@ -71,6 +74,10 @@ class NewsCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(FeedListButton)
+        if self.bot.web is not None:  # WebSub callbacks: the hub's verification of intent and its pushes
+            routes = WebSubRoutes(self.service, self._background)
+            self.bot.web.add_get(WEBSUB_PATH, routes.verify)
+            self.bot.web.add_post(WEBSUB_PATH, routes.push)
         # Crash reconciliation and overdue polls happen in the first tick, seconds after start-up: feeds overdue
         # while the bot was down are simply polled then (nothing is lost: entries stay in the feed).
         self.bot.scheduler.add_job(
@@ -148,15 +155,21 @@ class NewsCog(commands.Cog):
     @app_commands.describe(url="The feed's address (http or https)",
                            keywords="Keywords for this feed only, comma-separated (else the server's keywords)",
                            channel="Where to post (default: the server's news channel)",
-                           post_newest="Also post the feed's newest item now")
+                           post_newest="Also post the feed's newest item now",
+                           ping="Role pinged for this feed's alerts, or none to post quietly (default: the news role)",
+                           thread="Give each alert its own discussion thread (text channels)")
+    @app_commands.autocomplete(ping=ping_autocomplete)
+    @app_commands.choices(thread=THREAD_CHOICES)
     async def feed_add(self, interaction: Interaction, url: str, keywords: str | None = None,
-                       channel: NewsChannel | None = None, post_newest: bool = False) -> None:
+                       channel: NewsChannel | None = None, post_newest: bool = False, ping: str | None = None,
+                       thread: app_commands.Choice[str] | None = None) -> None:
         target = await self._target_channel(interaction, channel)
+        options = {"ping_role_id": parse_ping(interaction, ping), "thread": parse_thread(thread)}
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.add_feed(
             guild_id(interaction), url, created_by=interaction.user.id,
             channel_id=channel.id if channel is not None else None,
-            keywords=split_keywords(keywords), post_newest=post_newest,
+            keywords=split_keywords(keywords), post_newest=post_newest, **options,
         )
         reply = text(interaction, "news.feed.added", title=result.title or url[:100], entries=result.entries,
                      channel=target.mention)
@@ -164,6 +177,51 @@ class NewsCog(commands.Cog):
             reply += "\n" + text(interaction, "news.feed.added_newest")
             self._background(self.service.deliver_pending())
         await interaction.followup.send(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @feed.command(name="edit", description="Change where and how a feed posts, without removing it")
+    @app_commands.describe(feed="The feed", channel="Where to post",
+                           ping="Role pinged for this feed's alerts, none to post quietly, default for the news role",
+                           thread="Give each alert its own discussion thread (text channels)",
+                           keywords="This feed's own keywords, comma-separated (replace the old ones; none: clear)")
+    @app_commands.autocomplete(feed=feed_autocomplete, ping=ping_autocomplete)
+    @app_commands.choices(thread=THREAD_CHOICES)
+    async def feed_edit(self, interaction: Interaction, feed: str, channel: NewsChannel | None = None,
+                        ping: str | None = None, thread: app_commands.Choice[str] | None = None,
+                        keywords: str | None = None) -> None:
+        subscription_id = _subscription_id(feed)
+        changes: dict[str, object] = {"ping_role_id": parse_ping(interaction, ping), "thread": parse_thread(thread)}
+        if channel is not None:
+            changes["channel_id"] = (await self._target_channel(interaction, channel)).id
+        if keywords is not None:
+            changes["keywords"] = [] if keywords.strip().casefold() in NO_PING else split_keywords(keywords)
+        item = await self.service.edit_feed(guild_id(interaction), subscription_id, **changes)
+        options = await self.service.subscription_options([subscription_id])
+        await interaction.response.send_message(edit_reply(interaction, item, options.get(subscription_id)),
+                                                ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @news.command(name="threads", description="Give every news alert in a text channel its own discussion thread")
+    @app_commands.describe(thread="on: each alert gets a thread (feeds can override it with /news feed edit)")
+    @app_commands.choices(thread=THREAD_CHOICES[:2])
+    async def threads(self, interaction: Interaction, thread: app_commands.Choice[str]) -> None:
+        await self.bot.settings_service.update(guild_id(interaction), news_threads=thread.value == "on")
+        await interaction.response.send_message(text(interaction, f"news.threads.{thread.value}"), ephemeral=True)
+
+    @news.command(name="why", description="What happened to a story, and why")
+    @app_commands.describe(link="The story's link, or words of its title")
+    async def why(self, interaction: Interaction, link: str) -> None:
+        if not link.strip():
+            raise UserFacingError("news.why.empty")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.service.why(guild_id(interaction), link[:500])
+        channel_id = report.channel_id
+        if channel_id is None and report.outcome != "unknown":  # the story goes (went) to the news channel
+            channel_id = (await self.bot.settings_service.get(guild_id(interaction))).news_channel_id
+            report = replace(report, channel_id=channel_id)
+        if report.message_id and isinstance(self.bot.get_channel(channel_id or 0), discord.ForumChannel):
+            channel_id = report.message_id  # a forum post: its starter message is in the post's thread
+        await interaction.followup.send(
+            why_reply(interaction, report, message_link(report.guild_id, channel_id, report.message_id)),
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @feed.command(name="remove", description="Stop following a feed")
     @app_commands.describe(feed="The feed")
@@ -272,5 +330,7 @@ async def setup(bot: CodeBlueBot) -> None:
         interval=timedelta(minutes=bot.settings.feed_interval_minutes),
         in_guild=lambda guild_id: bot.get_guild(guild_id) is not None,
         metrics=bot.metrics,
+        # WebSub only when the hub can reach the web companion: it serves the callback.
+        public_url=bot.settings.public_url if bot.web is not None else None,
     )
     await bot.add_cog(NewsCog(bot, service))

@@ -45,7 +45,8 @@ async def show_feed_list(interaction: Interaction, service: NewsService, page: i
         else:
             await interaction.response.send_message(text(interaction, "news.list.empty"), ephemeral=True)
         return
-    pages = feed_list_pages([feed_field(interaction, item) for item in items])
+    options = await service.subscription_options([item.subscription.id for item in items])
+    pages = feed_list_pages([feed_field(interaction, item, options.get(item.subscription.id)) for item in items])
     page = max(0, min(page, len(pages) - 1))
     embed = discord.Embed(title=text(interaction, "news.list.title"), colour=discord.Colour.red())
     for name, value in pages[page]:

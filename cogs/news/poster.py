@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 import discord
@@ -13,9 +15,20 @@ from bot.ui import notify_admins
 
 from .render import embed_title, forum_post_name, news_allowed_mentions, news_embed, notice_text, role_mention
 
+if TYPE_CHECKING:
+    from discord.types.threads import ThreadArchiveDuration
+
+log = logging.getLogger(__name__)
+
 # Answers that prove nothing was posted but may pass: rate limited beyond discord.py's own retries, request timeout.
 TEMPORARY_REFUSALS = frozenset({408, 429})
 HISTORY_CHECKED = 50  # messages of a channel read back when looking for a story after a crash
+ARCHIVE_CHOICES = (60, 1440, 4320, 10080)  # thread auto-archive durations Discord accepts (minutes)
+
+
+def _archive(minutes: int) -> ThreadArchiveDuration:
+    value = max((m for m in ARCHIVE_CHOICES if m <= minutes), default=60)
+    return cast("ThreadArchiveDuration", value)
 
 
 def post_error(exc: discord.HTTPException) -> PostError:
@@ -65,12 +78,38 @@ class DiscordNewsPoster:
                                                       content=content, embed=embed, allowed_mentions=mentions)
                 return created.message.id
             message = await channel.send(content, embed=embed, allowed_mentions=mentions)
-            return message.id
         except discord.HTTPException as exc:
             raise post_error(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The request may have reached Discord before the connection failed: the service checks first.
             raise PostError(f"unavailable: {exc}"[:200], permanent=False, maybe_posted=True) from None
+        if post.thread and isinstance(channel, discord.TextChannel):
+            await self._open_thread(message, post)
+        return message.id
+
+    async def _open_thread(self, message: discord.Message, post: NewsPost) -> None:
+        """The alert's own discussion thread. The story is posted either way: a thread that cannot be opened is
+        logged, not retried (the message would otherwise be sent again)."""
+        guild = message.guild
+        try:
+            await message.create_thread(name=forum_post_name(self.bot, guild, post.title),
+                                        auto_archive_duration=_archive(post.archive_minutes))
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
+            log.warning("could not open a thread for news message %s", message.id, exc_info=True)
+
+    async def edit(self, channel_id: int, message_id: int, post: NewsPost) -> None:
+        """A correction: the message's embed replaced, marked updated (nothing pinged: no content is sent)."""
+        channel = await self._channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        # A forum post's starter message lives in the post's thread, whose id is the message id.
+        target = message_id if isinstance(channel, discord.ForumChannel) else channel_id
+        try:
+            await self.bot.get_partial_messageable(target).get_partial_message(message_id).edit(
+                embed=news_embed(self.bot, post, guild), allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            raise post_error(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PostError(f"unavailable: {exc}"[:200], permanent=False) from None
 
     async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
         try:

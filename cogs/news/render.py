@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 import discord
 
 from bot.client import CodeBlueBot
-from bot.services.news import FeedTestReport, KeywordRecord, NewsPost, SubscriptionWithFeed
+from bot.services.news import (
+    FeedTestReport,
+    KeywordRecord,
+    NewsPost,
+    SubscriptionOptions,
+    SubscriptionWithFeed,
+    WhyReport,
+)
 from bot.ui import Interaction, guild_text, text
 
 FIELD_LIMIT = 1024
@@ -80,10 +87,62 @@ def news_embed(client: CodeBlueBot, post: NewsPost, guild: discord.Guild | None)
     thumbnail = _http(post.thumbnail)
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)
+    if post.updated:
+        embed.set_footer(text=guild_text(client, guild, "news.post.updated"))
     return embed
 
 
-def feed_field(interaction: Interaction, item: SubscriptionWithFeed) -> tuple[str, str]:
+def message_link(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str | None:
+    if not (guild_id and channel_id and message_id):
+        return None
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def _when(epoch: int | None) -> str:
+    if not epoch:
+        return "-"
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"
+
+
+def why_reply(interaction: Interaction, report: WhyReport, link: str | None) -> str:
+    """`/news why`: the story, then what happened to it and why. `link`: the message's (or the earlier alert's)."""
+    story = cut(report.title or "-", 200)
+    if report.link:
+        story = f"[{story}](<{cut(report.link, 400)}>)"
+    lines = [text(interaction, "news.why.story", story=story)]
+    keywords = ", ".join(f"`{k.replace('`', 'ˋ')}`" for k in report.keywords) or "-"
+    lines.append(text(interaction, f"news.why.{report.outcome}", keyword=cut(report.keyword or "-", 100),
+                      link=link or "-", channel=channel_mention(report.channel_id),
+                      reason=cut(report.reason or "-", 200),
+                      when=_when(report.next_poll_at), feed=cut(report.feed or "-", 200),
+                      keywords=cut(keywords, 1000)))
+    return cut("\n".join(lines), MESSAGE_LIMIT)
+
+
+def edit_reply(interaction: Interaction, item: SubscriptionWithFeed, options: SubscriptionOptions | None) -> str:
+    """`/news feed edit`: how the feed posts now."""
+    sub = item.subscription
+    ping = ping_text(interaction, options.ping_role_id if options else None)
+    threads = thread_text(interaction, options.thread if options else None)
+    channel = channel_mention(sub.channel_id) if sub.channel_id else text(interaction, "news.feed.news_channel")
+    return cut(text(interaction, "news.feed.edited", title=cut(item.feed.title or item.feed.url, 200),
+                    channel=channel, ping=ping, thread=threads), MESSAGE_LIMIT)
+
+
+def ping_text(interaction: Interaction, ping_role_id: int | None) -> str:
+    if ping_role_id == 0:
+        return text(interaction, "news.feed.ping_none")
+    return role_mention(ping_role_id) or text(interaction, "news.feed.ping_default")
+
+
+def thread_text(interaction: Interaction, thread: bool | None) -> str:
+    return text(interaction, "news.feed.thread_server" if thread is None else
+                "news.feed.thread_on" if thread else "news.feed.thread_off")
+
+
+def feed_field(interaction: Interaction, item: SubscriptionWithFeed,
+               options: SubscriptionOptions | None = None) -> tuple[str, str]:
     """One feed of `/news feed list`: (name, value) of its embed field."""
     feed, sub = item.feed, item.subscription
     never = text(interaction, "news.list.never")
@@ -95,6 +154,9 @@ def feed_field(interaction: Interaction, item: SubscriptionWithFeed) -> tuple[st
     ]
     if sub.channel_id:
         lines.append(text(interaction, "news.list.channel", channel=channel_mention(sub.channel_id)))
+    if options is not None and (options.ping_role_id is not None or options.thread is not None):
+        lines.append(text(interaction, "news.list.options", ping=ping_text(interaction, options.ping_role_id),
+                          thread=thread_text(interaction, options.thread)))
     if feed.last_error:
         lines.append(text(interaction, "news.list.error", failures=feed.consecutive_failures,
                           error=cut(feed.last_error, 200)))
@@ -118,7 +180,9 @@ def keyword_list(interaction: Interaction, records: list[KeywordRecord], scope: 
 
 def test_reply(interaction: Interaction, report: FeedTestReport) -> str:
     lines = [text(interaction, "news.test.summary", title=cut(report.title or "-", 200), entries=report.entries,
-                  matching=len(report.matching), excluded=report.excluded)]
+                  matching=report.would_post, excluded=report.excluded)]
+    if report.would_post > len(report.matching):
+        lines.append(text(interaction, "news.test.newest", shown=len(report.matching)))
     for item in report.matching:
         keyword = item.keyword or text(interaction, "news.test.everything")
         lines.append(text(interaction, "news.test.item", title=cut(item.title, 150), keyword=cut(keyword, 60)))

@@ -140,3 +140,11 @@ def test_no_import_cycles():
         if module not in state:
             visit(module, [module])
     assert cycles == []
+
+
+def test_no_merge_conflict_markers():
+    marked = [f"{path.relative_to(ROOT)}:{number}"
+              for path in _repository_files()
+              for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+              if line.startswith(("<<<<<<< ", ">>>>>>> "))]
+    assert marked == []

@@ -19,9 +19,12 @@ from bot.services.news.models import (
     TestedEntry,
 )
 from bot.services.news.service import NewsService, build_news_service
+from bot.services.news.why import WhyReport
 from db.news import KeywordRecord, SubscriptionWithFeed
+from db.news_features import UNCHANGED, SubscriptionOptions
 
 __all__ = [
+    "UNCHANGED",
     "AddFeedResult",
     "FeedTestReport",
     "KeywordRecord",
@@ -32,7 +35,9 @@ __all__ = [
     "PollSummary",
     "PostError",
     "PresetResult",
+    "SubscriptionOptions",
     "SubscriptionWithFeed",
     "TestedEntry",
+    "WhyReport",
     "build_news_service",
 ]

@@ -31,6 +31,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.services.news.models import (
@@ -48,6 +49,7 @@ from bot.services.news.notices import Notifier
 from bot.services.news.schedule import PollSchedule
 from db.models import GuildSettings
 from db.news import DeliveryRecord, NewsRepository
+from db.news_features import SubscriptionOptions
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Deliverer:
         self.lock = asyncio.Lock()
         # Deleted channels found while posting: their stories wait (no request) for a new news channel.
         self._gone_channels: set[int] = set()
+        self._options: dict[int, SubscriptionOptions | None] = {}
 
     async def leave_guild(self, guild_id: int) -> None:
         """The bot is no longer in the server: pause its subscriptions (kept for when the bot is added back; an
@@ -94,6 +97,7 @@ class Deliverer:
         until every channel's task has finished, so a concurrent run cannot pick up a row that is being sent.
         """
         async with self.lock:
+            self._options = {}  # per-feed ping and thread, read once per run
             posted = 0
             resting: set[int | None] = set()
             settings_cache: dict[int, GuildSettings] = {}
@@ -207,12 +211,12 @@ class Deliverer:
                 log.warning("could not check channel %s for delivery %s", channel_id, delivery.id, exc_info=True)
                 return await self._retry_later(delivery, "check_failed", now, maybe_posted=True, sent=False)
             if found is not None:
-                await self.repo.mark_sent(delivery.id, found, now)
+                await self.repo.mark_sent(delivery.id, found, now, channel_id=channel_id)
                 return "reconciled"
         if delivery.unresolved_attempts >= MAX_ATTEMPTS:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
             return "gave_up:too_many_attempts"
-        post = self._post(delivery, channel_id, settings.news_ping_role_id)
+        post = await self._post_for(delivery, channel_id, settings)
         if not await self.repo.mark_attempt(delivery.id, now):
             return "dropped"  # paused, removed or left since the batch was read
         try:
@@ -224,7 +228,7 @@ class Deliverer:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
             return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
-        await self.repo.mark_sent(delivery.id, message_id, self.schedule.now())
+        await self.repo.mark_sent(delivery.id, message_id, self.schedule.now(), channel_id=channel_id)
         return "sent"
 
     async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int, settings: GuildSettings) -> str:
@@ -271,6 +275,22 @@ class Deliverer:
         else:
             await self.repo.postpone(delivery.id, reason, next_attempt_at=next_attempt_at)
         return "retry"
+
+    async def _post_for(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> NewsPost:
+        """The post with the feed's own ping (None: the news role, 0: quiet) and thread setting."""
+        options = None
+        if delivery.subscription_id is not None:
+            if delivery.subscription_id not in self._options:
+                found = await self.repo.subscription_options([delivery.subscription_id])
+                self._options[delivery.subscription_id] = found.get(delivery.subscription_id)
+            options = self._options[delivery.subscription_id]
+        role_id = settings.news_ping_role_id
+        thread = settings.news_threads
+        if options is not None:
+            role_id = role_id if options.ping_role_id is None else (options.ping_role_id or None)
+            thread = thread if options.thread is None else options.thread
+        return replace(self._post(delivery, channel_id, role_id), thread=thread,
+                       archive_minutes=settings.thread_archive_minutes)
 
     @staticmethod
     def _post(delivery: DeliveryRecord, channel_id: int, role_id: int | None) -> NewsPost:

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from bot.domain.feed_entries import FeedEntry
+from bot.domain.feed_entries import FeedEntry, ParsedFeed
 from bot.domain.news_match import Keyword, KeywordError
 from bot.errors import UserFacingError
 from bot.services.feed_fetch import FetchResult
 from db.models import GuildSettings
-from db.news import SubscriptionRecord
+from db.news import FeedRecord, SubscriptionRecord
 
 DEFAULT_INTERVAL = timedelta(minutes=10)
 MIN_INTERVAL = timedelta(minutes=2)
@@ -67,6 +67,9 @@ class NewsPost:
     source: str | None
     published: datetime | None
     thumbnail: str | None
+    thread: bool = False  # a text channel's alert gets its own discussion thread
+    archive_minutes: int = 10080
+    updated: bool = False  # a correction: the posted message is edited and marked "updated"
 
 
 class NewsPoster(Protocol):
@@ -78,11 +81,20 @@ class NewsPoster(Protocol):
     async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
         """The id of a message posted since `since` that carries this story, if any (crash reconciliation)."""
 
+    async def edit(self, channel_id: int, message_id: int, post: NewsPost) -> None:
+        """Edit a posted story (a correction); raise PostError."""
+
     async def notify(self, guild_id: int, key: str, **params: object) -> bool:
         """Tell the server's admins (log channel) the catalog message `key`; False when it could not be posted.
 
         Channels are given as ids (`channel_id`, `news_channel_id`; None when there is none): the poster renders
         them."""
+
+
+class PollObserver(Protocol):
+    """Told after each successful poll of a feed (`parsed` None for a 304), under the feed's lock."""
+
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None: ...
 
 
 class Fetcher(Protocol):
@@ -126,8 +138,9 @@ class TestedEntry:
 class FeedTestReport:
     title: str | None
     entries: int
-    matching: list[TestedEntry]
+    matching: list[TestedEntry]  # the newest ten
     excluded: int
+    would_post: int = 0  # all the entries that would be posted
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 
 from bot.domain.feed_entries import ParsedFeed
 from bot.metrics import Metrics
+from bot.services.feed_fetch import FetchResult
 from bot.services.news.dedupe import DEDUPE_WINDOW
 from bot.services.news.delivery import Deliverer
 from bot.services.news.ingest import Ingester
-from bot.services.news.models import FAILURE_NOTICE_AFTER, Fetcher, NewsError, PollSummary
+from bot.services.news.models import FAILURE_NOTICE_AFTER, Fetcher, NewsError, PollObserver, PollSummary
 from bot.services.news.notices import Notifier, notice_url
 from bot.services.news.parsing import PROBLEM_LIMIT, FeedParser, FeedProblem
 from bot.services.news.schedule import FeedLocks, PollSchedule
@@ -34,7 +35,7 @@ class Poller:
     def __init__(self, repo: NewsRepository, fetcher: Fetcher, parser: FeedParser, ingester: Ingester,
                  deliverer: Deliverer, notifier: Notifier, schedule: PollSchedule, locks: FeedLocks, *,
                  concurrency: int = 8, failure_notice_after: int = FAILURE_NOTICE_AFTER,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, observer: PollObserver | None = None) -> None:
         self.repo = repo
         self.fetcher = fetcher
         self.parser = parser
@@ -46,6 +47,7 @@ class Poller:
         self.failure_notice_after = failure_notice_after
         self._fetch_slots = asyncio.Semaphore(concurrency)
         self.metrics = metrics or Metrics()
+        self.observer = observer  # news features: WebSub hub discovery, corrections (see models.PollObserver)
 
     async def tick(self) -> PollSummary:
         """Post what is pending (reconciling after a crash), poll due feeds, post."""
@@ -96,6 +98,7 @@ class Poller:
                         await self.repo.record_not_modified(feed.id, now=now,
                                                             next_poll_at=self.schedule.after_success(now))
                         await self._maybe_recovered(feed)
+                        await self._observe(feed, None, result, now)
                         return
                     parsed: ParsedFeed | FeedProblem
                     try:
@@ -113,10 +116,19 @@ class Poller:
                 summary.new_entries += new
                 summary.queued += queued
                 await self._maybe_recovered(feed)
+                await self._observe(feed, parsed, result, now)
         except Exception:
             # One broken feed (or a bug its content triggers) never stops the others.
             log.exception("polling feed %s failed", feed_id)
             summary.failed += 1
+
+    async def _observe(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None:
+        if self.observer is None:
+            return
+        try:
+            await self.observer.fetched(feed, parsed, result, now)
+        except Exception:
+            log.exception("after-poll hook failed for feed %s", feed.id)
 
     async def _record_failure(self, feed: FeedRecord, now: int, error: str) -> None:
         failures = await self.repo.record_failure(

@@ -7,16 +7,20 @@ they share: the `Ingester`, the `FeedParser`, the keyword cache, the poll schedu
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 
+from bot.domain.feed_entries import ParsedFeed
 from bot.domain.news_match import Keyword
 from bot.metrics import Metrics
-from bot.services.feed_fetch import FeedFetcher
+from bot.services.feed_fetch import FeedFetcher, FetchResult
+from bot.services.news.corrections import Corrections
 from bot.services.news.delivery import Deliverer
 from bot.services.news.ingest import Ingester, KeywordMatchers
 from bot.services.news.models import (
@@ -36,8 +40,13 @@ from bot.services.news.parsing import PARSE_PROCESSES, FeedParser, new_parse_poo
 from bot.services.news.poller import Poller
 from bot.services.news.schedule import FeedLocks, PollSchedule
 from bot.services.news.subscriptions import Subscriptions
+from bot.services.news.websub import WebSub
+from bot.services.news.why import Explainer, WhyReport
 from db.database import Database
-from db.news import KeywordRecord, NewsRepository, SubscriptionWithFeed
+from db.news import FeedRecord, KeywordRecord, NewsRepository, SubscriptionWithFeed
+from db.news_features import SubscriptionOptions
+
+log = logging.getLogger(__name__)
 
 FETCH_CONNECT_TIMEOUT = 10.0
 FETCH_TOTAL_TIMEOUT = 30.0  # seconds for a whole fetch, redirects included (module-level so tests can shorten it)
@@ -61,6 +70,8 @@ class NewsService:
         parse_executor: Executor | None = None,
         in_guild: Callable[[int], bool] | None = None,
         metrics: Metrics | None = None,
+        session: aiohttp.ClientSession | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.repo = repo
         schedule = PollSchedule(clock, interval=interval, rng=rng)
@@ -70,10 +81,17 @@ class NewsService:
         self.parser = FeedParser(parse_executor, concurrency=parse_concurrency)
         ingester = Ingester(repo, schedule, matchers)
         self.deliverer = Deliverer(repo, poster, settings, notifier, schedule, in_guild=in_guild)
+        self.corrections = Corrections(repo, poster)
+        # WebSub needs the shared HTTP session and a public URL the hub can reach; without them it stays off.
+        self.websub = WebSub(repo, session, schedule, locks, self.parser, ingester, self.corrections,
+                             public_url=public_url, allow_private=allow_private)
+        self.explainer = Explainer(repo, fetcher, self.parser, matchers, schedule)
+        after_poll = _AfterPoll(self.websub, self.corrections)
         self.poller = Poller(repo, fetcher, self.parser, ingester, self.deliverer, notifier, schedule, locks,
-                             concurrency=concurrency, failure_notice_after=failure_notice_after, metrics=metrics)
+                             concurrency=concurrency, failure_notice_after=failure_notice_after, metrics=metrics,
+                             observer=after_poll)
         self.subscriptions = Subscriptions(repo, fetcher, self.parser, ingester, matchers, schedule, locks,
-                                           allow_private=allow_private)
+                                           allow_private=allow_private, observer=after_poll)
 
     def close(self) -> None:
         """Stop the parsing processes (the cog calls this when it unloads)."""
@@ -81,10 +99,36 @@ class NewsService:
 
     # -- the scheduler job, /news check and posting ---------------------------------------------------------------
     async def tick(self) -> PollSummary:
-        return await self.poller.tick()
+        summary = await self.poller.tick()
+        await self._upkeep()
+        return summary
 
     async def check_guild(self, guild_id: int) -> PollSummary:
-        return await self.poller.check_guild(guild_id)
+        summary = await self.poller.check_guild(guild_id)
+        await self._upkeep()
+        return summary
+
+    async def _upkeep(self) -> None:
+        """After a poll: edit corrected stories, renew / retry / end WebSub subscriptions."""
+        for step in (self.corrections.edit_pending, self.websub.maintain):
+            try:
+                await step()
+            except Exception:
+                log.exception("news upkeep step %s failed", step.__qualname__)
+
+    async def after_push(self) -> None:
+        """A WebSub push was ingested: post what it queued and edit what it corrected."""
+        await self.deliverer.deliver_pending()
+        await self.corrections.edit_pending()
+
+    async def why(self, guild_id: int, query: str) -> WhyReport:
+        return await self.explainer.explain(guild_id, query)
+
+    async def edit_feed(self, guild_id: int, subscription_id: int, **changes: Any) -> SubscriptionWithFeed:
+        return await self.subscriptions.edit_feed(guild_id, subscription_id, **changes)
+
+    async def subscription_options(self, subscription_ids: Sequence[int]) -> dict[int, SubscriptionOptions]:
+        return await self.repo.subscription_options(subscription_ids)
 
     async def deliver_pending(self) -> int:
         return await self.deliverer.deliver_pending()
@@ -94,9 +138,9 @@ class NewsService:
 
     # -- the commands ---------------------------------------------------------------------------------------------
     async def add_feed(self, guild_id: int, raw_url: str, *, created_by: int, channel_id: int | None = None,
-                       keywords: Sequence[str] = (), post_newest: bool = False) -> AddFeedResult:
+                       keywords: Sequence[str] = (), post_newest: bool = False, **options: Any) -> AddFeedResult:
         return await self.subscriptions.add_feed(guild_id, raw_url, created_by=created_by, channel_id=channel_id,
-                                                 keywords=keywords, post_newest=post_newest)
+                                                 keywords=keywords, post_newest=post_newest, **options)
 
     async def add_preset(self, guild_id: int, show_key: str, *, created_by: int,
                          channel_id: int | None = None) -> PresetResult:
@@ -124,10 +168,24 @@ class NewsService:
         return await self.subscriptions.list_keywords(guild_id, subscription_id)
 
 
+class _AfterPoll:
+    """The poller's observer: WebSub hub discovery and the safety-net interval, then corrections."""
+
+    def __init__(self, websub: WebSub, corrections: Corrections) -> None:
+        self.websub = websub
+        self.corrections = corrections
+
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None:
+        if parsed is not None:
+            await self.corrections.check(feed, parsed)
+        await self.websub.fetched(feed, parsed, result, now)
+
+
 def build_news_service(db: Database, session: aiohttp.ClientSession, poster: NewsPoster, settings: SettingsLookup,
                        *, clock: Callable[[], datetime], allow_private: bool, user_agent: str = FEED_USER_AGENT,
                        interval: timedelta = DEFAULT_INTERVAL, parse_processes: int | None = None,
-                       in_guild: Callable[[int], bool] | None = None, metrics: Metrics | None = None) -> NewsService:
+                       in_guild: Callable[[int], bool] | None = None, metrics: Metrics | None = None,
+                       public_url: str | None = None) -> NewsService:
     """The service wired to its repository, a fetcher on the shared HTTP session and a parsing process pool
     (used by the cog; call `close()` when done)."""
     fetcher = FeedFetcher(session, user_agent=user_agent, allow_private=allow_private,
@@ -135,4 +193,5 @@ def build_news_service(db: Database, session: aiohttp.ClientSession, poster: New
     workers = PARSE_PROCESSES if parse_processes is None else parse_processes
     return NewsService(NewsRepository(db), fetcher, poster, settings, clock=clock, interval=interval,
                        allow_private=allow_private, parse_executor=new_parse_pool(workers),
-                       parse_concurrency=max(2, workers), in_guild=in_guild, metrics=metrics)
+                       parse_concurrency=max(2, workers), in_guild=in_guild, metrics=metrics, session=session,
+                       public_url=public_url)

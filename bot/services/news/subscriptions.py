@@ -17,6 +17,7 @@ from bot.services.news.models import (
     FeedTestReport,
     Fetcher,
     NewsError,
+    PollObserver,
     PresetResult,
     TestedEntry,
     _keyword_error,
@@ -26,6 +27,7 @@ from bot.services.news.models import (
 from bot.services.news.parsing import PROBLEM_LIMIT, FeedParser, FeedProblem
 from bot.services.news.schedule import FeedLocks, PollSchedule
 from db.news import KeywordRecord, NewsRepository, SubscriptionRecord, SubscriptionWithFeed
+from db.news_features import UNCHANGED, Unchanged
 
 
 class Subscriptions:
@@ -34,7 +36,7 @@ class Subscriptions:
 
     def __init__(self, repo: NewsRepository, fetcher: Fetcher, parser: FeedParser, ingester: Ingester,
                  matchers: KeywordMatchers, schedule: PollSchedule, locks: FeedLocks, *,
-                 allow_private: bool = False) -> None:
+                 allow_private: bool = False, observer: PollObserver | None = None) -> None:
         self.repo = repo
         self.fetcher = fetcher
         self.parser = parser
@@ -43,6 +45,7 @@ class Subscriptions:
         self.schedule = schedule
         self.locks = locks
         self.allow_private = allow_private
+        self.observer = observer  # told of the fetch that follows a feed (WebSub hub discovery)
 
     async def _subscription_for(self, guild_id: int, subscription_id: int | None) -> SubscriptionRecord | None:
         if subscription_id is None:
@@ -108,7 +111,9 @@ class Subscriptions:
         return normalize_link(url)
 
     async def add_feed(self, guild_id: int, raw_url: str, *, created_by: int, channel_id: int | None = None,
-                       keywords: Sequence[str] = (), post_newest: bool = False) -> AddFeedResult:
+                       keywords: Sequence[str] = (), post_newest: bool = False,
+                       ping_role_id: int | Unchanged | None = UNCHANGED,
+                       thread: bool | Unchanged | None = UNCHANGED) -> AddFeedResult:
         """Follow a feed: fetched once to check it is a feed; its current entries are marked seen."""
         url = self.feed_url(raw_url)
         parsed_keywords = []
@@ -133,9 +138,13 @@ class Subscriptions:
                                                                created_by=created_by, now=now)
             if subscription is None:
                 raise NewsError("news.feed.already", url=url[:200])
+            if self.observer is not None:
+                await self.observer.fetched(feed, parsed, result, now)
         for raw, keyword in parsed_keywords:
             await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
                                         _keyword_kind(keyword), now)
+        if not isinstance(ping_role_id, Unchanged) or not isinstance(thread, Unchanged):
+            await self.repo.update_subscription(guild_id, subscription.id, ping_role_id=ping_role_id, thread=thread)
         self.matchers.forget(guild_id)
         queued = False
         if post_newest and parsed.entries:
@@ -217,6 +226,38 @@ class Subscriptions:
             if not await self.repo.set_paused(subscription.guild_id, subscription.id, False):
                 raise NewsError("news.feed.unknown")
 
+    async def edit_feed(self, guild_id: int, subscription_id: int, *,
+                        channel_id: int | Unchanged | None = UNCHANGED,
+                        ping_role_id: int | Unchanged | None = UNCHANGED,
+                        thread: bool | Unchanged | None = UNCHANGED,
+                        keywords: Sequence[str] | None = None) -> SubscriptionWithFeed:
+        """Change where and how a feed posts (`keywords`: replaces the feed's own keywords; [] clears them so the
+        server-wide ones apply). Everything is checked before anything is written."""
+        parsed_keywords = []
+        for raw in keywords or ():
+            try:
+                parsed_keywords.append((raw, parse_keyword(raw)))
+            except KeywordError as exc:
+                raise _keyword_error(exc, raw) from None
+        if len(parsed_keywords) > MAX_KEYWORDS_PER_SCOPE:
+            raise NewsError("news.keyword.too_many", limit=MAX_KEYWORDS_PER_SCOPE)
+        if not await self.repo.update_subscription(guild_id, subscription_id, channel_id=channel_id,
+                                                   ping_role_id=ping_role_id, thread=thread):
+            raise NewsError("news.feed.unknown")
+        if keywords is not None:
+            now = self.schedule.now()
+            for record in await self.list_keywords(guild_id, subscription_id):
+                await self.repo.remove_keyword(guild_id, subscription_id, record.raw)
+            for raw, keyword in parsed_keywords:
+                await self.repo.add_keyword(guild_id, subscription_id, _keyword_text(keyword, raw),
+                                            _keyword_kind(keyword), now)
+            self.matchers.forget(guild_id)
+        found = [item for item in await self.repo.subscriptions_of_guild(guild_id)
+                 if item.subscription.id == subscription_id]
+        if not found:
+            raise NewsError("news.feed.unknown")
+        return found[0]
+
     async def list_feeds(self, guild_id: int) -> list[SubscriptionWithFeed]:
         return await self.repo.subscriptions_of_guild(guild_id)
 
@@ -239,4 +280,4 @@ class Subscriptions:
                 matching.append(TestedEntry(entry.title, entry.link, outcome.keyword))
             elif outcome.excluded_by:
                 excluded += 1
-        return FeedTestReport(parsed.title, len(parsed.entries), matching[-limit:][::-1], excluded)
+        return FeedTestReport(parsed.title, len(parsed.entries), matching[-limit:][::-1], excluded, len(matching))

@@ -1,0 +1,260 @@
+"""SQL of the news features of migration 0019: per-feed ping and threads, corrections, `/news why` look-ups and
+WebSub subscriptions. Mixed into `db.news.NewsRepository` (kept apart so the poll and ingest queries there stay
+small); times are integer Unix epoch seconds (UTC).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from db.database import Database
+
+_IN_CHUNK = 500
+
+
+class Unchanged:
+    """Marker for "leave this column as it is" in `update_subscription`."""
+
+
+UNCHANGED = Unchanged()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionOptions:
+    """How a feed posts: ping_role_id None = the server's news role, 0 = quietly; thread None = server setting."""
+
+    ping_role_id: int | None
+    thread: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRecord:
+    """A story of a server as `/news why` and corrections read it."""
+
+    id: int
+    guild_id: int
+    subscription_id: int | None
+    feed_id: int | None
+    channel_id: int | None
+    entry_key: str
+    dedupe_key: str
+    link: str | None
+    title: str
+    payload: str
+    state: str
+    message_id: int | None
+    posted_channel_id: int | None
+    error: str | None
+    retries: int
+    next_attempt_at: int | None
+    created_at: int
+    revision: int
+    edit_pending: bool
+
+
+_STORY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload,"
+                  " state, message_id, posted_channel_id, error, retries, next_attempt_at, created_at, revision,"
+                  " edit_pending")
+
+
+def _story(row: sqlite3.Row) -> StoryRecord:
+    values = [row[i] for i in range(19)]
+    values[18] = bool(values[18])
+    return StoryRecord(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSubRecord:
+    feed_id: int
+    topic: str
+    hub: str
+    callback_token: str
+    secret: str
+    state: str  # subscribing | active | unsubscribing
+    lease_expires_at: int | None
+    requested_at: int
+    last_push_at: int | None
+
+
+_WEBSUB_COLUMNS = ("feed_id, topic, hub, callback_token, secret, state, lease_expires_at, requested_at,"
+                   " last_push_at")
+
+
+def _websub(row: sqlite3.Row) -> WebSubRecord:
+    return WebSubRecord(*(row[i] for i in range(9)))
+
+
+class NewsFeaturesMixin:
+    db: Database
+
+    # -- per-feed options ---------------------------------------------------------------------------------------
+    async def subscription_options(self, subscription_ids: Sequence[int]) -> dict[int, SubscriptionOptions]:
+        options: dict[int, SubscriptionOptions] = {}
+        ids = sorted(set(subscription_ids))
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            rows = await self.db.fetch_all(
+                "SELECT id, ping_role_id, thread FROM news_subscriptions WHERE id IN "  # noqa: S608
+                f"({', '.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            for row in rows:
+                thread = None if row[2] is None else bool(row[2])
+                options[int(row[0])] = SubscriptionOptions(row[1], thread)
+        return options
+
+    async def update_subscription(self, guild_id: int, subscription_id: int, *,
+                                  channel_id: int | Unchanged | None = UNCHANGED,
+                                  ping_role_id: int | Unchanged | None = UNCHANGED,
+                                  thread: bool | Unchanged | None = UNCHANGED) -> bool:
+        """Change where and how a feed posts; its stories not yet sent move with a channel change. False when the
+        subscription is unknown here."""
+        assignments: list[str] = []
+        params: list[object] = []
+        if not isinstance(channel_id, Unchanged):
+            assignments.append("channel_id = ?")
+            params.append(channel_id)
+        if not isinstance(ping_role_id, Unchanged):
+            assignments.append("ping_role_id = ?")
+            params.append(ping_role_id)
+        if not isinstance(thread, Unchanged):
+            assignments.append("thread = ?")
+            params.append(None if thread is None else int(thread))
+        async with self.db.transaction() as tx:
+            row = await tx.fetch_one("SELECT id FROM news_subscriptions WHERE guild_id = ? AND id = ?",
+                                     (guild_id, subscription_id))
+            if row is None:
+                return False
+            if assignments:
+                await tx.execute(f"UPDATE news_subscriptions SET {', '.join(assignments)} WHERE id = ?",  # noqa: S608
+                                 (*params, subscription_id))
+            if not isinstance(channel_id, Unchanged):
+                await tx.execute("UPDATE news_deliveries SET channel_id = ? WHERE subscription_id = ?"
+                                 " AND state = 'pending' AND attempted_at IS NULL", (channel_id, subscription_id))
+        return True
+
+    # -- corrections --------------------------------------------------------------------------------------------
+    async def sent_stories_of_entries(self, feed_id: int, entry_keys: Sequence[str]) -> list[StoryRecord]:
+        """Posted stories (every server) of these entries of the feed."""
+        found: list[StoryRecord] = []
+        keys = sorted(set(entry_keys))
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start:start + _IN_CHUNK]
+            rows = await self.db.fetch_all(
+                f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
+                f" AND message_id IS NOT NULL AND entry_key IN ({', '.join('?' * len(chunk))})",
+                (feed_id, *chunk),
+            )
+            found.extend(_story(r) for r in rows)
+        return found
+
+    async def store_correction(self, delivery_id: int, title: str, payload: str, *, revision: int) -> bool:
+        """Store a changed story to edit its message; False when another correction got there first."""
+        result = await self.db.execute(
+            "UPDATE news_deliveries SET title = ?, payload = ?, revision = revision + 1, edit_pending = 1"
+            " WHERE id = ? AND revision = ?",
+            (title, payload, delivery_id, revision),
+        )
+        return result.rowcount == 1
+
+    async def pending_edits(self, limit: int = 100) -> list[StoryRecord]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE edit_pending = 1 AND state = 'sent'"  # noqa: S608
+            " ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [_story(r) for r in rows]
+
+    async def finish_edit(self, delivery_id: int, revision: int) -> None:
+        await self.db.execute("UPDATE news_deliveries SET edit_pending = 0 WHERE id = ? AND revision = ?",
+                              (delivery_id, revision))
+
+    # -- /news why ----------------------------------------------------------------------------------------------
+    async def find_stories(self, guild_id: int, dedupe_key: str | None, title: str,
+                           limit: int = 5) -> list[StoryRecord]:
+        """The server's stories with this dedupe key (normalized link), else whose title contains `title`
+        (case-insensitive for ASCII), newest first."""
+        if dedupe_key:
+            rows = await self.db.fetch_all(
+                f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND (dedupe_key = ? OR link = ?)"  # noqa: S608
+                " ORDER BY id DESC LIMIT ?",
+                (guild_id, dedupe_key, dedupe_key.removeprefix("link:"), limit),
+            )
+            if rows:
+                return [_story(r) for r in rows]
+        if not title.strip():
+            return []
+        rows = await self.db.fetch_all(
+            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND instr(lower(title), lower(?)) > 0"  # noqa: S608
+            " ORDER BY id DESC LIMIT ?",
+            (guild_id, title.strip(), limit),
+        )
+        return [_story(r) for r in rows]
+
+    async def stories_with_fingerprint(self, guild_id: int, fingerprint: str, limit: int = 5) -> list[StoryRecord]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND title_fingerprint = ?"  # noqa: S608
+            " ORDER BY id LIMIT ?",
+            (guild_id, fingerprint, limit),
+        )
+        return [_story(r) for r in rows]
+
+    async def recent_story_titles(self, guild_id: int, since: int, limit: int) -> list[StoryRecord]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (guild_id, since, limit),
+        )
+        return [_story(r) for r in rows]
+
+    # -- WebSub -------------------------------------------------------------------------------------------------
+    async def get_websub(self, feed_id: int) -> WebSubRecord | None:
+        row = await self.db.fetch_one(f"SELECT {_WEBSUB_COLUMNS} FROM news_websub WHERE feed_id = ?",  # noqa: S608
+                                      (feed_id,))
+        return None if row is None else _websub(row)
+
+    async def websub_by_token(self, token: str) -> WebSubRecord | None:
+        row = await self.db.fetch_one(f"SELECT {_WEBSUB_COLUMNS} FROM news_websub WHERE callback_token = ?",  # noqa: S608
+                                      (token,))
+        return None if row is None else _websub(row)
+
+    async def all_websubs(self) -> list[WebSubRecord]:
+        rows = await self.db.fetch_all(f"SELECT {_WEBSUB_COLUMNS} FROM news_websub ORDER BY feed_id")  # noqa: S608
+        return [_websub(r) for r in rows]
+
+    async def save_websub(self, record: WebSubRecord) -> None:
+        await self.db.execute(
+            f"INSERT INTO news_websub ({_WEBSUB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+            " ON CONFLICT (feed_id) DO UPDATE SET topic = excluded.topic, hub = excluded.hub,"
+            " callback_token = excluded.callback_token, secret = excluded.secret, state = excluded.state,"
+            " lease_expires_at = excluded.lease_expires_at, requested_at = excluded.requested_at",
+            (record.feed_id, record.topic, record.hub, record.callback_token, record.secret, record.state,
+             record.lease_expires_at, record.requested_at, record.last_push_at),
+        )
+
+    async def websub_verified(self, feed_id: int, lease_expires_at: int) -> None:
+        await self.db.execute("UPDATE news_websub SET state = 'active', lease_expires_at = ? WHERE feed_id = ?",
+                              (lease_expires_at, feed_id))
+
+    async def websub_pushed(self, feed_id: int, now: int) -> None:
+        await self.db.execute("UPDATE news_websub SET last_push_at = ? WHERE feed_id = ?", (now, feed_id))
+
+    async def set_websub_state(self, feed_id: int, state: str, now: int) -> None:
+        await self.db.execute("UPDATE news_websub SET state = ?, requested_at = ? WHERE feed_id = ?",
+                              (state, now, feed_id))
+
+    async def delete_websub(self, feed_id: int) -> None:
+        await self.db.execute("DELETE FROM news_websub WHERE feed_id = ?", (feed_id,))
+
+    async def feed_is_followed(self, feed_id: int) -> bool:
+        """Whether an active (not paused) subscription follows the feed."""
+        row = await self.db.fetch_one(
+            "SELECT 1 FROM news_subscriptions WHERE feed_id = ? AND paused = 0 LIMIT 1", (feed_id,))
+        return row is not None
+
+    async def postpone_poll(self, feed_id: int, next_poll_at: int) -> None:
+        """A pushed feed is polled at the slower safety-net interval."""
+        await self.db.execute("UPDATE news_feeds SET next_poll_at = MAX(next_poll_at, ?) WHERE id = ?",
+                              (next_poll_at, feed_id))
