@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 # Answers that prove nothing was posted but may pass: rate limited beyond discord.py's own retries, request timeout.
 TEMPORARY_REFUSALS = frozenset({408, 429})
-HISTORY_CHECKED = 50  # messages of a channel read back when looking for a story after a crash
 ARCHIVE_CHOICES = (60, 1440, 4320, 10080)  # thread auto-archive durations Discord accepts (minutes)
 
 
@@ -130,7 +129,9 @@ class DiscordNewsPoster:
         if not isinstance(channel, discord.TextChannel | discord.Thread) or self.bot.user is None:
             return None
         me = self.bot.user.id
-        async for message in channel.history(limit=HISTORY_CHECKED, after=since):
+        # Newest first, paging back until `since`: every message since the attempt is read, however many alerts
+        # went out around it (a fixed count of the oldest ones missed a story in the middle of a burst).
+        async for message in channel.history(limit=None, after=since, oldest_first=False):
             if message.author.id == me and any(
                 (link and e.url == link) or (not link and e.title == embed_title(title)) for e in message.embeds
             ):
