@@ -83,13 +83,13 @@ class PartyNotices:
         posted around it), or the last RECENT_CHECKED without `since`. A channel that is gone or that the bot may
         not read counts as not found (the post is then tried again with the same nonce); other failures raise."""
         await self.bot.wait_until_ready()
-        assert self.bot.user is not None
+        bot_id = self.bot.user.id if self.bot.user is not None else 0
         marker = render.reminder_marker(party, int(offset.total_seconds()))
         channel = self.bot.get_partial_messageable(party.channel_id, guild_id=party.guild_id)
         after = discord.Object(discord.utils.time_snowflake(since)) if since is not None else None
         try:
             async for message in channel.history(limit=None if after else RECENT_CHECKED, after=after):
-                if render.is_reminder_post(message, self.bot.user.id, marker):
+                if render.is_reminder_post(message, bot_id, marker):
                     return True
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("could not look for reminder %s in channel %s: %r", marker, party.channel_id, exc)

@@ -160,7 +160,7 @@ def _base36(number: int) -> str:
 def reminder_marker(party: Party, offset_seconds: int) -> str:
     """What identifies one reminder post (party, offset and the time it is for): shown at the end of its embed
     footer, where `find_reminder` looks for it after a crash, and the stem of its nonces."""
-    fire_at = int((party.starts_at.timestamp())) - offset_seconds
+    fire_at = int(party.starts_at.timestamp()) - offset_seconds
     return f"r{_base36(party.id)}.{_base36(offset_seconds)}.{_base36(max(fire_at, 0))}"
 
 

@@ -192,7 +192,7 @@ async def test_an_interrupted_reminder_whose_channel_cannot_be_read_is_tried_aga
 
 
 async def test_a_recorded_dm_is_never_sent_again(env):
-    service, clock, poster = env
+    service, clock, _ = env
     [party] = (await service.create(request("tomorrow 9pm"))).parties
     ledger = ReminderDms(service.repo, party.id, 3600, clock)
     assert await ledger.claim(FAN) is True

@@ -360,7 +360,8 @@ class ReminderJobs:
         try:
             await self._resume_reminder(party_id, offset_seconds)
         except Exception:
-            log.exception("reconciling reminder %s failed", reminder_job_id(party_id, timedelta(seconds=offset_seconds)))
+            log.exception("reconciling reminder %s failed",
+                          reminder_job_id(party_id, timedelta(seconds=offset_seconds)))
         finally:
             _IN_FLIGHT.discard(key)
 
