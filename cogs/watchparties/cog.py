@@ -77,6 +77,9 @@ class WatchPartyCog(commands.Cog):
     async def find_reminder(self, party: Party, offset: timedelta, since: datetime | None) -> bool:
         return await self.notices.find_reminder(party, offset, since)
 
+    async def reminder_undelivered(self, party: Party, error: str) -> None:
+        await self.notices.reminder_undelivered(party, error)
+
     async def party_ended(self, party: Party) -> None:
         await self.bot.wait_until_ready()
         await self.announcements.refresh(party)

@@ -3,6 +3,7 @@ failures cannot have delivered anything (so that the service may safely try a re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from . import render
 
 log = logging.getLogger(__name__)
 CONTENT_LIMIT = 2000
+DM_RETRY_DELAYS = (0.5, 2.0)  # seconds before a DM Discord could not take (5xx, no connection) is tried again
 RECENT_CHECKED = 200  # a reminder in doubt with no claim time is looked for among the channel's last messages
 
 # What a post to Discord can fail with: an answer (HTTPException) or no answer (network failure, timeout).
@@ -54,6 +56,21 @@ def error_text(error: BaseException) -> str:
 class PartyNotices:
     def __init__(self, bot: CodeBlueBot) -> None:
         self.bot = bot
+        # Servers whose admins were told of a Discord outage that cost reminders; cleared by the next reminder
+        # delivered there, so one outage is told once however many reminders it costs.
+        self.outage_told: set[int] = set()
+
+    async def reminder_undelivered(self, party: Party, error: str) -> None:
+        """The service's `PartyPoster.reminder_undelivered`: one notice per server and outage."""
+        if party.guild_id in self.outage_told:
+            log.info("reminder of party %s lost to the same outage; admins were already told", party.id)
+            return
+        self.outage_told.add(party.guild_id)  # before the await: reminders given up together tell once
+        t = render.server_text(self.bot, party.guild_id)
+        if not await notify_admins(self.bot, party.guild_id, t("watchparty.reminder.outage", title=party.title,
+                                                               channel=render.channel_mention(party.channel_id),
+                                                               error=error[:200])):
+            self.outage_told.discard(party.guild_id)  # nobody was told: the next one tries again
 
     async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *,
                             late: bool, dms: DmLedger, channel: bool = True) -> None:
@@ -69,6 +86,7 @@ class PartyNotices:
         try:
             await self.notify(party, recipients, body, body, settings.watchparty_ping_role_id,
                               marker=(marker, render.reminder_embed(t, party, marker)), dms=dms, channel=channel)
+            self.outage_told.discard(party.guild_id)  # delivered: an outage there is over
         except ReminderNotDelivered:
             raise  # Discord unreachable: the service tries again shortly, nobody to tell yet
         except DISCORD_FAILURES as exc:
@@ -102,10 +120,10 @@ class PartyNotices:
         pinged), split if the mentions do not fit one message; DM the others. The two paths are independent: the
         DMs go out even when the channel post fails; a closed DM only skips that member.
 
-        Raises ReminderNotDelivered when nothing was delivered and every network failure was one that cannot have
-        delivered anything (`not_delivered`), so trying it all again cannot post twice; otherwise the channel
-        post's error, if it failed. A DM lost to a network failure while something else was delivered is only
-        logged: retrying would repeat what was delivered."""
+        Raises ReminderNotDelivered when the channel post certainly was not delivered (`not_delivered`) and trying
+        again cannot repeat a DM (the DMs go through the `dms` ledger, or none went out and no DM failure may have
+        delivered), so trying it all again cannot post twice; otherwise the channel post's error, if it failed.
+        A DM Discord could not take is tried again (`_dm`); one still lost is only logged."""
         posted: list[int] = []
         channel_error: BaseException | None = None
         network_errors: list[BaseException] = []
@@ -122,8 +140,7 @@ class PartyNotices:
             if dms is not None and not await dms.claim(user_id):
                 continue  # recorded before: sent already, or interrupted by a crash (at most once per DM)
             try:
-                user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-                await user.send(dm_text, allowed_mentions=NO_MENTIONS)
+                await self._dm(user_id, dm_text)
                 dms_sent += 1
             except DISCORD_FAILURES as exc:
                 if is_network_failure(exc):
@@ -131,10 +148,26 @@ class PartyNotices:
                 if dms is not None and not_delivered(exc):
                     await dms.release(user_id)  # certainly not delivered: a retry may send it
                 log.info("could not DM user %s about party %s: %r", user_id, party.id, exc)
-        if channel and network_errors and not posted and not dms_sent and all(not_delivered(e) for e in network_errors):
-            raise ReminderNotDelivered(error_text(network_errors[0]))
+        if channel and not posted and channel_error is not None and not_delivered(channel_error) and (
+                dms is not None or (not dms_sent and all(not_delivered(e) for e in network_errors))):
+            # The channel post certainly went nowhere: a retry is safe. With a DM ledger the DMs that went out are
+            # recorded and not sent again; without one, only when no DM went out either.
+            raise ReminderNotDelivered(error_text(channel_error))
         if channel_error is not None:
             raise channel_error
+
+    async def _dm(self, user_id: int, text: str) -> None:
+        """DM one member; a failure that cannot have delivered anything (5xx, no connection) is tried again
+        after each of DM_RETRY_DELAYS, so a short Discord hiccup does not cost the DM."""
+        for delay in (*DM_RETRY_DELAYS, None):
+            try:
+                user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
+                await user.send(text, allowed_mentions=NO_MENTIONS)
+                return
+            except DISCORD_FAILURES as exc:
+                if delay is None or not not_delivered(exc):
+                    raise
+                await asyncio.sleep(delay)
 
     async def _post_with_mentions(self, party: Party, user_ids: Sequence[int], channel_text: str,
                                   role_id: int | None, posted: list[int],

@@ -45,6 +45,7 @@ class RecordingPoster:
         self.left_guilds: set[int] = set()
         self.in_channel: set[tuple[int, int]] = set()  # posts Discord stored before a crash
         self.lookup_fails = False
+        self.undelivered: list[tuple[int, str]] = []
 
     async def wait_until_ready(self):
         await self.ready.wait()
@@ -69,6 +70,9 @@ class RecordingPoster:
             raise RuntimeError("Discord unreachable")
         key = (party.id, int(offset.total_seconds()))
         return key in self.in_channel or any(r[:2] == key for r in self.reminders)
+
+    async def reminder_undelivered(self, party, error):
+        self.undelivered.append((party.id, error))
 
     async def party_ended(self, party):
         self.ended.append(party.id)

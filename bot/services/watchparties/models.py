@@ -62,6 +62,10 @@ class PartyPoster(Protocol):
         """After a crash: whether this reminder's channel post is in the channel (posted since `since`, real time;
         None: search the channel's recent messages). Raises when the channel could not be read."""
 
+    async def reminder_undelivered(self, party: Party, error: str) -> None:
+        """Discord stayed unreachable for this reminder through its grace window (given up): tell the admins, once
+        per server while the outage lasts."""
+
     async def party_ended(self, party: Party) -> None:
         """The party is over: disable its buttons."""
 

@@ -414,6 +414,11 @@ class ReminderJobs:
             self.metrics.reminder_finished("failed")
             log.warning("reminder %s not delivered (%s); past its grace window, given up",
                         reminder_job_id(party.id, reminder.offset), error)
+            try:
+                await self.poster.reminder_undelivered(party, str(error))
+            except Exception:
+                log.exception("could not tell the admins of server %s about an undelivered reminder",
+                              party.guild_id)
             return
         self._add_job(reminder_job_id(party.id, reminder.offset), retry_at, self.fire_reminder, party.id,
                       reminder.offset_seconds)
