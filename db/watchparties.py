@@ -471,12 +471,6 @@ class WatchPartyRepository:
         )
         return [int(r["user_id"]) for r in rows]
 
-    async def give_up_interrupted(self) -> int:
-        """sending -> unknown for every reminder whose post was interrupted (start-up: no post of this process is
-        running); returns how many. 'unknown' is final: never sent again, never re-read."""
-        changed = await self.db.execute("UPDATE party_reminders SET state = 'unknown' WHERE state = 'sending'")
-        return changed.rowcount
-
     async def skip_reminders(self, keys: Sequence[tuple[int, int]]) -> int:
         """pending -> skipped for (party_id, offset_seconds) pairs, in one batch; returns how many changed."""
         if not keys:
