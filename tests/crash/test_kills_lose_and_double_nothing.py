@@ -97,7 +97,20 @@ async def test_reminders_and_rsvps_survive_random_and_placed_kills(fake, tmp_pat
             "POST", MESSAGES, lambda r: bool((r.response or {}).get("embeds")), since=mark, timeout=10)).response
         parties[party_id_of(announcement)] = (title, announcement)
         await asyncio.sleep(2.5)
-    first_due = asyncio.get_running_loop().time() + 60 - 2.5 * len(hosts)
+
+    # Placed: the first reminder post is stored by Discord and its answer held; the bot is killed meanwhile (it
+    # never hears back), whenever that happens, clicks or not (one kill or restart at a time).
+    lifecycle = asyncio.Lock()
+    held = fake.hold("POST", MESSAGES, 5.0, predicate=lambda r: r.params["channel_id"] == str(watch.id)
+                     and "starting now" in ((r.json or {}).get("content") or ""))
+
+    async def kill_the_held_reminder() -> None:
+        await held.wait(timeout=240)
+        async with lifecycle:
+            await bot.kill()
+            await bot.restart()
+
+    placed = asyncio.create_task(kill_the_held_reminder())
 
     # RSVP clicks, with kills around them. Every click the member saw acknowledged must be kept.
     members = [g.member(name) for name in ("fan1", "fan2", "fan3", "mod")]
@@ -111,46 +124,41 @@ async def test_reminders_and_rsvps_survive_random_and_placed_kills(fake, tmp_pat
     held_kill_at = 1
     unacknowledged = 0
     for index, (pid, member, action) in enumerate(clicks):
-        announcement_id = parties[pid][1]["id"]
-        if index == held_kill_at:  # placed: Discord shows the acknowledgement, the bot never hears back
-            hold = fake.hold("POST", CALLBACK, 3.0)
-            ix = await fake.click(announcement_id, f"wp:{pid}:{action}", member)
-            await hold.wait(10)
-            await bot.kill()
-            assert (await ix.response(timeout=1)).type == 6
-            acknowledged[(pid, member.id)] = action
-            await bot.restart()
-            continue
-        ix = await fake.click(announcement_id, f"wp:{pid}:{action}", member)
-        if index in random_kill_at:  # random: a few milliseconds into the click's handling
-            await asyncio.sleep(rng.uniform(0.0, 0.05))
-            await bot.kill()
-            try:
-                response = await ix.response(timeout=0.5)
-            except (TimeoutError, AssertionError):
-                response = None
-            if response is not None and response.type == 6:
+        async with lifecycle:
+            announcement_id = parties[pid][1]["id"]
+            if index == held_kill_at:  # placed: Discord shows the acknowledgement, the bot never hears back
+                hold = fake.hold("POST", CALLBACK, 3.0)
+                ix = await fake.click(announcement_id, f"wp:{pid}:{action}", member)
+                await hold.wait(10)
+                await bot.kill()
+                assert (await ix.response(timeout=1)).type == 6
                 acknowledged[(pid, member.id)] = action
-            else:
-                unacknowledged += 1
-            await bot.restart()
-            continue
-        response = await ix.response(timeout=5)
-        assert response.type == 6, response
-        acknowledged[(pid, member.id)] = action
-        if action == "going" and rng.random() < 0.3:
-            ix = await fake.click(announcement_id, f"wp:{pid}:dm", member)
-            if (await ix.response(timeout=5)).type == 4:
-                dm_on.add((pid, member.id))
+                await bot.restart()
+                continue
+            ix = await fake.click(announcement_id, f"wp:{pid}:{action}", member)
+            if index in random_kill_at:  # random: a few milliseconds into the click's handling
+                await asyncio.sleep(rng.uniform(0.0, 0.05))
+                await bot.kill()
+                try:
+                    response = await ix.response(timeout=0.5)
+                except (TimeoutError, AssertionError):
+                    response = None
+                if response is not None and response.type == 6:
+                    acknowledged[(pid, member.id)] = action
+                else:
+                    unacknowledged += 1
+                await bot.restart()
+                continue
+            response = await ix.response(timeout=5)
+            assert response.type == 6, response
+            acknowledged[(pid, member.id)] = action
+            if action == "going" and rng.random() < 0.5:
+                ix = await fake.click(announcement_id, f"wp:{pid}:dm", member)
+                if (await ix.response(timeout=5)).type == 4:
+                    dm_on.add((pid, member.id))
 
-    # Reminders: the first post is held and the bot killed meanwhile (stored, answer never heard); then random
-    # kills while the others go out.
-    held = fake.hold("POST", MESSAGES, 2.0, predicate=lambda r: r.params["channel_id"] == str(watch.id)
-                     and "starting now" in ((r.json or {}).get("content") or ""))
-    await asyncio.sleep(max(0.0, first_due - asyncio.get_running_loop().time() - 5))
-    await held.wait(timeout=40)
-    await bot.kill()
-    await bot.restart()
+    # Reminders: the placed kill of the first, then random kills while the others go out.
+    await placed
     for _ in range(2):
         await asyncio.sleep(rng.uniform(1.0, 4.0))
         await bot.kill()
@@ -175,8 +183,10 @@ async def test_reminders_and_rsvps_survive_random_and_placed_kills(fake, tmp_pat
               f"reminders {sum(posts.values())}/{len(parties)} posted, states {dict(states)}, duplicates "
               f"{duplicates}, lost {lost_reminders}; RSVPs acknowledged {len(acknowledged)}, kept "
               f"{len(acknowledged) - len(lost_rsvps)}, lost {len(lost_rsvps)}, unacknowledged {unacknowledged}; "
-              f"DM toggles {len(dm_on)}, DMs doubled {dm_twice}; integrity {integrity[0][0]}")
+              f"DM toggles {len(dm_on)}, DMs doubled {dm_twice}; nonce repeats {fake.nonce_hits}; "
+                    f"integrity {integrity[0][0]}")
     assert bot.kills >= 5
+    assert "was posted before the restart; recorded as sent" in bot.logs()  # the held one, found in the channel
     assert duplicates == 0 and lost_reminders == 0, (posts, states)
     assert states == Counter({"sent": len(parties)})
     assert lost_rsvps == []
