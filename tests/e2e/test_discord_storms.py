@@ -191,3 +191,21 @@ async def test_an_expired_interaction_token_does_not_take_the_bot_down(fake, run
         "title", "").startswith("Late answer")) == 1
     _, again = await create(fake, g, g.member("fan2"), title="Next one")
     assert party_id_of(again) > 0
+
+
+async def test_a_scheduled_event_discord_failed_to_create_is_created_once(fake, runner, world, clock):
+    g, _ = world
+    clock.set(KST_21 - timedelta(hours=3))
+    # Discord answers 503 twice (discord.py raises it at once; nothing was created): the third try makes it.
+    fake.fail("POST", helpers.EVENTS, status=503, times=2, message="Service Unavailable")
+    _, announcement = await create(fake, g, g.member("fan1"), title="Event storm")
+    party_id = party_id_of(announcement)
+    party = await WatchPartyRepository(runner.bot.db).get(party_id)
+    for _ in range(100):
+        if party.scheduled_event_id is not None:
+            break
+        await asyncio.sleep(0.05)
+        party = await WatchPartyRepository(runner.bot.db).get(party_id)
+    assert [r.status for r in fake.requests_to("POST", helpers.EVENTS)] == [503, 503, 200]
+    assert [e.name for e in g.scheduled_events.values()] == ["Event storm"]
+    assert party.scheduled_event_id == next(iter(g.scheduled_events))
