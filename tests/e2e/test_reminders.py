@@ -46,6 +46,7 @@ async def test_restart_keeps_rsvps_and_reminds_exactly_once(fake, runner, world,
     post = await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or ""),
                                        timeout=10)
     assert post.json["allowed_mentions"]["users"] == [fan2.id]
+    assert post.json["embeds"][0]["footer"]["text"].startswith(f"Watch party #{party_id} reminder · r")
     await reminder_state(runner.bot, party_id, 3600, "sent")
     await runner.restart()  # a restart after it was sent does not send it again: no job could
     assert f"party:{party_id}:remind:3600" not in {job.id for job in runner.bot.scheduler.get_jobs()}
@@ -138,6 +139,10 @@ async def test_korean_server_gets_announcement_and_reminders_in_korean(fake, run
                                        and "시작해요" in (r.json.get("content") or ""), timeout=8)
     assert post.json["content"] == f"<@&{role.id}> <@{fan2.id}>\n{body}"
     assert post.json["allowed_mentions"] == {"parse": [], "users": [fan2.id], "roles": [role.id]}
+    # The marker a restarted bot looks for, in the server's language, and the nonce Discord dedupes by.
+    assert post.json["embeds"][0]["footer"]["text"].startswith(f"같이 보기 #{party_id} 알림 · r")
+    assert post.json["nonce"] == post.json["embeds"][0]["footer"]["text"].rsplit(" · ", 1)[1] + ".0"
+    assert post.json["enforce_nonce"] is True
     dm = await fake.wait_for_request("POST", MESSAGES, lambda r: r.params["channel_id"] != str(watch.id)
                                      and "시작해요" in (r.json.get("content") or ""))
     assert dm.json["content"] == body and dm.json["allowed_mentions"] == {"parse": []}
