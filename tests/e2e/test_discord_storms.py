@@ -15,6 +15,7 @@ import pytest
 
 from db.watchparties import WatchPartyRepository
 from tests.e2e import watchparty_helpers as helpers
+from tests.e2e.episode_steps import _discussion, _preset, _start_tuned
 from tests.e2e.watchparty_helpers import KST_21, MESSAGES, create, party_id_of, rsvp_click
 
 clock = helpers.clock  # the shared fixtures
@@ -209,3 +210,30 @@ async def test_a_scheduled_event_discord_failed_to_create_is_created_once(fake, 
     assert [r.status for r in fake.requests_to("POST", helpers.EVENTS)] == [503, 503, 200]
     assert [e.name for e in g.scheduled_events.values()] == ["Event storm"]
     assert party.scheduled_event_id == next(iter(g.scheduled_events))
+
+
+async def test_episode_threads_opened_in_a_storm_are_one_per_episode(fake, runner, monkeypatch):
+    bot = await _start_tuned(runner, monkeypatch, bulk_open_spacing=timedelta(seconds=0.05))
+    g = fake.default_guild
+    forum = g.channel("episode-discussion")
+    await _discussion(bot, g, forum)
+    await _preset(fake, g)
+    chaos = fake.chaos([("POST", "/channels/{channel_id}/threads")], fraction=0.6, statuses=(500, 503, 429),
+                       retry_after=0.2, global_share=0.3, seed=5)
+
+    def threads() -> Counter[str]:
+        return Counter(c.name for c in fake.channels.values() if c.parent_id == forum.id and c.is_thread)
+
+    runs = 0
+    while sum(threads().values()) < 8 and runs < 15:  # a moderator runs it again until everything is open
+        runs += 1
+        ix = await fake.slash(g, g.member("admin"), "show open", show="trauma-code")
+        await ix.response()
+        await ix.followups(1, timeout=60)
+    chaos.stop()
+    names = threads()
+    sys.stdout.write(f"\nthread storm: injected {dict(chaos.injected)} over {runs} runs; "
+                     f"threads {sum(names.values())}\n")
+    assert chaos.total > 0
+    assert names == Counter({f"Trauma Code · S1E{n} · Discussion": 1 for n in range(1, 9)})
+    assert fake.take_violations("rate_limit_ignored") == []
