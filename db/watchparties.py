@@ -86,6 +86,7 @@ class Reminder:
     state: str
     late: bool
     sent_at: datetime | None
+    claimed_at: datetime | None = None  # real time the post was claimed (searched from after a crash)
 
     @property
     def offset(self) -> timedelta:
@@ -123,7 +124,7 @@ _PARTY_COLUMNS = (
     "zone, voice_channel_id, scheduled_event_id, status, series_id, sequence, created_at"
 )
 _SELECT_PARTY = f"SELECT {_PARTY_COLUMNS} FROM watch_parties"  # noqa: S608 (constant column list)
-_REMINDER_COLUMNS = "party_id, offset_seconds, fire_at, state, late, sent_at"
+_REMINDER_COLUMNS = "party_id, offset_seconds, fire_at, state, late, sent_at, claimed_at"
 
 
 def _present(row: sqlite3.Row | None) -> sqlite3.Row:
@@ -150,10 +151,11 @@ def _rsvp(row: sqlite3.Row) -> Rsvp:
 
 
 def _reminder(row: sqlite3.Row) -> Reminder:
-    sent_at = row["sent_at"]
+    sent_at, claimed_at = row["sent_at"], row["claimed_at"]
     return Reminder(party_id=row["party_id"], offset_seconds=row["offset_seconds"], fire_at=from_epoch(row["fire_at"]),
                     state=row["state"], late=bool(row["late"]),
-                    sent_at=from_epoch(sent_at) if sent_at is not None else None)
+                    sent_at=from_epoch(sent_at) if sent_at is not None else None,
+                    claimed_at=from_epoch(claimed_at) if claimed_at is not None else None)
 
 
 async def _replace_reminders(tx: Transaction, party_id: int, plan: Sequence[tuple[int, datetime]]) -> None:
@@ -386,13 +388,15 @@ class WatchPartyRepository:
                         state=r["state"], starts_at=from_epoch(r["starts_at"]), ends_at=from_epoch(r["ends_at"]))
                 for r in rows]
 
-    async def claim_reminder(self, party_id: int, offset_seconds: int, *, late: bool) -> bool:
+    async def claim_reminder(self, party_id: int, offset_seconds: int, *, late: bool,
+                             claimed_at: datetime | None = None) -> bool:
         """pending -> sending, committed before the post is attempted; False when someone else had it or it is
-        no longer pending (sent, skipped, moved by an edit, party cancelled)."""
+        no longer pending (sent, skipped, moved by an edit, party cancelled). `claimed_at` (real time) is where a
+        search for the post starts after a crash."""
         changed = await self.db.execute(
-            "UPDATE party_reminders SET state = 'sending', late = ? WHERE party_id = ? AND offset_seconds = ? "
-            "AND state = 'pending'",
-            (int(late), party_id, offset_seconds),
+            "UPDATE party_reminders SET state = 'sending', late = ?, claimed_at = ? WHERE party_id = ? "
+            "AND offset_seconds = ? AND state = 'pending'",
+            (int(late), to_epoch(claimed_at) if claimed_at else None, party_id, offset_seconds),
         )
         return changed.rowcount == 1
 
@@ -416,11 +420,56 @@ class WatchPartyRepository:
         )
         return changed.rowcount == 1
 
-    async def give_up_interrupted(self) -> int:
-        """sending -> unknown for every reminder whose post was interrupted (start-up: no post of this process is
-        running); returns how many. 'unknown' is final: never sent again, never re-read."""
-        changed = await self.db.execute("UPDATE party_reminders SET state = 'unknown' WHERE state = 'sending'")
-        return changed.rowcount
+    async def interrupted_reminders(self) -> list[Reminder]:
+        """The reminders left in 'sending' (start-up: their post was interrupted by a crash and is reconciled)."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_REMINDER_COLUMNS} FROM party_reminders WHERE state = 'sending' ORDER BY fire_at",  # noqa: S608
+        )
+        return [_reminder(r) for r in rows]
+
+    async def give_up_reminder(self, party_id: int, offset_seconds: int) -> bool:
+        """sending -> unknown for one reminder that could not be reconciled within its grace window (final)."""
+        changed = await self.db.execute(
+            "UPDATE party_reminders SET state = 'unknown' WHERE party_id = ? AND offset_seconds = ? "
+            "AND state = 'sending'",
+            (party_id, offset_seconds),
+        )
+        return changed.rowcount == 1
+
+    async def finish_interrupted(self, party_id: int, offset_seconds: int, state: str, now: datetime) -> bool:
+        """sending -> sent (found in the channel) or skipped (not found, too late to send) after a crash."""
+        if state not in ("sent", "skipped"):
+            raise ValueError(state)
+        changed = await self.db.execute(
+            "UPDATE party_reminders SET state = ?, sent_at = ? WHERE party_id = ? AND offset_seconds = ? "
+            "AND state = 'sending'",
+            (state, to_epoch(now) if state == "sent" else None, party_id, offset_seconds),
+        )
+        return changed.rowcount == 1
+
+    async def claim_reminder_dm(self, party_id: int, offset_seconds: int, user_id: int, now: datetime) -> bool:
+        """Record (committed) that this member is being DMed this reminder, BEFORE the DM; False when it was
+        recorded already (then it is not sent again: at most once per DM)."""
+        changed = await self.db.execute(
+            "INSERT OR IGNORE INTO party_reminder_dms (party_id, offset_seconds, user_id, recorded_at) "
+            "VALUES (?, ?, ?, ?)",
+            (party_id, offset_seconds, user_id, to_epoch(now)),
+        )
+        return changed.rowcount == 1
+
+    async def release_reminder_dm(self, party_id: int, offset_seconds: int, user_id: int) -> None:
+        """Forget a DM record: the DM certainly did not go out (Discord unreachable), so a retry may send it."""
+        await self.db.execute(
+            "DELETE FROM party_reminder_dms WHERE party_id = ? AND offset_seconds = ? AND user_id = ?",
+            (party_id, offset_seconds, user_id),
+        )
+
+    async def reminder_dms(self, party_id: int, offset_seconds: int) -> list[int]:
+        rows = await self.db.fetch_all(
+            "SELECT user_id FROM party_reminder_dms WHERE party_id = ? AND offset_seconds = ? ORDER BY user_id",
+            (party_id, offset_seconds),
+        )
+        return [int(r["user_id"]) for r in rows]
 
     async def skip_reminders(self, keys: Sequence[tuple[int, int]]) -> int:
         """pending -> skipped for (party_id, offset_seconds) pairs, in one batch; returns how many changed."""

@@ -99,9 +99,10 @@ class WatchPartyButtons(commands.Cog, name=BUTTONS_COG):
         self.bot.remove_dynamic_items(PartyButton, ListPageButton)
 
     async def on_party_button(self, interaction: Interaction, party_id: int, action: str) -> None:
-        """Acknowledge at once (Discord allows 3 s, and the per-party lock may be busy with a burst of clicks),
-        then write the answer and edit the announcement under the lock. Every failure is answered as a followup by
-        the tree's error handler: a UserFacingError in its words, anything else as "something went wrong (ref X)"."""
+        """Write the answer (one quick statement, committed), THEN acknowledge: a member is never told of an answer
+        that a crash could still lose. The announcement is edited after, under the party's lock (read -> edit), so
+        a burst of clicks never delays an acknowledgement past Discord's 3 s. Every failure is answered by the
+        tree's error handler: a UserFacingError in its words, anything else as "something went wrong (ref X)"."""
         try:
             if action == "dm":
                 enabled = await self.service.rsvps.toggle_dm(party_id, interaction.user.id)  # one quick write
@@ -109,13 +110,10 @@ class WatchPartyButtons(commands.Cog, name=BUTTONS_COG):
                     text(interaction, "watchparty.rsvp.dm_on" if enabled else "watchparty.rsvp.dm_off"),
                     ephemeral=True)
                 return
-            await interaction.response.defer()  # deferred update: the announcement is edited below
-
-            async def write() -> None:
-                await self.service.rsvps.answer(party_id, interaction.user.id, interaction.user.display_name, action)
-
+            await self.service.rsvps.answer(party_id, interaction.user.id, interaction.user.display_name, action)
+            await interaction.response.defer()  # deferred update: the answer is stored; the announcement follows
             try:
-                await self.announcements.update(party_id, write)
+                await self.announcements.update(party_id)
             except discord.HTTPException:
                 log.warning("could not update the announcement of party %s", party_id, exc_info=True)
                 raise UserFacingError("watchparty.rsvp.not_shown") from None

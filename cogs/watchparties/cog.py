@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import discord
 from discord import app_commands
@@ -18,6 +18,7 @@ from bot.errors import UserFacingError
 from bot.i18n import language_for
 from bot.services.watchparties import (
     MAX_REPEAT_WEEKLY,
+    DmLedger,
     Party,
     PartyRequest,
     ReminderNotDelivered,
@@ -70,8 +71,14 @@ class WatchPartyCog(commands.Cog):
         return self.bot.get_guild(guild_id) is not None
 
     async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *,
-                            late: bool) -> None:
-        await self.notices.send_reminder(party, offset, recipients, late=late)
+                            late: bool, dms: DmLedger, channel: bool = True) -> None:
+        await self.notices.send_reminder(party, offset, recipients, late=late, dms=dms, channel=channel)
+
+    async def find_reminder(self, party: Party, offset: timedelta, since: datetime | None) -> bool:
+        return await self.notices.find_reminder(party, offset, since)
+
+    async def reminder_undelivered(self, party: Party, error: str) -> None:
+        await self.notices.reminder_undelivered(party, error)
 
     async def party_ended(self, party: Party) -> None:
         await self.bot.wait_until_ready()

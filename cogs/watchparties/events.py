@@ -3,6 +3,7 @@ with edits, deleted on cancellation, completed (or deleted, if it never started)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -11,8 +12,10 @@ from bot.client import CodeBlueBot
 from bot.services.watchparties import Party, WatchPartyService
 
 from . import render
+from .notices import not_delivered
 
 log = logging.getLogger(__name__)
+RETRY_DELAYS = (0.5, 2.0)  # seconds before an event Discord certainly did not create (5xx) is tried again
 
 
 class ScheduledEvents:
@@ -42,16 +45,22 @@ class ScheduledEvents:
             location=plan.location)
 
     async def create(self, party: Party, guild: discord.Guild | None) -> bool:
-        """Create the party's scheduled event; False when the bot may not (no Manage Events)."""
+        """Create the party's scheduled event (tried again after RETRY_DELAYS while Discord answers 5xx); False when
+        the bot may not (no Manage Events)."""
         if guild is None or not self._can_manage_events(guild):
             return False
-        try:
-            event = await self._create_in_discord(guild, self._plan(party, guild))
-        except discord.Forbidden:
-            return False
-        except discord.HTTPException:
-            log.warning("could not create the scheduled event of party %s", party.id, exc_info=True)
-            return True
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                event = await self._create_in_discord(guild, self._plan(party, guild))
+                break
+            except discord.Forbidden:
+                return False
+            except discord.HTTPException as exc:
+                if delay is not None and not_delivered(exc):  # Discord failed (5xx): nothing was created
+                    await asyncio.sleep(delay)
+                    continue
+                log.warning("could not create the scheduled event of party %s", party.id, exc_info=True)
+                return True
         await self.service.set_scheduled_event(party.id, event.id)
         return True
 

@@ -147,6 +147,38 @@ def reminder_text(t: Text, party: Party, *, at_start: bool, late: bool) -> str:
     return t("watchparty.reminder.late") + " " + body if late else body
 
 
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
+
+
+def reminder_marker(party: Party, offset_seconds: int) -> str:
+    """What identifies one reminder post (party, offset and the time it is for): shown at the end of its embed
+    footer, where `find_reminder` looks for it after a crash, and the stem of its nonces."""
+    fire_at = int(party.starts_at.timestamp()) - offset_seconds
+    return f"r{_base36(party.id)}.{_base36(offset_seconds)}.{_base36(max(fire_at, 0))}"
+
+
+def reminder_nonce(marker: str, index: int) -> str:
+    """The nonce of the `index`-th message of a reminder post (Discord refuses a second message with the same nonce
+    for a few minutes; at most 25 characters)."""
+    return f"{marker}.{index}"[-25:]
+
+
+def reminder_embed(t: Text, party: Party, marker: str) -> discord.Embed:
+    return discord.Embed().set_footer(text=t("watchparty.reminder.footer", id=party.id, marker=marker))
+
+
+def is_reminder_post(message: discord.Message, bot_id: int, marker: str) -> bool:
+    return message.author.id == bot_id and any(
+        (embed.footer.text or "").endswith(marker) for embed in message.embeds)
+
+
 def event_description(t: Text, party: Party) -> str:
     """The scheduled event's description: the show, the party's description and the link to its announcement."""
     return "\n".join(x for x in (show_text(t, party), party.description, party_link(party)) if x)[

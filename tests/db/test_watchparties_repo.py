@@ -116,16 +116,37 @@ async def test_due_work_is_the_window_of_reminders_and_ends_of_scheduled_parties
     assert {w.party_id for w in everything} == {soon.id, later.id}  # never the cancelled party
 
 
-async def test_interrupted_posts_become_unknown_for_good(repo):
-    a, b = await create(repo, new_party(), new_party(host=11))
-    assert await repo.claim_reminder(a.id, 3600, late=False)
-    assert await repo.claim_reminder(b.id, 0, late=False)
-    assert await repo.give_up_interrupted() == 2
-    assert await repo.give_up_interrupted() == 0
-    assert [(await repo.reminder(a.id, 3600)).state, (await repo.reminder(b.id, 0)).state] == ["unknown", "unknown"]
-    assert not await repo.claim_reminder(a.id, 3600, late=False)  # final: never claimed again
-    await repo.complete_reminder(b.id, 0, "sent", NOW)  # a post still running (cog reload) records the truth
-    assert (await repo.reminder(b.id, 0)).state == "sent"
+async def test_interrupted_posts_are_listed_then_settled_once(repo):
+    a, b, c = await create(repo, new_party(), new_party(host=11), new_party(host=12))
+    claimed = NOW - timedelta(seconds=5)
+    assert await repo.claim_reminder(a.id, 3600, late=False, claimed_at=claimed)
+    assert await repo.claim_reminder(b.id, 0, late=True)
+    assert await repo.claim_reminder(c.id, 0, late=False)
+    interrupted = await repo.interrupted_reminders()
+    assert [(r.party_id, r.offset_seconds, r.late, r.claimed_at) for r in interrupted] == [
+        (a.id, 3600, False, claimed), (b.id, 0, True, None), (c.id, 0, False, None)]  # by due time
+    assert await repo.finish_interrupted(a.id, 3600, "sent", NOW)  # found in the channel
+    assert not await repo.finish_interrupted(a.id, 3600, "skipped", NOW)  # settled once
+    assert await repo.finish_interrupted(b.id, 0, "skipped", NOW)  # not found, too late
+    assert await repo.give_up_reminder(c.id, 0)  # the channel could not be read in time
+    assert not await repo.give_up_reminder(c.id, 0)
+    states = [(await repo.reminder(p, o)).state for p, o in ((a.id, 3600), (b.id, 0), (c.id, 0))]
+    assert states == ["sent", "skipped", "unknown"]
+    assert await repo.interrupted_reminders() == []
+    assert not await repo.claim_reminder(c.id, 0, late=False)  # final: never claimed again
+    with pytest.raises(ValueError):
+        await repo.finish_interrupted(a.id, 3600, "failed", NOW)
+
+
+async def test_reminder_dms_are_recorded_once_and_go_with_the_reminder(repo):
+    (party,) = await create(repo, new_party())
+    assert await repo.claim_reminder_dm(party.id, 3600, 7, NOW)
+    assert not await repo.claim_reminder_dm(party.id, 3600, 7, NOW)
+    assert await repo.claim_reminder_dm(party.id, 0, 7, NOW)  # another reminder of the party
+    await repo.release_reminder_dm(party.id, 0, 7)
+    assert await repo.reminder_dms(party.id, 3600) == [7] and await repo.reminder_dms(party.id, 0) == []
+    await repo.delete(party.id)  # the reminder rows go, and their DM records with them
+    assert await repo.reminder_dms(party.id, 3600) == []
 
 
 async def test_skip_reminders_in_one_batch_counts_only_pending(repo):

@@ -759,3 +759,106 @@ async def test_member_messages_reactions_and_event_interest(bot: SelfTestBot, fa
                                                entity_type=discord.EntityType.external, location="Netflix")
     fake.event_interest(g.scheduled_events[event.id], g.member("fan1"))
     assert [u.id async for u in event.users()] == [g.member("fan1").id]
+
+
+# -- crash and storm tools: held answers, nonces, chaos, expired tokens -------------------------------------------
+
+
+async def test_a_held_answer_comes_after_discord_stored_the_message(bot: SelfTestBot, fake_discord: FakeDiscord
+                                                                    ) -> None:
+    fake = fake_discord
+    channel = bot.get_channel(fake.default_guild.channel("general").id)
+    hold = fake.hold("POST", "/channels/{channel_id}/messages", 0.5)
+    sending = asyncio.ensure_future(channel.send("held"))
+    held = await hold.wait(5)
+    assert held.json["content"] == "held"
+    assert [m["content"] for m in fake.messages_in(channel.id)] == ["held"]  # stored while the bot still waits
+    assert not sending.done()
+    message = await asyncio.wait_for(sending, 5)
+    assert message.content == "held" and hold.times == 0
+    await channel.send("not held")  # the hold was for one request
+    assert len(hold.requests) == 1
+
+
+async def test_a_nonce_within_the_window_returns_the_first_message(bot: SelfTestBot, fake_discord: FakeDiscord
+                                                                   ) -> None:
+    fake = fake_discord
+    channel = bot.get_channel(fake.default_guild.channel("general").id)
+    first = await channel.send("once", nonce="r1.2.3.0")
+    again = await channel.send("once", nonce="r1.2.3.0")
+    other = await channel.send("once", nonce="r1.2.3.1")
+    assert again.id == first.id != other.id and fake.nonce_hits == 1
+    assert len(fake.messages_in(channel.id)) == 2
+    assert all("nonce" not in m for m in [await bot.http.get_message(channel.id, first.id)])  # GETs omit it
+    fake.nonce_window = 0
+    assert (await channel.send("once", nonce="r1.2.3.0")).id != first.id
+
+
+async def test_chaos_injects_seeded_errors_and_checks_rate_limits(bot: SelfTestBot, fake_discord: FakeDiscord
+                                                                  ) -> None:
+    fake = fake_discord
+    channel = bot.get_channel(fake.default_guild.channel("general").id)
+    chaos = fake.chaos([("POST", "/channels/{channel_id}/messages")], fraction=0.5, statuses=(503, 429),
+                       retry_after=0.1, global_share=0.3, seed=7)
+    delivered = failed = 0
+    for n in range(20):
+        try:
+            await channel.send(f"m{n}")
+            delivered += 1
+        except discord.DiscordServerError:
+            failed += 1  # 503 is raised at once by discord.py
+    chaos.stop()
+    assert delivered + failed == 20 and failed == chaos.injected.get("503", 0) > 0
+    assert chaos.injected.get("429", 0) + chaos.injected.get("429 global", 0) > 0  # waited out by discord.py
+    assert len(fake.messages_in(channel.id)) == delivered
+    assert fake.take_violations("rate_limit_ignored") == []  # discord.py waits out every 429
+
+
+async def test_a_request_inside_a_429_window_is_a_violation(bot: SelfTestBot, fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    channel_id = fake.default_guild.channel("general").id
+    fake.chaos([("POST", "/channels/{channel_id}/messages")], fraction=1.0, statuses=(429,), retry_after=5,
+               global_share=0, seed=1).stop()
+    chaos = fake.chaos_runs[-1]
+    chaos.active = True
+    async with aiohttp.ClientSession() as http:  # raw requests that ignore the 429, unlike discord.py
+        url = f"{fake.api_base}/channels/{channel_id}/messages"
+        headers = {"Authorization": f"Bot {fake.token}"}
+        async with http.post(url, json={"content": "a"}, headers=headers) as first:
+            assert first.status == 429 and (await first.json())["retry_after"] == 5
+        chaos.stop()
+        async with http.post(url, json={"content": "b"}, headers=headers) as second:
+            assert second.status == 200
+    assert [v.kind for v in fake.take_violations("rate_limit_ignored")] == ["rate_limit_ignored"]
+
+
+async def test_expired_interaction_tokens(synced: SelfTestBot, fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    g = fake.default_guild
+    ix = await fake.slash(g, g.member("fan1"), "ping")
+    assert (await ix.response()).content == "pong"
+    fake.expire_interaction_tokens()
+    webhook = discord.Webhook.partial(fake.application_id, ix.payload["token"], client=synced)
+    with pytest.raises(discord.HTTPException) as info:
+        await webhook.send("late followup")
+    assert (info.value.status, info.value.code) == (401, 50027)
+
+
+async def test_gateway_drop_while_a_send_is_held_resumes_or_reidentifies(bot: SelfTestBot, fake_discord: FakeDiscord
+                                                                         ) -> None:
+    fake = fake_discord
+    channel = bot.get_channel(fake.default_guild.channel("general").id)
+    for resumable, expect in ((True, "resume"), (False, "identify")):
+        fake.resumable = resumable
+        hold = fake.hold("POST", "/channels/{channel_id}/messages", 0.3)
+        sending = asyncio.ensure_future(channel.send(f"mid-send {expect}"))
+        await hold.wait(5)
+        await fake.disconnect()
+        message = await asyncio.wait_for(sending, 5)
+        if expect == "resume":
+            await fake.wait_for_resume(1)
+        else:
+            await fake.wait_for_identify(2)
+        await asyncio.wait_for(bot.wait_until_ready(), 5)
+        assert [m["id"] for m in fake.messages_in(channel.id)].count(str(message.id)) == 1
+    assert len(fake.messages_in(channel.id)) == 2

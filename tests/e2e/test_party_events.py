@@ -130,11 +130,8 @@ async def test_the_scheduled_event_is_closed_when_the_party_ends(fake, runner, w
         assert event.id not in g.scheduled_events
         assert fake.requests_to("PATCH", EVENT, since=mark) == []
     else:
-        for _ in range(50):
-            if fake.requests_to("GET", EVENT, since=mark):
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.2)
+        await fake.wait_for_request("GET", EVENT, since=mark)
+        await runner.bot.running_jobs.wait_idle()  # the end job that read the event has finished
         patches = fake.requests_to("PATCH", EVENT, since=mark)
         assert [p.json for p in patches] == ([{"status": 3}] if status == 2 else [])
         assert all(p.status == 200 for p in patches)

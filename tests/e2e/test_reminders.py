@@ -46,8 +46,10 @@ async def test_restart_keeps_rsvps_and_reminds_exactly_once(fake, runner, world,
     post = await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or ""),
                                        timeout=10)
     assert post.json["allowed_mentions"]["users"] == [fan2.id]
-    await runner.restart()  # a restart after it was sent does not send it again
-    await asyncio.sleep(0.5)
+    assert post.json["embeds"][0]["footer"]["text"].startswith(f"Watch party #{party_id} reminder · r")
+    await reminder_state(runner.bot, party_id, 3600, "sent")
+    await runner.restart()  # a restart after it was sent does not send it again: no job could
+    assert f"party:{party_id}:remind:3600" not in {job.id for job in runner.bot.scheduler.get_jobs()}
     assert len(reminder_posts(fake, watch)) == 1
     states = {r.offset_seconds: r.state for r in await WatchPartyRepository(runner.bot.db).reminders(party_id)}
     assert states == {3600: "sent", 0: "pending"}
@@ -137,11 +139,15 @@ async def test_korean_server_gets_announcement_and_reminders_in_korean(fake, run
                                        and "시작해요" in (r.json.get("content") or ""), timeout=8)
     assert post.json["content"] == f"<@&{role.id}> <@{fan2.id}>\n{body}"
     assert post.json["allowed_mentions"] == {"parse": [], "users": [fan2.id], "roles": [role.id]}
+    # The marker a restarted bot looks for, in the server's language, and the nonce Discord dedupes by.
+    assert post.json["embeds"][0]["footer"]["text"].startswith(f"같이 보기 #{party_id} 알림 · r")
+    assert post.json["nonce"] == post.json["embeds"][0]["footer"]["text"].rsplit(" · ", 1)[1] + ".0"
+    assert post.json["enforce_nonce"] is True
     dm = await fake.wait_for_request("POST", MESSAGES, lambda r: r.params["channel_id"] != str(watch.id)
                                      and "시작해요" in (r.json.get("content") or ""))
     assert dm.json["content"] == body and dm.json["allowed_mentions"] == {"parse": []}
     assert dm.response["channel_id"] == str(fake.dm_channels[fan3.user.id].id)
-    await asyncio.sleep(0.3)
+    assert await reminder_state(runner.bot, party_id, 3600, "sent") == "sent"  # written after the last send
     assert len([r for r in fake.requests_to("POST", MESSAGES) if "시작해요" in (r.json.get("content") or "")]) == 2
 
 
@@ -208,7 +214,8 @@ async def test_a_reminder_discord_failed_to_take_is_sent_again_once(fake, runner
                                          and r.params["channel_id"] == str(watch.id), since=after)
     assert posted.json["content"] == refused.json["content"]
     assert await reminder_state(runner.bot, party_id, 3600, "sent") == "sent"
-    await asyncio.sleep(1.2)  # no third attempt, no admin notice
+    await runner.bot.running_jobs.wait_idle()  # the job that sent it is done, and no job is left to try again
+    assert f"party:{party_id}:remind:3600" not in {job.id for job in runner.bot.scheduler.get_jobs()}
     reminders = [r for r in fake.requests_to("POST", MESSAGES) if "starts" in (r.json.get("content") or "")]
     assert [r.status for r in reminders] == [503, 200]
     assert all(r.params["channel_id"] != str(log_channel.id) for r in fake.requests_to("POST", MESSAGES))

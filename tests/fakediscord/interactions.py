@@ -123,6 +123,7 @@ class InteractionHandle:
     source_message: dict[str, Any] | None = None  # the message a component was on
     modal: dict[str, Any] | None = None
     unanswered_report: Violation | None = None
+    expired: bool = False  # fake.expire_interaction_tokens(): past Discord's 15 minutes
     _timer: asyncio.TimerHandle | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -511,7 +512,7 @@ def _error(status: int, code: int, message: str, errors: dict[str, Any] | None =
 
 def _handle_for(fake: FakeDiscord, interaction_id: str, token: str) -> InteractionHandle:
     handle = fake.interactions.get(int(interaction_id)) if interaction_id.isdigit() else None
-    if handle is None or handle.token != token:
+    if handle is None or handle.token != token or handle.expired:
         raise _error(404, 10062, "Unknown interaction")
     return handle
 
@@ -619,6 +620,8 @@ def _webhook_handle(fake: FakeDiscord, req: RecordedRequest) -> InteractionHandl
         raise _error(404, 10015, "Unknown Webhook")
     token = req.params["webhook_token"]
     handle = next((h for h in fake.interactions.values() if h.token == token), None)
+    if handle is not None and handle.expired:
+        raise _error(401, 50027, "Invalid Webhook Token")
     if handle is None or time.monotonic() - handle.created > fake.followup_window:
         raise _error(404, 10015, "Unknown Webhook")
     if not handle.callbacks:

@@ -4,11 +4,14 @@ pins (new /messages/pins and legacy /pins routes); reactions; typing.
 Sending needs VIEW_CHANNEL + SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in threads), files need ATTACH_FILES, embeds
 without EMBED_LINKS are silently dropped, DMs to a user with closed DMs give 403 50007, an archived unlocked thread
 is unarchived by a new message (as on Discord), while editing a message in an archived thread is refused with 400 50083
-(locked or not: the thread must be unarchived first, as on Discord).
+(locked or not: the thread must be unarchived first, as on Discord). A message with `enforce_nonce` whose nonce
+the channel saw within `fake.nonce_window` seconds returns that message instead of a new one (GETs omit nonces,
+like Discord).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -70,7 +73,27 @@ async def create_message(fake: FakeDiscord, req: RecordedRequest) -> Any:
         raise api_error(400, 50006, "Cannot send an empty message")
     payload = drop_embeds_without_permission(payload, perms)
     payload = {**payload, "flags": int(payload.get("flags") or 0) & ~EPHEMERAL}
-    return public(store_message(fake, channel, fake.bot_user, payload, files=req.files))
+    nonce = payload.get("nonce") if payload.get("enforce_nonce") else None
+    nonce_key = (channel.id, str(nonce)) if nonce else None
+    if nonce_key is not None:  # Discord: the same author's message with this nonce in the last minutes is returned
+        earlier = fake.nonces.get(nonce_key)
+        if earlier is not None and time.monotonic() - earlier[1] <= fake.nonce_window:
+            existing = fake.messages.get(channel.id, {}).get(earlier[0])
+            if existing is not None:
+                fake.nonce_hits += 1
+                return public(existing)
+    message = store_message(fake, channel, fake.bot_user, payload, files=req.files)
+    if nonce_key is not None:
+        fake.nonces[nonce_key] = (int(message["id"]), time.monotonic())
+    return public(message)
+
+
+def fetched(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as GET returns it: like Discord, without the nonce (only the create answer and MESSAGE_CREATE
+    carry it)."""
+    data = public(message)
+    data.pop("nonce", None)
+    return data
 
 
 @route("GET", "/channels/{channel_id}/messages")
@@ -84,15 +107,15 @@ async def list_messages(fake: FakeDiscord, req: RecordedRequest) -> Any:
     if "after" in req.query:
         messages = [m for m in messages if int(m["id"]) > int(req.query["after"])]
         messages = sorted(messages, key=lambda m: int(m["id"]))[:limit]
-        return [public(m) for m in reversed(messages)]
-    return [public(m) for m in messages[:limit]]
+        return [fetched(m) for m in reversed(messages)]
+    return [fetched(m) for m in messages[:limit]]
 
 
 @route("GET", "/channels/{channel_id}/messages/{message_id}")
 async def get_one_message(fake: FakeDiscord, req: RecordedRequest) -> Any:
     channel = get_channel(fake, req.params["channel_id"])
     require(fake, channel, Perm.VIEW_CHANNEL, Perm.READ_MESSAGE_HISTORY)
-    return public(get_message(fake, channel, req.params["message_id"]))
+    return fetched(get_message(fake, channel, req.params["message_id"]))
 
 
 @route("PATCH", "/channels/{channel_id}/messages/{message_id}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import json
+import random
 import re
 import time
 from collections.abc import Callable
@@ -130,6 +131,88 @@ class _Fault:
 
 
 @dataclass
+class Hold:
+    """`fake.hold(...)`: the next `times` matching requests are handled (Discord stores what they create, the
+    member sees an interaction's answer) and their answer is then held back `seconds`. `reached` is set as soon as
+    one is being held (`await hold.wait()`), `requests` lists them."""
+
+    method: str
+    pattern: str
+    seconds: float
+    times: int
+    predicate: Callable[[RecordedRequest], bool] | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, record: RecordedRequest) -> bool:
+        if self.times <= 0 or self.method not in ("*", record.method):
+            return False
+        if not (self.pattern == record.template or fnmatch.fnmatchcase(record.path, self.pattern)):
+            return False
+        return self.predicate is None or self.predicate(record)
+
+    async def wait(self, timeout: float = 10) -> RecordedRequest:
+        await asyncio.wait_for(self.reached.wait(), timeout)
+        return self.requests[0]
+
+
+@dataclass
+class Chaos:
+    """`fake.chaos(...)`: a seeded fraction of the matching REST calls answer an error instead of being handled
+    (nothing is stored), and 429s are checked: a request to the same route before its `retry_after` ran out (to
+    any route, for a global one) is a `rate_limit_ignored` violation. `injected` counts the answers by status (and
+    "429 global")."""
+
+    routes: list[tuple[str, str]]
+    fraction: float
+    statuses: tuple[int, ...]
+    retry_after: float
+    global_share: float
+    rng: random.Random
+    injected: dict[str, int] = field(default_factory=dict)
+    active: bool = True
+    blocked_routes: dict[str, float] = field(default_factory=dict)  # route key -> monotonic end
+    blocked_all: float = 0.0
+
+    def matches(self, method: str, template: str, path: str) -> bool:
+        return self.active and any(
+            m in ("*", method) and (p == template or fnmatch.fnmatchcase(path, p)) for m, p in self.routes)
+
+    def stop(self) -> None:
+        """No more injected errors (the rate-limit checks go on for the windows already given)."""
+        self.active = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.injected.values())
+
+
+def _rate_limited(retry_after: float, is_global: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """Discord's 429 body and headers."""
+    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global, "code": 0}
+    headers = {
+        "Retry-After": str(max(1, int(retry_after + 0.999))),
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+        "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+        "X-RateLimit-Bucket": "fakebucket",
+        "X-RateLimit-Scope": "shared" if not is_global else "global",
+        "Via": "1.1 google",
+    }
+    if is_global:
+        headers["X-RateLimit-Global"] = "true"
+    return body, headers
+
+
+def _route_key(record: RecordedRequest) -> str:
+    """A rate-limit bucket: the route template with its major parameter (channel, guild, webhook)."""
+    major = next((record.params[k] for k in ("channel_id", "guild_id", "webhook_id", "interaction_id")
+                  if k in record.params), "")
+    return f"{record.method} {record.template} {major}"
+
+
+@dataclass
 class _Route:
     method: str
     template: str
@@ -189,6 +272,11 @@ class FakeDiscord:
         self.violations: list[Violation] = []
         self.unknown_routes: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
+        self.holds: list[Hold] = []
+        self.chaos_runs: list[Chaos] = []
+        self.nonce_window = 180.0  # seconds in which a second message with the same nonce returns the first
+        self.nonces: dict[tuple[int, str], tuple[int, float]] = {}  # (channel, nonce) -> (message id, when)
+        self.nonce_hits = 0  # sends answered with an earlier message of the same nonce
         self._request_event = asyncio.Event()
 
         self.gateway = Gateway(self, heartbeat_interval)
@@ -479,26 +567,38 @@ class FakeDiscord:
     def rate_limit(self, method: str, path_pattern: str, *, times: int = 1, retry_after: float = 0.3,
                    is_global: bool = False) -> None:
         """The next `times` requests matching (method, template or fnmatch path) answer 429 like Discord."""
-        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global,
-                "code": 0}
-        headers = {
-            "Retry-After": str(max(1, int(retry_after + 0.999))),
-            "X-RateLimit-Limit": "5",
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
-            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
-            "X-RateLimit-Bucket": "fakebucket",
-            "X-RateLimit-Scope": "shared" if not is_global else "global",
-            "Via": "1.1 google",
-        }
-        if is_global:
-            headers["X-RateLimit-Global"] = "true"
+        body, headers = _rate_limited(retry_after, is_global)
         self._faults.append(_Fault(method.upper(), path_pattern, times, 429, body, headers))
 
     def fail(self, method: str, path_pattern: str, *, status: int = 500, times: int = 1, code: int = 0,
              message: str = "Internal Server Error") -> None:
         """The next `times` matching requests answer `status` with a Discord error body."""
         self._faults.append(_Fault(method.upper(), path_pattern, times, status, {"message": message, "code": code}))
+
+    def hold(self, method: str, path_pattern: str, seconds: float, *, times: int = 1,
+             predicate: Callable[[RecordedRequest], bool] | None = None) -> Hold:
+        """Handle the next `times` matching requests, then hold their answers `seconds` (a kill then lands after
+        Discord stored the request and before the bot heard back)."""
+        hold = Hold(method.upper(), path_pattern, seconds, times, predicate)
+        self.holds.append(hold)
+        return hold
+
+    def chaos(self, routes: list[tuple[str, str]], *, fraction: float = 0.3,
+              statuses: tuple[int, ...] = (500, 502, 503, 429), retry_after: float = 0.2, global_share: float = 0.2,
+              seed: int = 0) -> Chaos:
+        """From now on a seeded `fraction` of the requests to `routes` ((method, template or glob) pairs) answer one
+        of `statuses` (a 429 is a global one with probability `global_share`, with `retry_after` seconds) before
+        being handled. Returns the `Chaos` (counts; `stop()`)."""
+        chaos = Chaos([(m.upper(), p) for m, p in routes], fraction, statuses, retry_after, global_share,
+                      random.Random(seed))
+        self.chaos_runs.append(chaos)
+        return chaos
+
+    def expire_interaction_tokens(self) -> None:
+        """Every interaction so far is past its 15 minutes: callbacks answer 404 10062, followups and @original
+        edits 401 50027 Invalid Webhook Token."""
+        for handle in self.interactions.values():
+            handle.expired = True
 
     # -- recording -----------------------------------------------------------------------------------------------
     def violation(self, kind: str, detail: str, request: RecordedRequest | None = None) -> None:
@@ -610,6 +710,49 @@ class FakeDiscord:
 
     async def _answer(self, request: web.Request, route: _Route | None,
                       record: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        answer = await self._answer_now(request, route, record)
+        for hold in self.holds:
+            if answer[0] < 400 and hold.matches(record):
+                hold.times -= 1
+                hold.requests.append(record)
+                hold.reached.set()
+                await asyncio.sleep(hold.seconds)
+                break
+        return answer
+
+    def _check_rate_limits(self, record: RecordedRequest) -> tuple[int, Any, dict[str, str]] | None:
+        """Rate-limit windows given by chaos 429s are enforced (a request inside one is a violation and gets
+        another 429), then a chaos run may inject an error."""
+        if record.template.startswith(("/interactions/", "/gateway")):
+            return None
+        now = time.monotonic()
+        key = _route_key(record)
+        for chaos in self.chaos_runs:
+            if now < chaos.blocked_all or now < chaos.blocked_routes.get(key, 0.0):
+                self.violation("rate_limit_ignored", f"{record.route} inside a 429 window", record)
+        for chaos in self.chaos_runs:
+            if not chaos.matches(record.method, record.template, record.path) or chaos.rng.random() >= chaos.fraction:
+                continue
+            status = chaos.rng.choice(chaos.statuses)
+            if status != 429:
+                chaos.injected[str(status)] = chaos.injected.get(str(status), 0) + 1
+                return status, {"message": f"{status}: injected", "code": 0}, {}
+            is_global = chaos.rng.random() < chaos.global_share
+            label = "429 global" if is_global else "429"
+            chaos.injected[label] = chaos.injected.get(label, 0) + 1
+            if is_global:
+                chaos.blocked_all = now + chaos.retry_after * 0.9  # a little slack for clocks and scheduling
+            else:
+                chaos.blocked_routes[key] = now + chaos.retry_after * 0.9
+            body, headers = _rate_limited(chaos.retry_after, is_global)
+            return 429, body, headers
+        return None
+
+    async def _answer_now(self, request: web.Request, route: _Route | None,
+                          record: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        injected = self._check_rate_limits(record)
+        if injected is not None:
+            return injected
         for fault in self._faults:
             if fault.times > 0 and fault.matches(record.method, record.template, record.path):
                 fault.times -= 1

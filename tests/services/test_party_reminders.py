@@ -9,6 +9,7 @@ import pytest
 
 from bot.errors import UserFacingError
 from bot.services.watchparties import ReminderJobs
+from bot.services.watchparties.reminders import ReminderDms
 from tests.services import watchparty_world as world
 from tests.services.watchparty_world import FAN, GUILD, HOST, job_ids, request
 
@@ -131,23 +132,74 @@ async def test_a_short_party_that_ended_while_down_gets_no_starting_now(env, dur
     assert [(offset, late) for _, offset, _, late in poster.reminders] == posted
 
 
-async def test_a_reminder_left_sending_by_a_crash_is_never_resent(env, caplog):
+async def _state_becomes(service, party_id, offset, state):
+    for _ in range(100):
+        if (await service.repo.reminder(party_id, offset)).state == state:
+            return
+        await asyncio.sleep(0.02)
+    assert (await service.repo.reminder(party_id, offset)).state == state
+
+
+async def _crash_after_claim(service, clock, party, *, late_by=timedelta(seconds=1)):
+    """The post was claimed ('sending') and the process died; a new one starts `late_by` after the reminder."""
+    assert await service.repo.claim_reminder(party.id, 3600, late=False, claimed_at=datetime.now(UTC))
+    clock.set(party.starts_at - timedelta(hours=1) + late_by)
+    service.reminders.unschedule_all()  # a new process starts with no jobs
+    return await service.reminders.rebuild()
+
+
+@pytest.mark.parametrize(("stored", "late_by", "posted", "state"), [
+    (True, timedelta(seconds=1), [], "sent"),                     # Discord stored it: recorded, not posted again
+    (False, timedelta(seconds=1), [(3600, False)], "sent"),       # it never arrived: posted now, once
+    (True, timedelta(minutes=30), [], "sent"),                    # found after the grace: still just recorded
+    (False, timedelta(minutes=30), [], "skipped"),                # not found, too late to post: skipped
+])
+async def test_a_reminder_interrupted_by_a_crash_is_looked_for_before_it_is_sent(env, caplog, stored, late_by,
+                                                                                   posted, state):
     service, clock, poster = env
     [party] = (await service.create(request("tomorrow 9pm"))).parties
-    assert await service.repo.claim_reminder(party.id, 3600, late=False)  # the crash happened after this
-    clock.set(party.starts_at - timedelta(hours=1) + timedelta(seconds=1))
-    service.reminders.unschedule_all()  # a new process starts with no jobs
+    if stored:
+        poster.in_channel.add((party.id, 3600))
     with caplog.at_level(logging.WARNING, logger="bot.services.watchparties.reminders"):
-        report = await service.reminders.rebuild()
-        assert report.unknown == 1
-        assert (await service.repo.reminder(party.id, 3600)).state == "unknown"  # final: not re-read next time
-        assert f"party:{party.id}:remind:3600" not in job_ids(service)
-        await service.reminders.fire_reminder(party.id, 3600)
-        assert poster.reminders == []
-        service.reminders.unschedule_all()
-        assert (await service.reminders.rebuild()).unknown == 0  # the next start-up neither re-reads nor warns again
+        report = await _crash_after_claim(service, clock, party, late_by=late_by)
+    assert report.unknown == 1
+    await _state_becomes(service, party.id, 3600, state)
+    assert [(offset, late) for _, offset, _, late in poster.reminders] == posted
+    service.reminders.unschedule_all()
+    assert (await service.reminders.rebuild()).unknown == 0  # reconciled once: the next start-up has nothing to do
     assert [r.getMessage() for r in caplog.records if "being sent" in r.getMessage()] == [
-        "1 watch-party reminder(s) were being sent when the bot stopped; marked 'unknown', never sent again"]
+        "1 watch-party reminder(s) were being sent when the bot stopped; looking for them in their channels before "
+        "sending"]
+
+
+async def test_an_interrupted_reminder_whose_channel_cannot_be_read_is_tried_again_then_given_up(env):
+    service, clock, poster = env
+    service.reminders.retry_delay = timedelta(minutes=10)
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    poster.lookup_fails = True
+    await _crash_after_claim(service, clock, party)
+    job_id = f"party:{party.id}:remind:3600"
+    for _ in range(100):  # the look-up failed: a retry job 10 minutes later (within the 15-minute grace)
+        job = service.reminders.scheduler.get_job(job_id)
+        if job is not None and job.next_run_time.timestamp() > datetime.now(UTC).timestamp() + 60:
+            break
+        await asyncio.sleep(0.02)
+    assert (await service.repo.reminder(party.id, 3600)).state == "sending"
+    clock.set(party.starts_at - timedelta(hours=1) + timedelta(minutes=10))
+    await service.reminders.resume_reminder(party.id, 3600)  # the retry: still unreadable, and past the grace now
+    assert (await service.repo.reminder(party.id, 3600)).state == "unknown"
+    assert poster.reminders == []
+
+
+async def test_a_recorded_dm_is_never_sent_again(env):
+    service, clock, _ = env
+    [party] = (await service.create(request("tomorrow 9pm"))).parties
+    ledger = ReminderDms(service.repo, party.id, 3600, clock)
+    assert await ledger.claim(FAN) is True
+    assert await ledger.claim(FAN) is False  # recorded: a second attempt (after a crash) skips this member
+    await ledger.release(FAN)  # the DM certainly did not go out: it may be sent by a retry
+    assert await ledger.claim(FAN) is True
+    assert await service.repo.reminder_dms(party.id, 3600) == [FAN]
 
 
 async def test_a_late_reminder_is_claimed_only_once_the_bot_is_ready(env):

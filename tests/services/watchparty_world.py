@@ -43,6 +43,9 @@ class RecordingPoster:
         self.ready = asyncio.Event()
         self.ready.set()
         self.left_guilds: set[int] = set()
+        self.in_channel: set[tuple[int, int]] = set()  # posts Discord stored before a crash
+        self.lookup_fails = False
+        self.undelivered: list[tuple[int, str]] = []
 
     async def wait_until_ready(self):
         await self.ready.wait()
@@ -50,15 +53,26 @@ class RecordingPoster:
     def serves_guild(self, guild_id):
         return guild_id not in self.left_guilds
 
-    async def send_reminder(self, party, offset, going, *, late):
+    async def send_reminder(self, party, offset, going, *, late, dms, channel=True):
         if self.outages:
             self.outages -= 1
             raise ReminderNotDelivered("ClientConnectorError")
         await self.ready.wait()  # like the cog: Discord calls need a ready client
         if self.fail:
             raise RuntimeError("channel gone")
-        self.reminders.append((party.id, int(offset.total_seconds()), [r.user_id for r in going], late))
+        if channel:  # False: found in the channel after a crash, only the DMs not yet recorded go out
+            self.reminders.append((party.id, int(offset.total_seconds()), [r.user_id for r in going], late))
         self.sent.set()
+
+    async def find_reminder(self, party, offset, since):
+        """Like Discord's channel: a reminder recorded by `send_reminder` (or listed in `in_channel`) is found."""
+        if self.lookup_fails:
+            raise RuntimeError("Discord unreachable")
+        key = (party.id, int(offset.total_seconds()))
+        return key in self.in_channel or any(r[:2] == key for r in self.reminders)
+
+    async def reminder_undelivered(self, party, error):
+        self.undelivered.append((party.id, error))
 
     async def party_ended(self, party):
         self.ended.append(party.id)

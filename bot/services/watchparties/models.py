@@ -32,6 +32,16 @@ class ReminderNotDelivered(Exception):
     answering 5xx): the reminder may safely be tried again."""
 
 
+class DmLedger(Protocol):
+    """The record of a reminder's DMs, kept by the service: `claim` right before a DM (True: recorded now, send it;
+    False: recorded before, so it was sent or a crash interrupted it: never sent twice); `release` when the DM
+    certainly did not go out (Discord unreachable), so a retry may send it."""
+
+    async def claim(self, user_id: int) -> bool: ...
+
+    async def release(self, user_id: int) -> None: ...
+
+
 class PartyPoster(Protocol):
     """What the service needs from Discord; the cog implements it."""
 
@@ -41,10 +51,20 @@ class PartyPoster(Protocol):
     def serves_guild(self, guild_id: int) -> bool:
         """Whether the bot is (still) in this server: reminders for a server that removed it are skipped."""
 
-    async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *, late: bool) -> None:
-        """Post the reminder: mention the recipients who want channel pings, DM those with `dm_reminders` (see
-        `reminder_recipients`); raise ReminderNotDelivered when nothing was delivered and a retry is safe, another
-        exception if the channel post itself failed otherwise."""
+    async def send_reminder(self, party: Party, offset: timedelta, recipients: Sequence[Rsvp], *, late: bool,
+                            dms: DmLedger, channel: bool = True) -> None:
+        """Post the reminder (unless `channel` is False: it was found posted already) with a marker `find_reminder`
+        recognises: mention the recipients who want channel pings, DM those with `dm_reminders` (see
+        `reminder_recipients`), each only if `dms.claim` records it first; raise ReminderNotDelivered when nothing
+        was delivered and a retry is safe, another exception if the channel post itself failed otherwise."""
+
+    async def find_reminder(self, party: Party, offset: timedelta, since: datetime | None) -> bool:
+        """After a crash: whether this reminder's channel post is in the channel (posted since `since`, real time;
+        None: search the channel's recent messages). Raises when the channel could not be read."""
+
+    async def reminder_undelivered(self, party: Party, error: str) -> None:
+        """Discord stayed unreachable for this reminder through its grace window (given up): tell the admins, once
+        per server while the outage lasts."""
 
     async def party_ended(self, party: Party) -> None:
         """The party is over: disable its buttons."""
@@ -77,7 +97,7 @@ class RebuildReport:
     scheduled: int  # reminder jobs for the future
     late: int  # overdue within grace: run now, saying they are late
     skipped: int  # overdue beyond grace: recorded as skipped
-    unknown: int  # left in 'sending' by a crash: moved to 'unknown' (final), never retried
+    unknown: int  # left in 'sending' by a crash: reconciled (looked for in the channel, sent if not found)
     parties: int  # end-of-party jobs
 
 

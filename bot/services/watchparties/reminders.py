@@ -16,14 +16,20 @@ triggers: whether a reminder is sent is decided by its row in the ledger (below)
 
 Exactly once
 ------------
-A reminder row goes pending -> sending -> sent (or failed). `sending` is written and committed BEFORE the post,
-`sent` AFTER it. A reminder is only posted by the job that moved it from pending to sending (a conditional
-UPDATE), so two jobs, a rebuild racing a job, or an edit cannot post it twice. If the process dies between the two
-writes the row stays `sending`: we cannot know whether Discord received the post, and the rule is "at most once"
-(a member reminded twice is worse for the fandom than one missed reminder, and a second reminder before the start
-usually follows), so a `sending` row is never retried: the next start-up moves it to the final state `unknown`
-(logged once, then never read again). Writing `sent` before the post would lose the reminder silently on a crash;
-writing only after would send it twice after a crash.
+A reminder row goes pending -> sending -> sent (or failed). `sending` is written and committed BEFORE the post (with
+the real time of the claim), `sent` AFTER it. A reminder is only posted by the job that moved it from pending to
+sending (a conditional UPDATE), so two jobs, a rebuild racing a job, or an edit cannot post it twice.
+
+If the process dies between the two writes the row stays `sending`, and we cannot know whether Discord stored the
+post. Start-up reconciles each such row (`resume_reminder`), like news delivery does: the poster looks for the
+reminder in its channel by the marker every reminder post carries (an embed footer naming the party and offset),
+searching every message since shortly before the claim; the post also carries a nonce derived from the same key,
+which Discord uses to refuse a duplicate within a few minutes. Found: `sent`. Not found and still within the grace
+window: posted now (the same way). Not found beyond it: `skipped`. The channel could not be read (Discord down):
+tried again `retry_delay` later while within the grace window, then `unknown` (final, logged).
+DMs cannot be searched: each DM is recorded (committed) BEFORE it is sent (`claim_reminder_dm`) and a recorded DM
+is never sent again, so a DM is sent at most once (a crash between the record and the send loses that one DM).
+A post still running in this process (a cog reload rebuilds while it runs) is left to finish (`_IN_FLIGHT`).
 
 Discord unreachable: the poster raises `ReminderNotDelivered` when the post failed in a way that cannot have
 delivered anything (the cog decides which failures count). The row then goes back from sending to pending with a
@@ -66,12 +72,31 @@ HORIZON_JOB_ID = "watchparty:horizon"
 PRUNE_JOB_ID = "watchparty:prune"
 RETENTION = timedelta(days=90)
 PRUNE_FIRST_DELAY = timedelta(minutes=1)
+CLAIM_MARGIN = timedelta(minutes=1)  # after a crash, the channel is searched from this long before the claim
 
 JobBody = Callable[..., Awaitable[None]]
+
+# (party id, offset seconds) of the reminders this process is posting right now: a rebuild while one runs (a cog
+# reload) must not reconcile it as if a crash had interrupted it.
+_IN_FLIGHT: set[tuple[int, int]] = set()
 
 
 def end_job_id(party_id: int) -> str:
     return f"party:{party_id}:end"
+
+
+class ReminderDms:
+    """`DmLedger` of one reminder: its DMs recorded in `party_reminder_dms` before they are sent."""
+
+    def __init__(self, repo: WatchPartyRepository, party_id: int, offset_seconds: int,
+                 clock: Callable[[], datetime]) -> None:
+        self.repo, self.party_id, self.offset_seconds, self.clock = repo, party_id, offset_seconds, clock
+
+    async def claim(self, user_id: int) -> bool:
+        return await self.repo.claim_reminder_dm(self.party_id, self.offset_seconds, user_id, self.clock())
+
+    async def release(self, user_id: int) -> None:
+        await self.repo.release_reminder_dm(self.party_id, self.offset_seconds, user_id)
 
 
 class ReminderJobs:
@@ -178,9 +203,14 @@ class ReminderJobs:
 
         Overdue reminders follow `classify_reminder`: within the grace window they run now (and say they are late),
         beyond it they are recorded as skipped (one batch). A party whose end passed while the bot was down ends
-        now. Reminders left in 'sending' by a crash become 'unknown' (final; logged once) and are never retried.
+        now. Reminders left in 'sending' by a crash are reconciled at once (`resume_reminder`).
         """
-        unknown = await self.repo.give_up_interrupted()
+        interrupted = [r for r in await self.repo.interrupted_reminders()
+                       if (r.party_id, r.offset_seconds) not in _IN_FLIGHT]
+        for reminder in interrupted:
+            self._add_job(reminder_job_id(reminder.party_id, reminder.offset), self.clock(), self.resume_reminder,
+                          reminder.party_id, reminder.offset_seconds)
+        unknown = len(interrupted)
         now = self.clock()
         work = await self.repo.due_work(now + self.horizon)
         to_schedule: list[DueWork] = []
@@ -205,8 +235,8 @@ class ReminderJobs:
         self._schedule_horizon_job()
         self._schedule_prune_job()
         if unknown:
-            log.warning("%d watch-party reminder(s) were being sent when the bot stopped; marked 'unknown', never "
-                        "sent again", unknown)
+            log.warning("%d watch-party reminder(s) were being sent when the bot stopped; looking for them in their "
+                        "channels before sending", unknown)
         report = RebuildReport(scheduled, late, skipped, unknown, parties)
         log.info("watch parties rebuilt: %s", report)
         return report
@@ -290,11 +320,25 @@ class ReminderJobs:
             return
         late = is_late_notice(reminder.fire_at, now)
         # Written and committed BEFORE the post: whatever happens next, no other run will post this reminder.
-        if not await self.repo.claim_reminder(party_id, offset_seconds, late=late):
-            return
+        key = (party_id, offset_seconds)
+        _IN_FLIGHT.add(key)
+        try:
+            if not await self.repo.claim_reminder(party_id, offset_seconds, late=late, claimed_at=self.real_clock()):
+                return
+            await self._post(party, reminder, late=late, channel=True)
+        finally:
+            _IN_FLIGHT.discard(key)
+
+    def _dm_ledger(self, reminder: Reminder) -> ReminderDms:
+        return ReminderDms(self.repo, reminder.party_id, reminder.offset_seconds, self.clock)
+
+    async def _post(self, party: Party, reminder: Reminder, *, late: bool, channel: bool) -> None:
+        """Post a claimed ('sending') reminder and record the outcome."""
+        party_id, offset_seconds = party.id, reminder.offset_seconds
         recipients = reminder_recipients(await self.repo.rsvps(party_id))
         try:
-            await self.poster.send_reminder(party, reminder.offset, recipients, late=late)
+            await self.poster.send_reminder(party, reminder.offset, recipients, late=late,
+                                            dms=self._dm_ledger(reminder), channel=channel)
         except ReminderNotDelivered as exc:
             await self._retry_later(party, reminder, exc)
             return
@@ -307,6 +351,58 @@ class ReminderJobs:
         await self.repo.complete_reminder(party_id, offset_seconds, "sent", sent_at)
         self.metrics.reminder_finished("sent", (sent_at - reminder.fire_at).total_seconds())
 
+    async def resume_reminder(self, party_id: int, offset_seconds: int) -> None:
+        """Job body at start-up for a reminder a crash left in 'sending' (see "Exactly once")."""
+        key = (party_id, offset_seconds)
+        if key in _IN_FLIGHT:
+            return
+        _IN_FLIGHT.add(key)
+        try:
+            await self._resume_reminder(party_id, offset_seconds)
+        except Exception:
+            log.exception("reconciling reminder %s failed",
+                          reminder_job_id(party_id, timedelta(seconds=offset_seconds)))
+        finally:
+            _IN_FLIGHT.discard(key)
+
+    async def _resume_reminder(self, party_id: int, offset_seconds: int) -> None:
+        await self.poster.wait_until_ready()
+        reminder = await self.repo.reminder(party_id, offset_seconds)
+        party = await self.repo.get(party_id)
+        if reminder is None or reminder.state != "sending":
+            return
+        job_id = reminder_job_id(party_id, reminder.offset)
+        if party is None:
+            await self.repo.give_up_reminder(party_id, offset_seconds)
+            return
+        since = reminder.claimed_at - CLAIM_MARGIN if reminder.claimed_at else None
+        try:
+            found = await self.poster.find_reminder(party, reminder.offset, since)
+        except Exception as error:
+            retry_at = self.clock() + self.retry_delay
+            if classify_reminder(reminder.fire_at, retry_at, self.grace, starts_at=party.starts_at,
+                                 ends_at=party.ends_at) == "skip":
+                await self.repo.give_up_reminder(party_id, offset_seconds)
+                self.metrics.reminder_finished("unknown")
+                log.warning("reminder %s: could not look for it in its channel (%r); past its grace window, "
+                            "marked 'unknown'", job_id, error)
+                return
+            self._add_job(job_id, retry_at, self.resume_reminder, party_id, offset_seconds)
+            log.warning("reminder %s: could not look for it in its channel (%r); trying again at %s", job_id, error,
+                        retry_at.isoformat())
+            return
+        status = classify_reminder(reminder.fire_at, self.clock(), self.grace, starts_at=party.starts_at,
+                                   ends_at=party.ends_at)
+        too_late = status == "skip" or party.status != "scheduled" or not self.poster.serves_guild(party.guild_id)
+        if found:
+            log.info("reminder %s was posted before the restart; recorded as sent", job_id)
+        if too_late:
+            await self.repo.finish_interrupted(party_id, offset_seconds, "sent" if found else "skipped", self.clock())
+            self.metrics.reminder_finished("sent" if found else "skipped")
+            return
+        # Within the grace window: post what is missing (the channel post unless found; DMs not yet recorded).
+        await self._post(party, reminder, late=reminder.late, channel=not found)
+
     async def _retry_later(self, party: Party, reminder: Reminder, error: ReminderNotDelivered) -> None:
         """Nothing was delivered: back to pending with a retry job `retry_delay` later, unless the retry would fall
         outside the grace window (then failed). The job is added before the row is released, so a horizon refresh
@@ -318,6 +414,11 @@ class ReminderJobs:
             self.metrics.reminder_finished("failed")
             log.warning("reminder %s not delivered (%s); past its grace window, given up",
                         reminder_job_id(party.id, reminder.offset), error)
+            try:
+                await self.poster.reminder_undelivered(party, str(error))
+            except Exception:
+                log.exception("could not tell the admins of server %s about an undelivered reminder",
+                              party.guild_id)
             return
         self._add_job(reminder_job_id(party.id, reminder.offset), retry_at, self.fire_reminder, party.id,
                       reminder.offset_seconds)

@@ -1,0 +1,113 @@
+"""The real bot as a subprocess (`python -m bot run`, as in production) that the crash suite kills with SIGKILL
+and starts again on the same database.
+
+Each start gets its own process group (so a kill also takes the feed-parsing workers) and its own log file; a
+start returns when the bot's /healthz says the gateway is connected and the scheduler runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.e2e.harness import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class BotProcess:
+    def __init__(self, fake: Any, workdir: Path, **env: str) -> None:
+        self.fake = fake
+        self.workdir = workdir
+        self.db_path = workdir / "bot.db"
+        self.extra_env = env
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+        self.kills = 0
+        self.port = 0
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CODEBLUE_"))}
+        env.update(
+            DISCORD_TOKEN=self.fake.token, DISCORD_API_BASE=self.fake.api_base, CODEBLUE_DB=str(self.db_path),
+            CODEBLUE_ALLOW_PRIVATE_FEEDS="1", CODEBLUE_LOG_LEVEL="DEBUG", CODEBLUE_WEB_PORT=str(self.port),
+            CODEBLUE_FEED_PARSE_PROCESSES="0", PYTHONPATH=str(ROOT), **self.extra_env,
+        )
+        return env
+
+    async def start(self, timeout: float = 45) -> None:
+        assert self.process is None or self.process.returncode is not None, "already running"
+        self.port = free_port()
+        self.starts += 1
+        log = (self.workdir / f"bot-{self.starts}.log").open("wb")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=self.workdir, env=self._env(), stdout=log, stderr=log,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        await self._wait_healthy(timeout)
+
+    async def _wait_healthy(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession() as http:
+            while loop.time() < deadline:
+                assert self.process is not None
+                if self.process.returncode is not None:
+                    raise AssertionError(f"the bot exited with {self.process.returncode}:\n{self.log_tail()}")
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                        health = await response.json()
+                        if health["gateway"]["ok"] and health.get("scheduler", {}).get("ok", True):
+                            return
+                except (aiohttp.ClientError, ValueError, KeyError):
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"the bot was not healthy within {timeout}s:\n{self.log_tail()}")
+
+    async def kill(self) -> None:
+        """SIGKILL the bot's whole process group, wait for it, and for the fake to see the gateway closed."""
+        assert self.process is not None and self.process.returncode is None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        await self.process.wait()
+        self.kills += 1
+        await self.fake.wait_for_no_connection(timeout=10)
+
+    async def restart(self) -> None:
+        await self.start()
+
+    async def stop(self) -> None:
+        """A clean stop (SIGTERM) at the end of a run; killed if it does not stop in time."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.workdir / f"bot-{self.starts}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("bot-*.log")))
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.db_path)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
