@@ -107,14 +107,20 @@ def normalize_link(url: str) -> str:
         return url
     host = parts.hostname.lower()
     if host in OPAQUE_LINK_HOSTS:
-        return urlunsplit((scheme, parts.netloc.lower(), parts.path, parts.query, ""))
+        return _stripped(urlunsplit((scheme, parts.netloc.lower(), parts.path, parts.query, "")))
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if "@" in parts.netloc:
         netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
     pairs = [p for p in parts.query.split("&") if p and not _is_tracking_param(p.split("=", 1)[0])]
-    return urlunsplit((scheme, netloc, parts.path or "/", "&".join(sorted(pairs)), ""))
+    return _stripped(urlunsplit((scheme, netloc, parts.path or "/", "&".join(sorted(pairs)), "")))
+
+
+def _stripped(normalized: str) -> str:
+    """Dropping the fragment can leave whitespace at the end ("http://a.example/? #top"): normalize once more
+    without it, so that a normalized link is its own normal form."""
+    return normalize_link(normalized) if normalized != normalized.rstrip() else normalized
 
 
 def _short_key(value: str) -> str:
