@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 import tests.unit.hypothesis_profiles  # noqa: F401  (loads the profile)
 from bot.domain.news_match import REGEX_TEXT_LIMIT, KeywordError, compile_keywords, parse_keyword
 
-# Per field the budget aims at ~2 ms (see bot/domain/news_match.py); the limit here leaves room for a loaded CI.
+# Per field the budget aims at ~2 ms (see bot/domain/news_match.py); CPU time is measured, so other processes
+# loading the machine do not count, and the limit still leaves a wide margin.
 SECONDS_PER_MATCH = 0.25
 
 atoms = st.sampled_from(["a", "b", "ab", ".", r"\w", r"\W", r"\s", r"\d", "[ab]", "[^b]", "x", "시즌", "^", "$", r"\b"])
@@ -62,9 +63,9 @@ def test_an_accepted_regex_matches_any_field_in_bounded_time(pattern, text, excl
         assert error.code in ("bad_regex", "regex_too_complex", "too_long", "empty"), error
         return
     keywords = compile_keywords([keyword])
-    started = time.perf_counter()
+    started = time.process_time()
     keywords.match(text, text)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < SECONDS_PER_MATCH, f"{raw!r} took {elapsed * 1000:.0f} ms on {len(text)} characters"
 
 
@@ -74,6 +75,6 @@ def test_any_typed_regex_is_accepted_or_refused_never_raises(pattern):
         keyword = parse_keyword("re:" + pattern)
     except KeywordError:
         return
-    started = time.perf_counter()
+    started = time.process_time()
     compile_keywords([keyword]).match("a" * 600 + "!", "ab" * 300)
-    assert time.perf_counter() - started < SECONDS_PER_MATCH
+    assert time.process_time() - started < SECONDS_PER_MATCH
