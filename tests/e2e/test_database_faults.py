@@ -216,11 +216,14 @@ async def test_a_long_lock_by_another_process_keeps_reads_answered_and_writes_re
     try:
         assert locker.stdout is not None and locker.stdin is not None
         assert (await asyncio.wait_for(locker.stdout.readline(), 10)).strip() == b"locked"
-        # A write waits for the lock; meanwhile reads are answered at once (they do not queue behind it).
+        # A write waits (2 s) for the lock; meanwhile a read is answered at once: it does not queue behind it.
         write = asyncio.ensure_future(set_timezone(fake, g, g.member("fan1")))
-        await still_reads(fake, g, party_id)
+        ix = await fake.slash(g, g.member("fan2"), "watchparty list")
+        listed = await ix.response(timeout=fake.interaction_deadline + 0.5)
         assert not write.done()
+        assert "Before the fault" in repr(listed.embeds) + (listed.content or "")
         said = await write  # refused within Discord's deadline for an answer
+        await still_reads(fake, g, party_id)
         assert said.startswith(f"{DOWN_EN}: my storage is locked by another program"), said
         assert len(fault_lines(caplog, "database unavailable: another process holds a write lock")) == 1
         await log_notice(fake, g, "I cannot write to my database: my storage is locked", mark)
