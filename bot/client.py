@@ -130,6 +130,7 @@ class CodeBlueBot(commands.Bot):
         self.db = Database(settings.db_path, on_fault=self._database_fault_changed)
         self._database_notices: dict[str, float] = {}  # fault kind -> when admins were last told (monotonic)
         self._notice_tasks: set[asyncio.Task[None]] = set()
+        self._database_down_told = False
         self.settings_service = SettingsService(self.db)
         self.catalog = Catalog.load()
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": 300, "coalesce": True})
@@ -189,13 +190,15 @@ class CodeBlueBot(commands.Bot):
         now = time.monotonic()
         if kind is not None:
             last = self._database_notices.get(kind)
-            if last is not None and now - last < DATABASE_NOTICE_INTERVAL:
-                return  # a fault that comes and goes (a lock now and then) is told once an hour at most
+            told = self.is_ready() and (last is None or now - last >= DATABASE_NOTICE_INTERVAL)
+            self._database_down_told = told  # a fault that comes and goes (a lock now and then): once an hour
+            if not told:
+                return
             self._database_notices[kind] = now
-        elif not self._database_notices:
-            return
-        if not self.is_ready():
-            return
+        else:
+            if not self._database_down_told or not self.is_ready():
+                return  # "writable again" only after a notice that it was not
+            self._database_down_told = False
         task = asyncio.get_running_loop().create_task(self._tell_admins_about_database(kind))
         self._notice_tasks.add(task)
         task.add_done_callback(self._notice_tasks.discard)

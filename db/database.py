@@ -197,8 +197,8 @@ class Database:
             except sqlite3.Error as exc:
                 self._failed(exc)
                 raise
-        if not sql.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA")):
-            self._written()
+        if done.rowcount > 0 and not sql.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA")):
+            self._written()  # something really reached the file (a no-op write proves nothing)
         return done
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
@@ -233,6 +233,7 @@ class Database:
             except sqlite3.Error as exc:
                 self._failed(exc)
                 raise
+            changes = conn.total_changes
             try:
                 yield Transaction(conn)
             except sqlite3.Error as exc:
@@ -261,7 +262,9 @@ class Database:
             except BaseException:
                 await self._rollback(conn)
                 raise
-        self._written()
+            wrote = conn.total_changes > changes
+        if wrote:
+            self._written()
 
     @staticmethod
     async def _execute(conn: aiosqlite.Connection, sql: str) -> None:
