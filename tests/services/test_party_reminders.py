@@ -71,6 +71,11 @@ async def test_reminder_fires_once_with_going_members(env):
     await service.reminders.rebuild()  # reschedules against the moved clock, as a restart would
     await asyncio.wait_for(poster.sent.wait(), 5)
     assert poster.reminders == [(party.id, 3600, [FAN], False)]
+
+    async def recorded_as_sent() -> None:  # the job records "sent" just after its post: wait for that write
+        while (await service.repo.reminder(party.id, 3600)).state != "sent":
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(recorded_as_sent(), 10)
     await service.reminders.fire_reminder(party.id, 3600)  # a second run (duplicate job) posts nothing
     assert len(poster.reminders) == 1
     assert (await service.repo.reminder(party.id, 3600)).state == "sent"
