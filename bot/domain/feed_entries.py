@@ -498,11 +498,14 @@ def parse_feed_bytes(
     document = _as_utf8_document(body, encoding)
     # sanitize_html=False: every text field goes through html_to_text (all markup dropped, script/style skipped)
     # and only http(s) image URLs are kept, so feedparser's sanitizer would be work thrown away (~20 % of a parse).
-    result = feedparser.parse(
-        io.BytesIO(document),
-        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
-        sanitize_html=False,
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(document),
+            response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+            sanitize_html=False,
+        )
+    except Exception as exc:  # feedparser's fallback parser raises on some broken markup ("<item<link</item")
+        raise FeedParseError("malformed", f"the feed could not be parsed: {type(exc).__name__}: {exc}") from exc
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
     problem = str(result.get("bozo_exception")) if result.get("bozo") else None
