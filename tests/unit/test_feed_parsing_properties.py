@@ -71,6 +71,7 @@ _parse(SAMPLES[0].read_bytes(), None)  # feedparser's first use imports and comp
 @example(body=_EXTERNAL, content_type=None)
 @example(body=b"\xef\xbb\xbf" + b"<" * 50000, content_type=None)
 @example(body=b"<rss>" + b"<item>" * 5000, content_type=None)
+@example(body=b"<item<channel<link</item</link<", content_type=None)  # feedparser itself raised KeyError
 def test_any_bytes_parse_or_fail_cleanly_in_bounded_time_and_memory(body, content_type):
     started = time.process_time()  # CPU time: other processes loading the machine do not count
     result = _parse(body, content_type)
