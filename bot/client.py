@@ -42,6 +42,7 @@ from db.migrate import migrate
 from db.web import WebRepository
 
 log = logging.getLogger(__name__)
+DATABASE_NOTICE_INTERVAL = 3600.0  # seconds between two notices to admins about the same kind of database fault
 
 def discover_extensions() -> tuple[str, ...]:
     """Every module or package in `cogs/` is an extension (loaded by name; nothing imports cogs)."""
@@ -156,7 +157,10 @@ class CodeBlueBot(commands.AutoShardedBot):
         self.settings = settings
         self.http_session = session
         self.clock = clock
-        self.db = Database(settings.db_path)
+        self.db = Database(settings.db_path, on_fault=self._database_fault_changed)
+        self._database_notices: dict[str, float] = {}  # fault kind -> when admins were last told (monotonic)
+        self._notice_tasks: set[asyncio.Task[None]] = set()
+        self._database_down_told = False
         self.settings_service = SettingsService(self.db)
         self.catalog = Catalog.load()
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": 300, "coalesce": True})
@@ -212,6 +216,42 @@ class CodeBlueBot(commands.AutoShardedBot):
                                                        self.settings.public_url)),
             ("/static/{name}", static_handler),
         ]
+
+    # -- database faults: admins are told in their log channels (docs/ARCHITECTURE.md, "Database faults") ---------
+    def _database_fault_changed(self, kind: str | None) -> None:
+        """Called by the database when a fault starts (`kind`) or ends (None)."""
+        now = time.monotonic()
+        if kind is not None:
+            last = self._database_notices.get(kind)
+            told = self.is_ready() and (last is None or now - last >= DATABASE_NOTICE_INTERVAL)
+            self._database_down_told = told  # a fault that comes and goes (a lock now and then): once an hour
+            if not told:
+                return
+            self._database_notices[kind] = now
+        else:
+            if not self._database_down_told or not self.is_ready():
+                return  # "writable again" only after a notice that it was not
+            self._database_down_told = False
+        task = asyncio.get_running_loop().create_task(self._tell_admins_about_database(kind))
+        self._notice_tasks.add(task)
+        task.add_done_callback(self._notice_tasks.discard)
+
+    async def _tell_admins_about_database(self, kind: str | None) -> None:
+        for guild in list(self.guilds):
+            try:
+                settings = await self.settings_service.get(guild.id)  # reads still work during a write fault
+                channel = self.get_channel(settings.log_channel_id) if settings.log_channel_id else None
+                if not isinstance(channel, discord.abc.Messageable):
+                    continue
+                locale = guild.preferred_locale
+                if kind is None:
+                    content = self.catalog.text(locale, "errors.database_up_notice")
+                else:
+                    content = self.catalog.text(locale, "errors.database_down_notice",
+                                                reason=self.catalog.text(locale, f"errors.database.{kind}"))
+                await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+            except Exception:
+                log.warning("could not tell the admins of guild %s about the database", guild.id, exc_info=True)
 
     async def _shard_up(self, shard_id: int) -> None:
         self.shards_connected.add(shard_id)

@@ -181,3 +181,7 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-8s %(name)s: %(message)s",
     )
     logging.getLogger("discord.http").setLevel(max(logging.getLogger().level, logging.INFO))
+    from bot.log_filters import DatabaseFaultFilter  # (bot.config is imported by everything; keep it light)
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(DatabaseFaultFilter())

@@ -26,3 +26,12 @@ class DatabaseError(Exception):
 
 class DatabaseClosed(DatabaseError):
     """A statement came after the database was closed: only during shutdown, when late event handlers run."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot take a change right now (disk full, read-only, locked by another process, I/O error);
+    nothing of the change was kept. `kind` is one of disk_full, read_only, locked, io_error."""
+
+    def __init__(self, kind: str, description: str) -> None:
+        super().__init__(f"database unavailable: {description}")
+        self.kind = kind

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.errors import UserFacingError
+from bot.errors import DatabaseUnavailable, UserFacingError
 from bot.i18n import Catalog
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ def describe_error(catalog: Catalog, interaction: discord.Interaction, error: Ba
         error = error.original
     if isinstance(error, UserFacingError):
         return catalog.text(locale, error.key, **error.params)
+    if isinstance(error, DatabaseUnavailable):  # logged once by the database; nothing of the change was kept
+        return catalog.text(locale, "errors.database_unavailable",
+                            reason=catalog.text(locale, f"errors.database.{error.kind}"))
     if isinstance(error, app_commands.MissingPermissions):
         return catalog.text(locale, "errors.missing_permissions",
                             permissions=_permission_names(catalog, locale, error.missing_permissions))

@@ -1,8 +1,17 @@
-"""The SQLite connection: pragmas, serialized access, transactions and online backup.
+"""The SQLite connection: pragmas, serialized access, transactions, faults and online backup.
 
-One aiosqlite connection serves the process. Every statement and every transaction takes one asyncio lock, so
-a transaction is never interleaved with another coroutine's statements on the same connection. SQLite with WAL
-is fast enough for this to be no bottleneck; readers in other processes (`codeblue backup`) are not blocked.
+One aiosqlite connection writes for the process. Every statement and every transaction on it takes one asyncio
+lock, so a transaction is never interleaved with another coroutine's statements on the same connection. Plain
+reads (`fetch_one`/`fetch_all` outside a transaction) go to a second, read-only connection with its own lock:
+with WAL they see every committed write and are never held up by a write waiting for the file lock (another
+process holding a write transaction), so the bot keeps answering what it only has to read. Readers in other
+processes (`codeblue backup`) are not blocked.
+
+Faults (docs/ARCHITECTURE.md, "Database faults"): a statement that fails because the disk is full, the file or
+its file system is read-only, the file stays locked by another process past the busy timeout, or the disk fails,
+raises `DatabaseUnavailable` with its `kind`; nothing of that statement or transaction is kept (rolled back). The
+first such failure logs one line and tells the listener (`on_fault`), and so does the first write that succeeds
+again afterwards: the bot recovers by itself when the fault clears, without a restart.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +27,36 @@ from typing import Any
 
 import aiosqlite
 
-from bot.errors import DatabaseClosed, DatabaseError
+from bot.errors import DatabaseClosed, DatabaseError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 2000  # a write waits this long for another process's lock: within Discord's 3 s to answer
 Params = Sequence[Any] | dict[str, Any]
+FaultListener = Callable[[str | None], None]
+
+# SQLite primary result codes (the low byte of an extended code) that mean "the database cannot be written now".
+_FAULT_KINDS = {13: "disk_full", 8: "read_only", 5: "locked", 6: "locked", 10: "io_error", 14: "io_error"}
+FAULT_DESCRIPTIONS = {
+    "disk_full": "the disk is full",
+    "read_only": "the database file or its file system is read-only",
+    "locked": "another process holds a write lock on the database",
+    "io_error": "the disk reported an I/O error",
+}
+
+
+def fault_kind(exc: BaseException) -> str | None:
+    """The fault a sqlite3 error stands for, or None for an ordinary error (a constraint, bad SQL)."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _FAULT_KINDS.get(code & 0xFF)
+    text = str(exc).lower()
+    for needle, kind in (("disk is full", "disk_full"), ("readonly", "read_only"), ("read-only", "read_only"),
+                         ("locked", "locked"), ("disk i/o", "io_error")):
+        if needle in text:
+            return kind
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +93,14 @@ class Transaction:
 
 
 class Database:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, on_fault: FaultListener | None = None) -> None:
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._on_fault = on_fault
+        self.fault: str | None = None  # the kind of the fault now in effect, None when writes succeed
 
     async def connect(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -84,6 +122,19 @@ class Database:
             await conn.close()
             raise DatabaseError(f"{self.path} is not writable ({exc}): set CODEBLUE_DB to a writable path") from exc
         self._conn = conn
+        self._reader = await self._open_reader()
+
+    async def _open_reader(self) -> aiosqlite.Connection | None:
+        """The read-only connection for plain reads; None (reads share the writer) when it cannot be opened."""
+        try:
+            reader = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                             isolation_level=None)
+        except (sqlite3.Error, ValueError):
+            log.warning("no separate reading connection for %s; reads share the writing one", self.path)
+            return None
+        reader.row_factory = sqlite3.Row
+        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return reader
 
     @property
     def connection(self) -> aiosqlite.Connection:
@@ -98,6 +149,10 @@ class Database:
         async with self._lock:
             conn, self._conn = self._conn, None
             await conn.close()
+        async with self._read_lock:
+            reader, self._reader = self._reader, None
+            if reader is not None:
+                await reader.close()
 
     async def ping(self) -> bool:
         """Whether the database answers a trivial query (for health checks); never raises."""
@@ -106,26 +161,85 @@ class Database:
         except Exception:
             return False
 
+    # --- faults ---------------------------------------------------------------------------------------------------
+
+    def _failed(self, exc: BaseException) -> None:
+        """Raise DatabaseUnavailable for a fault (logging its start once), else nothing (the caller re-raises)."""
+        kind = fault_kind(exc)
+        if kind is None:
+            return
+        if self.fault != kind:
+            self.fault = kind
+            log.error("database unavailable: %s (%s): changes are refused until that is fixed; reads go on; "
+                      "nothing already saved is lost (%s)", FAULT_DESCRIPTIONS[kind], self.path, exc)
+            self._tell(kind)
+        raise DatabaseUnavailable(kind, FAULT_DESCRIPTIONS[kind]) from exc
+
+    def _written(self) -> None:
+        if self.fault is not None:
+            log.warning("database writable again (%s after: %s)", self.path, FAULT_DESCRIPTIONS[self.fault])
+            self.fault = None
+            self._tell(None)
+
+    def _tell(self, kind: str | None) -> None:
+        if self._on_fault is not None:
+            try:
+                self._on_fault(kind)
+            except Exception:
+                log.exception("database fault listener failed")
+
+    # --- statements -----------------------------------------------------------------------------------------------
+
     async def execute(self, sql: str, params: Params = ()) -> Executed:
         async with self._lock:
-            return await Transaction(self.connection).execute(sql, params)
+            try:
+                done = await Transaction(self.connection).execute(sql, params)
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                raise
+        if done.rowcount > 0 and not sql.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA")):
+            self._written()  # something really reached the file (a no-op write proves nothing)
+        return done
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._lock:
-            return await Transaction(self.connection).fetch_one(sql, params)
+        async with self._reading(sql) as conn:
+            return await Transaction(conn).fetch_one(sql, params)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            return await Transaction(self.connection).fetch_all(sql, params)
+        async with self._reading(sql) as conn:
+            return await Transaction(conn).fetch_all(sql, params)
+
+    @asynccontextmanager
+    async def _reading(self, sql: str) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection a plain read runs on: the reading one, except for PRAGMAs (they describe the writer)."""
+        shared = self._reader is None or sql.lstrip()[:6].upper() == "PRAGMA"
+        async with self._lock if shared else self._read_lock:
+            conn = self.connection if shared else self._reader
+            if conn is None:
+                raise DatabaseClosed("the database is not connected (closed or not yet opened)")
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """One unit of work: committed when the block ends, rolled back if it raises."""
         async with self._lock:
             conn = self.connection
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                raise
+            changes = conn.total_changes
             try:
                 yield Transaction(conn)
+            except sqlite3.Error as exc:
+                await self._rollback(conn)
+                self._failed(exc)
+                raise
             except BaseException:
                 await self._rollback(conn)
                 raise
@@ -139,11 +253,18 @@ class Database:
                 if commit.exception() is not None:
                     await self._rollback(conn)
                 raise
-            except BaseException:
+            except sqlite3.Error as exc:
                 # COMMIT itself failed (full disk, I/O error, deferred constraint): a transaction left open would
                 # swallow every later write on this shared connection.
                 await self._rollback(conn)
+                self._failed(exc)
                 raise
+            except BaseException:
+                await self._rollback(conn)
+                raise
+            wrote = conn.total_changes > changes
+        if wrote:
+            self._written()
 
     @staticmethod
     async def _execute(conn: aiosqlite.Connection, sql: str) -> None:

@@ -107,14 +107,20 @@ def normalize_link(url: str) -> str:
         return url
     host = parts.hostname.lower()
     if host in OPAQUE_LINK_HOSTS:
-        return urlunsplit((scheme, parts.netloc.lower(), parts.path, parts.query, ""))
+        return _stripped(urlunsplit((scheme, parts.netloc.lower(), parts.path, parts.query, "")))
     if ":" in host:
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if "@" in parts.netloc:
         netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
     pairs = [p for p in parts.query.split("&") if p and not _is_tracking_param(p.split("=", 1)[0])]
-    return urlunsplit((scheme, netloc, parts.path or "/", "&".join(sorted(pairs)), ""))
+    return _stripped(urlunsplit((scheme, netloc, parts.path or "/", "&".join(sorted(pairs)), "")))
+
+
+def _stripped(normalized: str) -> str:
+    """Dropping the fragment can leave whitespace at the end ("http://a.example/? #top"): normalize once more
+    without it, so that a normalized link is its own normal form."""
+    return normalize_link(normalized) if normalized != normalized.rstrip() else normalized
 
 
 def _short_key(value: str) -> str:
@@ -440,9 +446,37 @@ def detect_encoding(body: bytes, content_type: str | None) -> str:
     return "windows-1252"
 
 
+# A numeric character reference, optionally followed by a second one (a UTF-16 surrogate pair written as two).
+_CHARREFS = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});(?:&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});)?")
+
+
+def _charref_value(ref: bytes) -> int:
+    return int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+
+
+def _valid_charref(value: int) -> bytes:
+    if 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
+        return b"&#xFFFD;"
+    return b"&#x%X;" % value
+
+
+def _fix_charref(match: re.Match[bytes]) -> bytes:
+    first = _charref_value(match[1])
+    if match[2] is None:
+        return _valid_charref(first)
+    second = _charref_value(match[2])
+    if 0xD800 <= first <= 0xDBFF and 0xDC00 <= second <= 0xDFFF:
+        return b"&#x%X;" % (0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+    return _valid_charref(first) + _valid_charref(second)
+
+
 def _as_utf8_document(body: bytes, encoding: str) -> bytes:
     text = body.decode(encoding, errors="replace").lstrip("\ufeff")
     utf8 = text.encode("utf-8")
+    if b"&#" in utf8:
+        # Surrogates written as references ("&#xD83D;&#xDE00;", JavaScript-made feeds) or beyond U+10FFFF make
+        # feedparser's fallback parser raise, losing the whole feed: pairs are joined, the rest become U+FFFD.
+        utf8 = _CHARREFS.sub(_fix_charref, utf8)
     return _XML_DECLARATION.sub(b'<?xml version="1.0" encoding="utf-8"?>', utf8, count=1)
 
 
@@ -464,11 +498,14 @@ def parse_feed_bytes(
     document = _as_utf8_document(body, encoding)
     # sanitize_html=False: every text field goes through html_to_text (all markup dropped, script/style skipped)
     # and only http(s) image URLs are kept, so feedparser's sanitizer would be work thrown away (~20 % of a parse).
-    result = feedparser.parse(
-        io.BytesIO(document),
-        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
-        sanitize_html=False,
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(document),
+            response_headers={"content-type": "application/xml; charset=utf-8", "content-location": url},
+            sanitize_html=False,
+        )
+    except Exception as exc:  # feedparser's fallback parser raises on some broken markup ("<item<link</item")
+        raise FeedParseError("malformed", f"the feed could not be parsed: {type(exc).__name__}: {exc}") from exc
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
     problem = str(result.get("bozo_exception")) if result.get("bozo") else None

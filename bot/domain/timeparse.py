@@ -187,6 +187,8 @@ _KO_DAY_WORDS = {"오늘": "today", "오늘밤": "today", "내일": "tomorrow", 
 _KO_AM = {"오전", "아침", "새벽"}
 _KO_DAY_RE = re.compile(r"(내일\s*모레|오늘\s*밤|오늘|내일|낼|모레|글피)")
 _KO_WEEK_RE = re.compile(r"(?:(이번\s*주|금주|다음\s*주|담주|다다음\s*주)\s*)?([월화수목금토일])요일")
+# The weekday the bot shows after an ISO date ("2026-12-05 (토) 20:00", parentheses already gone): redundant.
+_KO_DATE_WEEKDAY_RE = re.compile(r"(\d{4}-\d{1,2}-\d{1,2})\s*[월화수목금토일](?:요일)?(?![\uac00-\ud7a3])")
 _KO_DATE_RE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
 _KO_TIME_RE = re.compile(
     r"(?:(오전|오후|아침|낮|점심|저녁|밤|새벽)\s*)?(?:(\d{1,2})\s*시\s*(?:(\d{1,2})\s*분|(반))?|(\d{1,2}):(\d{2}))"
@@ -223,7 +225,7 @@ def _day_in_week(local_now: datetime, weeks_ahead: int, weekday: int) -> str:
 
 def _korean_to_english(text: str, local_now: datetime) -> tuple[str, int]:
     """English text dateparser reads reliably, plus days to add afterwards (밤 1시 on a named day)."""
-    rest = text.replace("정오", "12:00 ")
+    rest = _KO_DATE_WEEKDAY_RE.sub(r"\1 ", text.replace("정오", "12:00 "))
     day = ""
     week = _KO_WEEK_RE.search(rest)
     if week is not None:
@@ -289,6 +291,10 @@ _BARE_HOUR_RE = re.compile(
     rf"^(?:(?:today|tomorrow|day after tomorrow|tonight|{_WEEKDAY})\s+)?(?:at\s+)?(\d{{1,2}})$", re.IGNORECASE
 )
 _YEAR_RE = re.compile(r"\b\d{4}\b")
+# A date written out ("2026-12-05", "12/5", "dec 5"): a weekday next to it only repeats it, never moves it.
+_DATE_RE = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}|\b\d{1,2}/\d{1,2}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I
+)
 # Every clock written in the text: "20:00", "20:00:00", "9pm", "9:15 p.m.", "noon" (a bare number is no clock).
 _CLOCK_PART_RE = re.compile(
     r"(?<![\d:.])(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
@@ -386,7 +392,8 @@ def parse_when(
         # cannot place ("12:00 noon"): the time it returns must be the one written
         raise WhenError("unparseable")
     wall += timedelta(days=extra_days)
-    if _WEEKDAY_RE.search(body) and (wall - timedelta(days=7)).date() >= base.date():
+    if (_WEEKDAY_RE.search(body) and not _DATE_RE.search(body)
+            and (wall - timedelta(days=7)).date() >= base.date()):
         earlier = wall - timedelta(days=7)
         if localize(earlier, used.tz) > now:
             wall = earlier

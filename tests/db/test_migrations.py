@@ -88,7 +88,7 @@ END;
 async def test_pragmas(db):
     assert (await db.fetch_one("PRAGMA journal_mode"))[0] == "wal"
     assert (await db.fetch_one("PRAGMA foreign_keys"))[0] == 1
-    assert (await db.fetch_one("PRAGMA busy_timeout"))[0] == 5000
+    assert (await db.fetch_one("PRAGMA busy_timeout"))[0] == 2000
 
 
 async def test_unwritable_path_is_a_clear_error(tmp_path):

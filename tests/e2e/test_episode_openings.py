@@ -22,6 +22,7 @@ from tests.e2e.episode_steps import (
     _thread_posts,
     _until,
 )
+from tests.e2e.settle import scheduler_caught_up
 from tests.fakediscord.state import Perm
 
 
@@ -37,7 +38,7 @@ async def test_thread_opens_by_itself_at_air_time(fake, bot):
     assert _thread_posts(fake) == []
     post = await fake.wait_for_request("POST", THREADS, timeout=8)
     assert post.json["name"] == "Night Shift · S1E1 · Discussion"
-    await asyncio.sleep(0.2)
+    await scheduler_caught_up(bot)
     assert len(_thread_posts(fake)) == 1
 
 
@@ -56,7 +57,7 @@ async def test_air_time_missed_while_down_opens_at_startup_once(fake, runner):
     post = await fake.wait_for_request("POST", THREADS, timeout=5)
     assert post.json["name"] == "Night Shift · S1E1 · Discussion"
     await runner.restart()
-    await asyncio.sleep(0.3)
+    await scheduler_caught_up(runner.bot)  # the openings rebuilt at start-up have run
     assert len(_thread_posts(fake)) == 1
 
 
@@ -64,16 +65,17 @@ async def test_schedule_moves_a_pending_opening(fake, bot):
     g = fake.default_guild
     await _discussion(bot, g, g.channel("episode-discussion"))
     await _night_shift(fake, g, airs_in=1.0)
+    old_time = datetime.now(UTC) + timedelta(seconds=1.0)  # at or after the air time _night_shift set
     moved_to = datetime.now(UTC) + timedelta(seconds=2.2)
     ix = await fake.slash(g, g.member("admin"), "episode schedule", show="night-shift", season=1, episode=1,
                           airs=moved_to.isoformat(timespec="milliseconds"))
     assert (await ix.response()).content == (f"Night Shift S1E1 now airs <t:{int(moved_to.timestamp())}:F>.")
-    await asyncio.sleep(1.3)  # past the old time: nothing opened
+    await scheduler_caught_up(bot, old_time)  # past the old time, every job due by then done: nothing opened
     assert _thread_posts(fake) == []
     post = await fake.wait_for_request("POST", THREADS, timeout=5)
     assert post.time >= moved_to - timedelta(milliseconds=50)
     assert post.json["name"] == "Night Shift · S1E1 · Discussion"
-    await asyncio.sleep(0.3)
+    await scheduler_caught_up(bot)
     assert len(_thread_posts(fake)) == 1
 
 
@@ -108,7 +110,7 @@ async def test_show_pace_of_a_released_season_creates_openings_and_opens_overdue
                                 lambda r: r.json["name"] == "Night Shift · S1E3 · Discussion")
     await fake.wait_for_request("POST", "/channels/{channel_id}/threads",
                                 lambda r: r.json["name"] == "Night Shift · S1E2 · Discussion")
-    await asyncio.sleep(0.2)
+    await scheduler_caught_up(bot)
     assert sorted(r.json["name"] for r in _thread_posts(fake)) == [
         "Night Shift · S1E2 · Discussion", "Night Shift · S1E3 · Discussion"]
     assert _open_times(bot, ids) == [None] * 3
@@ -141,7 +143,7 @@ async def test_failed_opening_notifies_admins_once_and_opens_on_retry_after_the_
     post = await fake.wait_for_request("POST", THREADS, timeout=5)
     assert post.params["channel_id"] == str(forum.id)
     assert post.json["name"] == "Night Shift · S1E1 · Discussion"
-    await asyncio.sleep(0.6)  # past another retry delay: nothing more happens
+    await scheduler_caught_up(bot)  # nothing more is due: no retry, no second notice
     assert len(_thread_posts(fake)) == 1
     assert len(fake.messages_in(log_channel)) == 1
     assert await _attempts(bot) == 0

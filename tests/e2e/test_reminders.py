@@ -1,7 +1,6 @@
 """Watch parties end to end: reminders (exactly once across restarts, the grace window for missed ones, DMs and
 channel pings, Korean servers, retries when Discord could not take them) and cancellation notices."""
 
-import asyncio
 from datetime import timedelta
 
 import aiohttp
@@ -11,6 +10,7 @@ from aiohttp.client_reqrep import ConnectionKey
 from cogs.watchparties import notices
 from db.watchparties import WatchPartyRepository
 from tests.e2e import watchparty_helpers as helpers
+from tests.e2e.settle import pending_jobs, scheduler_caught_up
 from tests.e2e.watchparty_helpers import (
     KST_21,
     MESSAGES,
@@ -49,7 +49,7 @@ async def test_restart_keeps_rsvps_and_reminds_exactly_once(fake, runner, world,
     assert post.json["embeds"][0]["footer"]["text"].startswith(f"Watch party #{party_id} reminder · r")
     await reminder_state(runner.bot, party_id, 3600, "sent")
     await runner.restart()  # a restart after it was sent does not send it again: no job could
-    assert f"party:{party_id}:remind:3600" not in {job.id for job in runner.bot.scheduler.get_jobs()}
+    await scheduler_caught_up(runner.bot)  # the jobs rebuilt at start-up have run
     assert len(reminder_posts(fake, watch)) == 1
     states = {r.offset_seconds: r.state for r in await WatchPartyRepository(runner.bot.db).reminders(party_id)}
     assert states == {3600: "sent", 0: "pending"}
@@ -71,10 +71,7 @@ async def test_missed_reminder_grace(fake, runner, world, clock, down_for, expec
     if expect_post:
         post = await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or ""))
         assert "(Late reminder: I was offline.)" in post.json["content"]
-        for _ in range(50):
-            if (await repo.reminder(party_id, 3600)).state == "sent":
-                break
-            await asyncio.sleep(0.05)
+    await scheduler_caught_up(bot)  # the reminder's job (sent late, or skipped) has run to its end
     assert (await repo.reminder(party_id, 3600)).state == ("sent" if expect_post else "skipped")
     assert len(reminder_posts(fake, g.channel("watch-party"))) == (1 if expect_post else 0)
 
@@ -96,10 +93,7 @@ async def test_closed_dms_are_skipped_without_affecting_others(fake, runner, wor
     refused = [r for r in fake.requests_to("POST", MESSAGES) if r.status == 403]
     assert len(refused) == 1 and ok.response["channel_id"] != refused[0].params["channel_id"]
     repo = WatchPartyRepository(runner.bot.db)
-    for _ in range(50):
-        if (await repo.reminder(party_id, 3600)).state == "sent":
-            break
-        await asyncio.sleep(0.05)
+    await scheduler_caught_up(runner.bot)  # the reminder's job has run to its end
     assert (await repo.reminder(party_id, 3600)).state == "sent"
 
 
@@ -214,8 +208,8 @@ async def test_a_reminder_discord_failed_to_take_is_sent_again_once(fake, runner
                                          and r.params["channel_id"] == str(watch.id), since=after)
     assert posted.json["content"] == refused.json["content"]
     assert await reminder_state(runner.bot, party_id, 3600, "sent") == "sent"
-    await runner.bot.running_jobs.wait_idle()  # the job that sent it is done, and no job is left to try again
-    assert f"party:{party_id}:remind:3600" not in {job.id for job in runner.bot.scheduler.get_jobs()}
+    await scheduler_caught_up(runner.bot)  # no third attempt is scheduled, no admin notice was sent
+    assert pending_jobs(runner.bot, f"party:{party_id}:remind:3600") == []
     reminders = [r for r in fake.requests_to("POST", MESSAGES) if "starts" in (r.json.get("content") or "")]
     assert [r.status for r in reminders] == [503, 200]
     assert all(r.params["channel_id"] != str(log_channel.id) for r in fake.requests_to("POST", MESSAGES))

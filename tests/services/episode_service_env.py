@@ -34,7 +34,7 @@ class MemoryThreads:
         self.create_delay = 0.0
         self.deliver_notices = True
         self.fail_with: Exception | None = None
-        self.refresh_delays: list[float] = []
+        self.refresh_delays: list[float | asyncio.Event] = []
         self.shown_votes: list[int] = []
         self.left_guilds: set[int] = set()
 
@@ -65,8 +65,9 @@ class MemoryThreads:
         self.deleted.append(thread.thread_id)
 
     async def refresh_starter(self, thread, starter):
-        if self.refresh_delays:
-            await asyncio.sleep(self.refresh_delays.pop(0))
+        if self.refresh_delays:  # seconds, or an asyncio.Event the test sets when this edit may finish
+            delay = self.refresh_delays.pop(0)
+            await (delay.wait() if isinstance(delay, asyncio.Event) else asyncio.sleep(delay))
         self.refreshed.append(thread.thread_id)
         self.shown_votes.append(starter.rating.count)
 

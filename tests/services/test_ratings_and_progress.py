@@ -9,6 +9,14 @@ import pytest
 from tests.services.episode_service_env import GUILD, episode_service
 
 
+async def _until(predicate, timeout: float = 10) -> None:
+    """Wait for `predicate` to hold (an event the test needs), however loaded the machine is."""
+    async def poll():
+        while not predicate():
+            await asyncio.sleep(0.001)
+    await asyncio.wait_for(poll(), timeout)
+
+
 @pytest.fixture
 async def env(tmp_path):
     async with episode_service(tmp_path) as built:
@@ -40,10 +48,18 @@ async def test_concurrent_votes_edit_the_starter_in_order_from_the_database(env)
     await service.threads.open_or_link(episode.id, may_create=True)
     service.gateway.shown_votes.clear()
     # The first vote's edit is slow: unserialized, it would land after the others and show one vote.
-    service.gateway.refresh_delays = [0.1]
+    slow_edit = asyncio.Event()
+    service.gateway.refresh_delays = [slow_edit]
     first = asyncio.create_task(service.ratings.rate(episode.id, 1, 5))
-    await asyncio.sleep(0.03)
-    others = await asyncio.gather(*(service.ratings.rate(episode.id, user, 3) for user in (2, 3, 4)))
+    await _until(lambda: not service.gateway.refresh_delays)  # the first vote's slow edit has begun
+    voting = [asyncio.create_task(service.ratings.rate(episode.id, user, 3)) for user in (2, 3, 4)]
+
+    async def all_votes_stored() -> None:  # the other three votes are stored while the first edit still hangs
+        while (await service.ratings.rating(episode.id)).count < 4:
+            await asyncio.sleep(0.001)
+    await asyncio.wait_for(all_votes_stored(), 10)
+    slow_edit.set()
+    others = await asyncio.gather(*voting)
     await first
     assert service.gateway.shown_votes == [1, 4]  # in order; the three waiting refreshes coalesced into one
     assert all(s.rating.count == 4 for s in others)
@@ -60,18 +76,14 @@ async def test_no_per_episode_state_is_kept_once_the_work_is_done(env):
         await service.threads.open_or_link(episode.id, may_create=True)
     service.gateway.refresh_delays = [0.2]  # the first vote's starter edit is slow: the votes stay in flight
     votes = [asyncio.create_task(service.ratings.rate(episode.id, user, 4)) for episode in episodes for user in (1, 2)]
-    for _ in range(100):  # until the first vote reaches its starter edit (however slow the machine is)
-        if service.threads._starter_edits:
-            break
-        await asyncio.sleep(0.002)
-    assert service.threads._starter_edits  # votes in flight share their episode's state
+    # until the first vote reaches its starter edit (however slow the machine is)
+    await _until(lambda: service.threads._starter_edits)  # votes in flight share their episode's state
     await asyncio.gather(*votes)
     await service.threads.lock(episodes[0])
-    for _ in range(100):  # starter refreshes may still be finishing in the background
+    def settled():  # starter refreshes may still be finishing in the background
         gc.collect()
-        if not service.threads._locks and not service.threads._starter_edits:
-            break
-        await asyncio.sleep(0.01)
+        return not service.threads._locks and not service.threads._starter_edits
+    await _until(settled)
     assert (len(service.threads._locks), len(service.threads._starter_edits)) == (0, 0)
     assert [(await service.ratings.rating(e.id)).count for e in episodes] == [2] * len(episodes)
     assert service.gateway.shown_votes[-1] == 2
