@@ -171,8 +171,10 @@ class Chaos:
     rng: random.Random
     injected: dict[str, int] = field(default_factory=dict)
     active: bool = True
-    blocked_routes: dict[str, float] = field(default_factory=dict)  # route key -> monotonic end
-    blocked_all: float = 0.0
+    # A 429's window as (start, end) in monotonic time. It starts a little after the 429 was answered: requests the
+    # client sent before it could read that answer (in flight, or queued on a loaded machine) are not violations.
+    blocked_routes: dict[str, tuple[float, float]] = field(default_factory=dict)  # route key -> window
+    blocked_all: tuple[float, float] = (0.0, 0.0)
 
     def matches(self, method: str, template: str, path: str) -> bool:
         return self.active and any(
@@ -224,6 +226,9 @@ class _Route:
 def _compile(template: str) -> re.Pattern[str]:
     pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
     return re.compile(f"^{pattern}$")
+
+
+IN_FLIGHT_SLACK = 0.3  # seconds after a chaos 429 in which requests already sent are not counted as ignoring it
 
 
 class FakeDiscord:
@@ -728,7 +733,8 @@ class FakeDiscord:
         now = time.monotonic()
         key = _route_key(record)
         for chaos in self.chaos_runs:
-            if now < chaos.blocked_all or now < chaos.blocked_routes.get(key, 0.0):
+            windows = (chaos.blocked_all, chaos.blocked_routes.get(key, (0.0, 0.0)))
+            if any(start <= now < end for start, end in windows):
                 self.violation("rate_limit_ignored", f"{record.route} inside a 429 window", record)
         for chaos in self.chaos_runs:
             if not chaos.matches(record.method, record.template, record.path) or chaos.rng.random() >= chaos.fraction:
@@ -740,10 +746,12 @@ class FakeDiscord:
             is_global = chaos.rng.random() < chaos.global_share
             label = "429 global" if is_global else "429"
             chaos.injected[label] = chaos.injected.get(label, 0) + 1
+            # Slack at both ends for clocks and scheduling: the client reads the answer, then waits retry_after.
+            window = (now + min(IN_FLIGHT_SLACK, chaos.retry_after / 3), now + chaos.retry_after * 0.9)
             if is_global:
-                chaos.blocked_all = now + chaos.retry_after * 0.9  # a little slack for clocks and scheduling
+                chaos.blocked_all = window
             else:
-                chaos.blocked_routes[key] = now + chaos.retry_after * 0.9
+                chaos.blocked_routes[key] = window
             body, headers = _rate_limited(chaos.retry_after, is_global)
             return 429, body, headers
         return None
