@@ -194,6 +194,7 @@ class CodeBlueBot(commands.AutoShardedBot):
         # channel or thread id -> its server's id: a hint that makes get_channel O(1) (see get_channel)
         self._channel_guilds: dict[int, int] = {}
         self._guilds_arrived = 0
+        self._gc_paused = False
         self.add_listener(self._shard_up, "on_shard_connect")
         self.add_listener(self._shard_up, "on_shard_resumed")
         self.add_listener(self._shard_down, "on_shard_disconnect")
@@ -293,6 +294,9 @@ class CodeBlueBot(commands.AutoShardedBot):
             await migrate(self.db)
             self.loop_monitor.start()
             warm_up_time_parsing()
+            if gc.isenabled():  # resumed at READY or close (see dispatch)
+                self._gc_paused = True
+                gc.disable()
         await self.tree.set_translator(CatalogTranslator(self.catalog))
         if self._start_scheduler:
             self.scheduler.start()
@@ -318,7 +322,9 @@ class CodeBlueBot(commands.AutoShardedBot):
 
         Servers live as long as the process: every FREEZE_EVERY_GUILDS arrivals and at READY they are moved out of
         the garbage collector's reach (`gc.freeze`), or every full collection walks all of them (over 500 ms,
-        stalling the event loop, with 10,000 servers). Objects freed by reference counting are still freed.
+        stalling the event loop, with 10,000 servers). Objects freed by reference counting are still freed. Until
+        the first READY the collector is paused (`setup_hook`): the heap only grows then, and each full collection
+        while it grows would walk every server parsed so far.
         """
         if event_name in ("guild_available", "guild_join") and args and isinstance(args[0], discord.Guild):
             guild = args[0]
@@ -329,11 +335,17 @@ class CodeBlueBot(commands.AutoShardedBot):
                 gc.freeze()
         elif event_name == "ready":
             gc.freeze()
+            self._resume_garbage_collection()
         elif event_name in ("guild_channel_create", "thread_create", "thread_join") and args:
             channel = args[0]
             if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
                 self._channel_guilds[channel.id] = channel.guild.id
         super().dispatch(event_name, *args, **kwargs)
+
+    def _resume_garbage_collection(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def get_channel(self, id: int, /) -> ChannelLookup | None:
         """discord.py looks a channel up in every server in turn (about 5 ms with 10,000 servers, per call: news
@@ -395,6 +407,7 @@ class CodeBlueBot(commands.AutoShardedBot):
 
     async def close(self) -> None:
         """Scheduler first (no new jobs start, running ones may finish), then Discord, then the database."""
+        self._resume_garbage_collection()
         if self.scheduler.running:
             self.scheduler.pause()
             if self.running_jobs.count:

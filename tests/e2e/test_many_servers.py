@@ -5,7 +5,11 @@ stay right as they are created and deleted; servers are moved out of the garbage
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+
+import discord
+import pytest
 
 from tests.fakediscord.state import ChannelType
 
@@ -66,8 +70,19 @@ async def test_channels_are_found_by_id_across_servers_and_after_changes(fake, r
     assert bot.get_channel(guilds[1].channel("news").id) is None
 
 
-async def test_servers_are_moved_out_of_the_garbage_collectors_reach_at_ready(fake, runner):
+async def test_garbage_collection_pauses_until_ready_and_leaves_the_servers_alone_after(fake, runner):
     gc.unfreeze()
     await runner.start()
-    assert gc.get_freeze_count() > 0
+    assert gc.isenabled(), "collection resumes at READY"
+    assert gc.get_freeze_count() > 0, "what start-up built is out of the collector's reach"
     gc.unfreeze()
+
+
+async def test_a_start_that_fails_leaves_garbage_collection_on(fake, runner):
+    fake.max_guilds_per_session = 0  # Discord closes the session: sharding required, the bot stops
+    runner.env = {"CODEBLUE_SHARDS": "1"}
+    with pytest.raises(discord.ConnectionClosed):
+        await runner.start()
+    assert gc.isenabled()
+    with contextlib.suppress(discord.ConnectionClosed):  # the runner still holds the failed run
+        await runner.stop()
