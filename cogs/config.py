@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,7 @@ ROLE_CHOICES = [app_commands.Choice(name=kind, value=kind) for kind in ROLE_KIND
 SPOILER_CHOICES = [app_commands.Choice(name=mode, value=mode) for mode in ("tracked", "everyone", "off")]
 ON_OFF_CHOICES = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ONLINE_MARK_MINUTES = 5
+ARRIVAL_BATCH_SECONDS = 0.1  # servers arriving at start-up are handled together, at most this much later
 ARCHIVE_CHOICES = [
     app_commands.Choice(name="1h", value=60),
     app_commands.Choice(name="24h", value=1440),
@@ -71,6 +73,8 @@ class ConfigCog(commands.Cog):
         self.bot = bot
         self.settings = settings
         self._offline_since: datetime | None = None
+        self._arrivals: list[tuple[discord.Guild, asyncio.Future[None]]] = []
+        self._arrivals_worker: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
         self._offline_since = await self.settings.last_online()
@@ -316,12 +320,54 @@ class ConfigCog(commands.Cog):
 
         "While offline" means the bot's own member joined after the last moment this bot was known online; with no
         such moment (a new or restored database) nothing is posted, so a restore never spams every server.
+        At start-up thousands of servers arrive at once: they are handled in batches (one transaction creates the
+        missing settings of a whole batch; only servers that joined while offline are looked up one by one). The
+        handler returns when its server's batch is done, and a failure reaches every handler of the batch.
         """
-        settings, _ = await self.settings.ensure(guild.id)
-        joined_at = guild.me.joined_at if guild.me else None
-        if (settings.guide_posted_at is None and self._offline_since is not None and joined_at is not None
-                and joined_at > self._offline_since):
-            await self.post_guide(guild)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._arrivals.append((guild, done))
+        if self._arrivals_worker is None or self._arrivals_worker.done():
+            self._arrivals_worker = asyncio.create_task(self._welcome_arrivals(), name="codeblue-guild-arrivals")
+        await done
+
+    async def _welcome_arrivals(self) -> None:
+        """The first server at once; then, while more keep arriving, whatever arrived within ARRIVAL_BATCH_SECONDS."""
+        batch: list[tuple[discord.Guild, asyncio.Future[None]]] = []
+        first = True
+        try:
+            while self._arrivals:
+                if not first:
+                    await asyncio.sleep(ARRIVAL_BATCH_SECONDS)
+                first = False
+                batch, self._arrivals = self._arrivals, []
+                try:
+                    await self._welcome([guild for guild, _ in batch])
+                except Exception as error:  # told to every waiting handler: bot.on_error decides how to log it
+                    for _, done in batch:
+                        done.set_exception(error)
+                else:
+                    for _, done in batch:
+                        done.set_result(None)
+                batch = []
+        finally:
+            for _, done in batch + self._arrivals:
+                if not done.done():
+                    done.cancel()
+
+    async def _welcome(self, guilds: list[discord.Guild]) -> None:
+        await self.settings.ensure_many([guild.id for guild in guilds])
+        offline_since = self._offline_since
+        if offline_since is None:
+            return
+        joined_while_offline = [guild for guild in guilds
+                                if guild.me is not None and guild.me.joined_at is not None
+                                and guild.me.joined_at > offline_since]
+        if not joined_while_offline:
+            return
+        unwelcomed = await self.settings.without_guide([guild.id for guild in joined_while_offline])
+        for guild in joined_while_offline:
+            if guild.id in unwelcomed:
+                await self.post_guide(guild)
 
     async def post_guide(self, guild: discord.Guild) -> None:
         """The set-up guide: to the system channel if the bot may write there, else a DM to the owner."""

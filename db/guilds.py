@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from db.database import Database
 from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
 
+# SQLite's default limit on host parameters per statement is 999 (older builds); stay well under it.
+_IN_CHUNK = 500
 _FIELDS = [f.name for f in dataclasses.fields(GuildSettings)]
 _SELECT_SETTINGS = f"SELECT {', '.join(_FIELDS)} FROM guild_settings WHERE guild_id = ?"  # noqa: S608
 # Columns an update may name; anything else is a programming error, never interpolated from input.
@@ -37,6 +40,37 @@ class GuildSettingsRepository:
             (guild_id, now, now),
         )
         return await self.get(guild_id), created.rowcount == 1
+
+    async def ensure_many(self, guild_ids: Sequence[int]) -> int:
+        """Default settings for every server in `guild_ids` that has none, in one transaction; how many were created.
+
+        What start-up does for thousands of servers at once instead of one `ensure` (two statements) per server.
+        """
+        if not guild_ids:
+            return 0
+        now = _now()
+        async with self.db.transaction() as tx:
+            before = await tx.fetch_one("SELECT total_changes() AS n")
+            await tx.executemany(
+                "INSERT INTO guild_settings (guild_id, created_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id) DO NOTHING",
+                [(guild_id, now, now) for guild_id in guild_ids],
+            )
+            after = await tx.fetch_one("SELECT total_changes() AS n")
+        return int(after["n"] if after else 0) - int(before["n"] if before else 0)
+
+    async def without_guide(self, guild_ids: Sequence[int]) -> set[int]:
+        """Those of `guild_ids` whose set-up guide was never posted (servers without settings included)."""
+        posted: set[int] = set()
+        for start in range(0, len(guild_ids), _IN_CHUNK):
+            chunk = list(guild_ids[start:start + _IN_CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            rows = await self.db.fetch_all(
+                f"SELECT guild_id FROM guild_settings WHERE guide_posted_at IS NOT NULL AND guild_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            posted.update(int(row["guild_id"]) for row in rows)
+        return {guild_id for guild_id in guild_ids if guild_id not in posted}
 
     async def get(self, guild_id: int) -> GuildSettings:
         row = await self.db.fetch_one(_SELECT_SETTINGS, (guild_id,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from db.database import Database
@@ -22,6 +23,14 @@ class SettingsService:
     async def ensure(self, guild_id: int) -> tuple[GuildSettings, bool]:
         """The settings, creating the defaults for a server seen for the first time."""
         return await self._repo.ensure(guild_id)
+
+    async def ensure_many(self, guild_ids: Sequence[int]) -> int:
+        """Default settings for every one of these servers that has none (one transaction); how many were created."""
+        return await self._repo.ensure_many(guild_ids)
+
+    async def without_guide(self, guild_ids: Sequence[int]) -> set[int]:
+        """Those of these servers that never got the set-up guide."""
+        return await self._repo.without_guide(guild_ids)
 
     async def set_channel(self, guild_id: int, kind: str, channel_id: int | None) -> GuildSettings:
         if kind not in CHANNEL_KINDS:

@@ -66,6 +66,7 @@ class Callback:
     type: int
     data: dict[str, Any]
     message: dict[str, Any] | None = None  # the stored message it created (4, 5) or updated (7); live: shows edits
+    received: float = field(default_factory=time.perf_counter)  # when the callback arrived (benchmarks)
 
     @property
     def content(self) -> str | None:
@@ -117,6 +118,7 @@ class InteractionHandle:
     channel: Channel
     user: User
     created: float = field(default_factory=time.monotonic)
+    dispatched: float = 0.0  # time.perf_counter() when INTERACTION_CREATE was queued to the bot (benchmarks)
     callbacks: list[Callback] = field(default_factory=list)
     followup_messages: list[dict[str, Any]] = field(default_factory=list)
     original_id: int | None = None
@@ -265,6 +267,7 @@ async def _inject(fake: FakeDiscord, payload: dict[str, Any], guild: Guild | Non
     fake.interactions[handle.id] = handle
     loop = asyncio.get_running_loop()
     handle._timer = loop.call_later(fake.interaction_deadline + 0.05, _mark_unanswered, fake, handle)
+    handle.dispatched = time.perf_counter()
     fake.gateway.dispatch("INTERACTION_CREATE", payload)
     await fake.drain()
     return handle
