@@ -74,6 +74,9 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     @app_commands.describe(show="The show", episode="Episode, e.g. 3 or S1E3", season="Season (default: latest)")
     async def episode_thread(self, interaction: Interaction, show: str, episode: str,
                              season: Season | None = None) -> None:
+        # Answered at once ("thinking", ephemeral): the lookups below may wait behind a news poll's database work,
+        # and a refusal then replaces this message like any other answer.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.service.lookup.show(guild_id(interaction), show)
         target = await self.service.lookup.episode(found, episode, season)
         may_create = self.service.lookup.has_aired(target) or await self.is_moderator(interaction)
@@ -83,7 +86,6 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
                 await self.service.threads.open_or_link(target.id, may_create=False)  # raises "not aired"
             except UserFacingError as error:
                 raise for_member(interaction, error) from None
-        await interaction.response.defer(ephemeral=True, thinking=True)
         # The thread is opened (or found) at once, whoever asks: a spoiler warning holds back only the link.
         try:
             result = await self.service.threads.open_or_link(target.id, may_create=may_create)

@@ -282,16 +282,18 @@ async def test_refusals(fake, bot):
     done = await ix.wait_original()
     assert done["content"] == ("No discussion channel is set up. An admin can choose one with "
                                "/config channel kind:discussion.")
-    # A fan asking for an episode that has not aired.
+    # A fan asking for an episode that has not aired (the command answers "thinking" at once, then the refusal).
     ix = await fake.slash(g, fan, "episode thread", show="night-shift", episode="1")
     resp = await ix.response()
-    assert resp.ephemeral
-    assert resp.content.startswith("S1E1 airs <t:") and "only moderators can open it earlier" in resp.content
+    assert resp.type == 5 and resp.ephemeral
+    refusal = (await ix.wait_original())["content"]
+    assert refusal.startswith("S1E1 airs <t:") and "only moderators can open it earlier" in refusal
     # Episode beyond the season and unknown show.
     ix = await fake.slash(g, fan, "episode thread", show="night-shift", episode="S1E9")
-    assert (await ix.response()).content == "Season 1 of Night Shift has 1 episodes, so there is no episode 9."
+    assert (await ix.wait_original())["content"] == (
+        "Season 1 of Night Shift has 1 episodes, so there is no episode 9.")
     ix = await fake.slash(g, fan, "episode thread", show="nope", episode="1")
-    assert (await ix.response()).content.startswith("I don't know a show called “nope” here.")
+    assert (await ix.wait_original())["content"].startswith("I don't know a show called “nope” here.")
     # The bot lacking Create Public Threads in the text discussion channel.
     await _discussion(bot, g, general)
     fake.set_overwrite(general, fake.bot_member(g), deny=Perm.CREATE_PUBLIC_THREADS)
