@@ -33,9 +33,9 @@ async def unseen_stories(repo: NewsRepository, guild_id: int, entries: Sequence[
         return []
     since = now - int(DEDUPE_WINDOW.total_seconds())
     signatures = [title_signature(normalized_title(e)) for e in entries]
-    taken = await repo.known_fingerprints(guild_id, since, [sig.fingerprint for sig in signatures])
-    recent = [title_signature(story.title_normalized or dedupe_title(story.title))
-              for story in await repo.recent_stories(guild_id, since, FUZZY_TITLE_CANDIDATES)]
+    taken, stories = await repo.dedupe_state(guild_id, since, [sig.fingerprint for sig in signatures],
+                                             FUZZY_TITLE_CANDIDATES)
+    recent = [title_signature(story.title_normalized or dedupe_title(story.title)) for story in stories]
     fresh = []
     for entry, signature in zip(entries, signatures, strict=True):
         if signature.fingerprint in taken or any(signatures_match(signature, other) for other in recent):
