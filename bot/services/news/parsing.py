@@ -48,6 +48,7 @@ class FeedParser:
         self._executor = executor
         # Parsing is CPU-bound: few at a time, so the event loop still gets the GIL often.
         self._slots = asyncio.Semaphore(concurrency)
+        self.parses = 0  # bodies handed to the parser so far (read by tests: unchanged bodies are not parsed)
 
     async def parse(self, result: FetchResult) -> ParsedFeed:
         """The feed of an "ok" fetch; FeedProblem for a failed fetch, a body that is no feed, or a feed the parser
@@ -55,6 +56,7 @@ class FeedParser:
         if result.status != "ok":
             detail = result.error_detail or ""
             raise FeedProblem(f"{result.error_code}{': ' + detail if detail else ''}")
+        self.parses += 1
         try:
             async with self._slots:
                 parse = functools.partial(parse_feed_bytes, result.body or b"", result.content_type,

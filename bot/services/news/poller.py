@@ -52,6 +52,9 @@ class Poller:
         self.locks = locks
         self.failure_notice_after = failure_notice_after
         self._fetch_slots = asyncio.Semaphore(concurrency)
+        # Unchanged feeds polled but not yet recorded (their poll's batch is still running), by feed id: their
+        # rows still look due, so a poll running at the same time checks here too and does not fetch them again.
+        self._unrecorded: dict[int, UnchangedFeed] = {}
         self.metrics = metrics or Metrics()
 
     async def tick(self) -> PollSummary:
@@ -93,7 +96,12 @@ class Poller:
             await asyncio.gather(*(self._poll_feed(feed, read_at, summary, unchanged, only_if_due=only_if_due)
                                    for feed in feeds))
         finally:
-            await self.repo.record_unchanged(unchanged, now=self.schedule.now())
+            try:
+                await self.repo.record_unchanged(unchanged, now=self.schedule.now())
+            finally:
+                for record in unchanged:
+                    if self._unrecorded.get(record.feed_id) is record:
+                        del self._unrecorded[record.feed_id]
 
     async def _poll_feed(self, feed: FeedRecord, read_at: int, summary: PollSummary,
                          unchanged: list[UnchangedFeed], *, only_if_due: bool) -> None:
@@ -107,7 +115,9 @@ class Poller:
                     feed = fresh
                 now = self.schedule.now()
                 # Re-checked under the lock: a concurrent poll may have just fetched this feed.
-                if only_if_due and feed.next_poll_at > now:
+                unrecorded = self._unrecorded.get(feed.id)
+                next_poll_at = feed.next_poll_at if unrecorded is None else unrecorded.next_poll_at
+                if only_if_due and next_poll_at > now:
                     return
                 summary.feeds += 1
                 async with self._fetch_slots:
@@ -156,6 +166,7 @@ class Poller:
         )
         if feed.consecutive_failures == 0:
             unchanged.append(record)  # recorded with the poll's other unchanged feeds
+            self._unrecorded[feed.id] = record
             return
         await self.repo.record_unchanged([record], now=now)
         await self._maybe_recovered(feed)
