@@ -11,7 +11,8 @@ with a plain aiohttp session (same fetch concurrency) and, for full bodies, `fee
 default call, returning only the entry count) run in the same worker processes the service parses in; nothing else
 (no database, no matching, no dedupe). For the all-unchanged phase the floor is the conditional GETs alone.
 
-Prints wall time, the floor and their ratio, CPU time of this process, entries per second, the longest event-loop
+Prints wall time, the floor and their ratio, CPU time of this process (all its threads: event loop, database,
+process-pool I/O) and of the event loop's thread alone ("loop cpu"), entries per second, the longest event-loop
 stall (a ticker task measuring how late it wakes up) and peak memory; then the medians, and the all-unchanged cycle
 as a share of a full poll. The feed server runs in a separate process so its work is not counted. `--profile`
 prints where this process spent its time in each phase (cProfile of the event loop's thread).
@@ -240,7 +241,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             parsing = f"{parse_processes} parse processes" if parse_processes else "parse in threads"
             print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}, "
                   f"{rounds} round(s) of phases 2-3")
-            print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'entries/s':>11}"
+            print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'loop cpu':>9}{'entries/s':>11}"
                   f"{'max stall ms':>14}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}{'traced MB':>10}")
             urls = [f"http://127.0.0.1:{port}/feed/{n}" for n in range(feeds)]
             floor_connector = aiohttp.TCPConnector(limit=concurrency * 2)
@@ -264,7 +265,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 if trace_memory:
                     tracemalloc.start()
                 profiler = cProfile.Profile() if profile else None
-                wall, cpu = time.perf_counter(), time.process_time()
+                wall, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
                 with StallMeter() as meter:
                     if profiler is not None:
                         profiler.enable()
@@ -272,6 +273,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                     if profiler is not None:
                         profiler.disable()
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                loop_cpu = time.thread_time() - loop_cpu
                 if profiler is not None:
                     profiles.append((phase, profiler))
                 peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
@@ -280,7 +282,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 entries = 0 if phase == "all unchanged" else feeds * items
                 rate = f"{entries / wall:,.0f}" if entries else "-"
                 results.setdefault(phase, []).append((wall, floor_wall, meter.worst))
-                print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{rate:>11}"
+                print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
+                      f"{rate:>11}"
                       f"{meter.worst * 1000:>14.1f}{poster.posts - posted_before:>8}{summary.not_modified:>6}"
                       f"{summary.failed:>8}{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
             await floor_session.close()
