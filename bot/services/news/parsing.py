@@ -33,11 +33,23 @@ class FeedProblem(Exception):
         self.text = text
 
 
+WORKER_NICENESS = 10  # parsing yields the CPU to the bot's event loop (interactions, posting) when both want it
+
+
+def _lower_priority() -> None:
+    """Worker initializer: parsing is batch work; on a busy machine the event loop must not wait behind it."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: parse at normal priority
+        pass
+
+
 def new_parse_pool(workers: int = PARSE_PROCESSES) -> ProcessPoolExecutor | None:
-    """Worker processes for parsing feeds, started on first use; None (threads) when workers is 0."""
+    """Worker processes for parsing feeds (at a lower CPU priority), started on first use; None (threads) when
+    workers is 0."""
     if workers <= 0:
         return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority)
 
 
 class FeedParser:
