@@ -13,7 +13,8 @@ default call, returning only the entry count) run in the same worker processes t
 
 Prints wall time, the floor and their ratio, CPU time of this process (all its threads: event loop, database,
 process-pool I/O) and of the event loop's thread alone ("loop cpu"), entries per second, the longest event-loop
-stall (a ticker task measuring how late it wakes up) and peak memory; then the medians, and the all-unchanged cycle
+stall (a ticker task measuring how late it wakes up; also during the floor, which shows what the machine's other
+load alone does to the loop) and peak memory; then the medians, and the all-unchanged cycle
 as a share of a full poll. The feed server runs in a separate process so its work is not counted. `--profile`
 prints where this process spent its time in each phase (cProfile of the event loop's thread).
 Run: `python benchmarks/bench_news_poll.py [--feeds 500] [--items 50] [--rounds 3]`. Prints figures; not a test.
@@ -242,7 +243,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}, "
                   f"{rounds} round(s) of phases 2-3")
             print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'loop cpu':>9}{'entries/s':>11}"
-                  f"{'max stall ms':>14}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}{'traced MB':>10}")
+                  f"{'max stall ms':>14}{'(floor)':>8}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}"
+                  f"{'traced MB':>10}")
             urls = [f"http://127.0.0.1:{port}/feed/{n}" for n in range(feeds)]
             floor_connector = aiohttp.TCPConnector(limit=concurrency * 2)
             floor_session = aiohttp.ClientSession(connector=floor_connector)
@@ -259,7 +261,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 if phase == "all changed":
                     command_queue.put("bump")
                     port_queue.get(timeout=60)
-                floor_wall, _, _ = await floor.run(conditional=phase == "all unchanged")
+                with StallMeter() as floor_meter:
+                    floor_wall, _, _ = await floor.run(conditional=phase == "all unchanged")
                 clock.now += timedelta(hours=1)
                 posted_before = poster.posts
                 if trace_memory:
@@ -281,10 +284,11 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 entries = 0 if phase == "all unchanged" else feeds * items
                 rate = f"{entries / wall:,.0f}" if entries else "-"
-                results.setdefault(phase, []).append((wall, floor_wall, meter.worst))
+                results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst))
                 print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
                       f"{rate:>11}"
-                      f"{meter.worst * 1000:>14.1f}{poster.posts - posted_before:>8}{summary.not_modified:>6}"
+                      f"{meter.worst * 1000:>14.1f}{floor_meter.worst * 1000:>8.1f}"
+                      f"{poster.posts - posted_before:>8}{summary.not_modified:>6}"
                       f"{summary.failed:>8}{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
             await floor_session.close()
             print()
@@ -292,9 +296,9 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             for phase, rows in results.items():
                 wall = statistics.median(r[0] for r in rows)
                 floor_wall = statistics.median(r[1] for r in rows)
-                stall = max(r[2] for r in rows)
+                stall, floor_stall = max(r[2] for r in rows), max(r[3] for r in rows)
                 print(f"  {phase:<14} {wall:6.2f} s   floor {floor_wall:6.3f} s   ratio {wall / floor_wall:5.2f}x"
-                      f"   longest stall {stall * 1000:5.1f} ms")
+                      f"   longest stall {stall * 1000:5.1f} ms (floor {floor_stall * 1000:5.1f} ms)")
             if rounds:
                 full = statistics.median(r[0] for r in results["all changed"])
                 unchanged = statistics.median(r[0] for r in results["all unchanged"])
