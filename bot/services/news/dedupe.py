@@ -45,18 +45,24 @@ class RecentTitles:
 
     def __init__(self, newest_first: Iterable[TitleSignature], limit: int = FUZZY_TITLE_CANDIDATES) -> None:
         self.limit = limit
-        self._serial = 0
         self._signatures: dict[int, TitleSignature] = {}  # serial (higher = newer) -> signature, oldest first
         self._index: dict[Hashable, set[int]] = {}
-        for signature in reversed(list(newest_first)[:limit]):
-            self.add_newest(signature)
+        kept = list(newest_first)[:limit]
+        for serial, signature in enumerate(reversed(kept), 1):
+            self._file(serial, signature)
+        self._serial = len(kept)
 
     @staticmethod
-    def _keys(signature: TitleSignature) -> set[Hashable]:
-        keys: set[Hashable] = {("numbers", signature.numbers), ("fingerprint", signature.fingerprint)}
-        if signature.bare is not None:
-            keys.update({("numbers", signature.bare.numbers), ("fingerprint", signature.bare.fingerprint)})
-        return keys
+    def _keys(signature: TitleSignature) -> tuple[Hashable, ...]:
+        bare = signature.bare
+        if bare is None:
+            return (signature.numbers, signature.fingerprint)
+        return (signature.numbers, signature.fingerprint, bare.numbers, bare.fingerprint)
+
+    def _file(self, serial: int, signature: TitleSignature) -> None:
+        self._signatures[serial] = signature
+        for key in self._keys(signature):
+            self._index.setdefault(key, set()).add(serial)
 
     def matches(self, signature: TitleSignature) -> bool:
         """Whether one of the recent titles is the same story (signatures_match)."""
@@ -67,16 +73,15 @@ class RecentTitles:
 
     def add_newest(self, signature: TitleSignature) -> None:
         self._serial += 1
-        self._signatures[self._serial] = signature
-        for key in self._keys(signature):
-            self._index.setdefault(key, set()).add(self._serial)
+        self._file(self._serial, signature)
         while len(self._signatures) > self.limit:
             oldest = next(iter(self._signatures))
             for key in self._keys(self._signatures.pop(oldest)):
-                serials = self._index[key]
-                serials.discard(oldest)
-                if not serials:
-                    del self._index[key]
+                serials = self._index.get(key)
+                if serials is not None:
+                    serials.discard(oldest)
+                    if not serials:
+                        del self._index[key]
 
 
 async def unseen_stories(repo: NewsRepository, guild_id: int, entries: Sequence[FeedEntry],
