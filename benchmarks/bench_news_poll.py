@@ -1,21 +1,36 @@
-"""Benchmark: the real news service polling 500 feeds of 50 items from a local server, three ways.
+"""Benchmark: the real news service polling 500 feeds of 50 items from a local server, next to the floor.
 
+Phases:
 1. first poll (every feed's baseline: parsed, all entries marked seen, nothing posted),
 2. all changed (every feed has 50 new items; about 10 % match the keywords and are "posted" to a recorder),
 3. all unchanged (conditional requests: every feed answers 304, nothing parsed).
+Phases 2 and 3 are repeated `--rounds` times (the feeds change again before each round); medians are printed.
 
-Prints wall time, CPU time, entries per second, the longest event-loop stall (a ticker task measuring how late it
-wakes up) and peak memory. The feed server runs in a separate process so its work is not counted.
-Run: `python benchmarks/bench_news_poll.py [--feeds 500] [--items 50]`. Prints figures; it is not a test.
+The floor, measured in the same run just before each phase against the same server state: the same feeds fetched
+with a plain aiohttp session (same fetch concurrency) and, for full bodies, `feedparser.parse(body)` (the library's
+default call, returning only the entry count) run in the same worker processes the service parses in; nothing else
+(no database, no matching, no dedupe). For the all-unchanged phase the floor is the conditional GETs alone.
+
+Prints wall time, the floor and their ratio, CPU time of this process (all its threads: event loop, database,
+process-pool I/O) and of the event loop's thread alone ("loop cpu"), entries per second, the longest event-loop
+stall (a ticker task measuring how late it wakes up; also during the floor, which shows what the machine's other
+load alone does to the loop) and peak memory; then the medians, and the all-unchanged cycle
+as a share of a full poll. The feed server runs in a separate process so its work is not counted. `--profile`
+prints where this process spent its time in each phase (cProfile of the event loop's thread).
+Run: `python benchmarks/bench_news_poll.py [--feeds 500] [--items 50] [--rounds 3]`. Prints figures; not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
 import multiprocessing
+import pstats
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +40,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import aiohttp
+import feedparser
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -148,7 +164,52 @@ class Clock:
         return self.now
 
 
-async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, parse_processes: int = 0) -> None:
+def floor_parse(body: bytes) -> int:
+    """The floor's parse, in a worker process: feedparser's default call, nothing else."""
+    return len(feedparser.parse(body).entries)
+
+
+class Floor:
+    """Fetches every feed with a plain aiohttp session (same concurrency as the service) and parses full bodies
+    with `floor_parse` in the service's worker processes (threads when there are none)."""
+
+    def __init__(self, session: aiohttp.ClientSession, urls: list[str], executor, concurrency: int) -> None:
+        self.session = session
+        self.urls = urls
+        self.executor = executor
+        self.concurrency = concurrency
+        self.etags: dict[str, str] = {}
+
+    async def run(self, *, conditional: bool) -> tuple[float, int, int]:
+        """(wall seconds, entries parsed, 304 answers)."""
+        slots = asyncio.Semaphore(self.concurrency)
+        loop = asyncio.get_running_loop()
+        counts = {"entries": 0, "304": 0}
+
+        async def one(url: str) -> None:
+            headers = {"If-None-Match": self.etags[url]} if conditional and url in self.etags else {}
+            async with slots, self.session.get(url, headers=headers) as response:
+                body = await response.read()
+                if response.status == 304:
+                    counts["304"] += 1
+                    return
+                self.etags[url] = response.headers.get("ETag", "")
+            counts["entries"] += await loop.run_in_executor(self.executor, floor_parse, body)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(url) for url in self.urls))
+        return time.perf_counter() - started, counts["entries"], counts["304"]
+
+
+def profile_report(profile: cProfile.Profile, lines: int = 18) -> str:
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(lines)
+    text = out.getvalue()
+    return text[text.find("   ncalls"):] if "   ncalls" in text else text
+
+
+async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, parse_processes: int = 0,
+              rounds: int = 3, profile: bool = False) -> None:
     from bot.services.feed_fetch import FeedFetcher
 
     port_queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -179,29 +240,72 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             await repo.add_keyword(1, None, "season 2", "include", now)
 
             parsing = f"{parse_processes} parse processes" if parse_processes else "parse in threads"
-            print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}")
-            print(f"{'phase':<16}{'wall s':>9}{'cpu s':>9}{'entries/s':>12}{'max stall ms':>14}"
-                  f"{'posted':>8}{'304s':>7}{'failed':>8}{'RSS MB':>8}{'traced MB':>10}")
-            for phase in ("first poll", "all changed", "all unchanged"):
+            print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}, "
+                  f"{rounds} round(s) of phases 2-3")
+            print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'loop cpu':>9}{'entries/s':>11}"
+                  f"{'max stall ms':>14}{'(floor)':>8}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}"
+                  f"{'traced MB':>10}")
+            urls = [f"http://127.0.0.1:{port}/feed/{n}" for n in range(feeds)]
+            floor_connector = aiohttp.TCPConnector(limit=concurrency * 2)
+            floor_session = aiohttp.ClientSession(connector=floor_connector)
+            floor = Floor(floor_session, urls, executor, concurrency)
+            # Start the worker processes (spawned on first use) before anything is timed, for both sides.
+            warm_body = feed_xml(0, 0, items)
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(executor, floor_parse, warm_body)
+                                   for _ in range(max(2, parse_processes) * 2)))
+            results: dict[str, list[tuple[float, float, float]]] = {}
+            profiles: list[tuple[str, cProfile.Profile]] = []
+            phases = ["first poll"] + ["all changed", "all unchanged"] * rounds
+            for phase in phases:
                 if phase == "all changed":
                     command_queue.put("bump")
                     port_queue.get(timeout=60)
+                with StallMeter() as floor_meter:
+                    floor_wall, _, _ = await floor.run(conditional=phase == "all unchanged")
                 clock.now += timedelta(hours=1)
                 posted_before = poster.posts
                 if trace_memory:
                     tracemalloc.start()
-                wall, cpu = time.perf_counter(), time.process_time()
+                profiler = cProfile.Profile() if profile else None
+                wall, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
                 with StallMeter() as meter:
+                    if profiler is not None:
+                        profiler.enable()
                     summary = await service.tick()
+                    if profiler is not None:
+                        profiler.disable()
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                loop_cpu = time.thread_time() - loop_cpu
+                if profiler is not None:
+                    profiles.append((phase, profiler))
                 peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
                 tracemalloc.stop()
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 entries = 0 if phase == "all unchanged" else feeds * items
                 rate = f"{entries / wall:,.0f}" if entries else "-"
-                print(f"{phase:<16}{wall:>9.2f}{cpu:>9.2f}{rate:>12}{meter.worst * 1000:>14.1f}"
-                      f"{poster.posts - posted_before:>8}{summary.not_modified:>7}{summary.failed:>8}"
-                      f"{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
+                results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst))
+                print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
+                      f"{rate:>11}"
+                      f"{meter.worst * 1000:>14.1f}{floor_meter.worst * 1000:>8.1f}"
+                      f"{poster.posts - posted_before:>8}{summary.not_modified:>6}"
+                      f"{summary.failed:>8}{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
+            await floor_session.close()
+            print()
+            print(f"medians over {rounds} round(s):")
+            for phase, rows in results.items():
+                wall = statistics.median(r[0] for r in rows)
+                floor_wall = statistics.median(r[1] for r in rows)
+                stall, floor_stall = max(r[2] for r in rows), max(r[3] for r in rows)
+                print(f"  {phase:<14} {wall:6.2f} s   floor {floor_wall:6.3f} s   ratio {wall / floor_wall:5.2f}x"
+                      f"   longest stall {stall * 1000:5.1f} ms (floor {floor_stall * 1000:5.1f} ms)")
+            if rounds:
+                full = statistics.median(r[0] for r in results["all changed"])
+                unchanged = statistics.median(r[0] for r in results["all unchanged"])
+                print(f"  all-unchanged cycle = {unchanged / full * 100:.1f} % of a full poll (all changed)")
+            for phase, profiler in profiles:
+                print(f"\nprofile of '{phase}' (this process, by own time):")
+                print(profile_report(profiler))
             if executor is not None:
                 executor.shutdown()
         await db.close()
@@ -217,10 +321,13 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--trace-memory", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of phases 2-3 (default %(default)s)")
+    parser.add_argument("--profile", action="store_true", help="cProfile this process in each phase")
     parser.add_argument("--parse-processes", type=int, default=PARSE_PROCESSES,
                         help="parsing processes, as the bot uses (default %(default)s); 0 parses in threads")
     args = parser.parse_args()
-    asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory, args.parse_processes))
+    asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory, args.parse_processes,
+                    args.rounds, args.profile))
 
 
 if __name__ == "__main__":

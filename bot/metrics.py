@@ -23,7 +23,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
         self.feed_fetches = Counter("codeblue_feed_fetches",
-                                    "Feed fetches of polls and checks, by outcome (ok, not_modified, failed)",
+                                    "Feed fetches of polls and checks by outcome: ok, not_modified, unchanged, failed",
                                     ["outcome"], registry=registry)
         self.poll_duration = Histogram("codeblue_feed_poll_duration_seconds", "Duration of one feed poll",
                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)

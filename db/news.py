@@ -1,7 +1,12 @@
 """News alerts: feeds, subscriptions, keywords, seen entries and deliveries (all SQL for them lives here).
 
 Times are integer Unix epoch seconds (UTC), as in migration 0005; 0006 adds `title_normalized`, 0011 the
-deliveries' `retries` and `next_attempt_at`.
+deliveries' `retries` and `next_attempt_at`, 0018 the feeds' `body_hash`.
+
+The poll and ingest queries are shaped for few round trips (each statement is several hops to the database
+thread, which cost more than the SQL): what one ingest reads comes back from one statement (`ingest_state`,
+`dedupe_state`), what it writes is one transaction, and the feeds a poll found unchanged are recorded together
+(`record_unchanged`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,20 @@ class FeedRecord:
     consecutive_failures: int
     next_poll_at: int
     created_at: int
+    body_hash: str | None = None  # SHA-256 of the last fully ingested body (0018)
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedFeed:
+    """A feed whose fetch brought nothing new (a 304, or the same body bytes as last time), to record in a batch.
+    The row is only updated if it still has `expected_next_poll_at`, i.e. nothing else recorded a poll of the feed
+    since it was read (a `/news check` or a resume that ran meanwhile wins)."""
+
+    feed_id: int
+    expected_next_poll_at: int
+    next_poll_at: int
+    etag: str | None
+    last_modified: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +138,8 @@ class DeliveryRecord:
 
 
 _FEED_COLUMNS = ("id, url, title, etag, last_modified, last_checked_at, last_success_at, last_new_item_at, "
-                 "last_error, consecutive_failures, next_poll_at, created_at")
+                 "last_error, consecutive_failures, next_poll_at, created_at, body_hash")
+_FEED_COLUMN_COUNT = 13
 _SUB_COLUMNS = "id, guild_id, feed_id, channel_id, paused, created_by, created_at, failure_notice_sent"
 _DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
                      "published_at, state, attempts, attempted_at, message_id, created_at, retries, next_attempt_at")
@@ -130,7 +150,7 @@ def _prefixed(columns: str, alias: str) -> str:
 
 
 def _feed(row: sqlite3.Row, offset: int = 0) -> FeedRecord:
-    return FeedRecord(*(row[offset + i] for i in range(12)))
+    return FeedRecord(*(row[offset + i] for i in range(_FEED_COLUMN_COUNT)))
 
 
 def _subscription(row: sqlite3.Row, offset: int = 0) -> SubscriptionRecord:
@@ -148,6 +168,16 @@ _INSERT_DELIVERY = (
     "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title,"
     " title_fingerprint, title_normalized, payload, published_at, state, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (guild_id, dedupe_key) DO NOTHING"
+)
+
+
+# Several intents per INSERT statement (one round trip each, 13 parameters a row).
+_DELIVERY_ROWS = 100
+_DELIVERY_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)"
+_INSERT_DELIVERIES = (
+    "INSERT INTO news_deliveries (guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title,"
+    " title_fingerprint, title_normalized, payload, published_at, state, created_at)"
+    " VALUES {values} ON CONFLICT (guild_id, dedupe_key) DO NOTHING"
 )
 
 
@@ -206,30 +236,53 @@ class NewsRepository(NewsFeaturesMixin):
         new_item: bool,
         deliveries: Sequence[NewDelivery],
         prune_seen_before: int,
+        body_hash: str | None = None,
     ) -> int:
         """One successful full fetch, in one transaction: feed state, seen entries, delivery intents.
 
-        Returns how many delivery intents were written (duplicates by (guild, dedupe key) are skipped).
+        Returns how many delivery intents were written (duplicates by (guild, dedupe key) are skipped); 0, and
+        nothing written, when the feed was deleted meanwhile (its last subscription removed).
         """
         async with self.db.transaction() as tx:
-            await tx.execute(
+            updated = await tx.execute(
                 "UPDATE news_feeds SET title = COALESCE(?, title), etag = ?, last_modified = ?, last_checked_at = ?,"
                 " last_success_at = ?, last_new_item_at = CASE WHEN ? THEN ? ELSE last_new_item_at END,"
-                " last_error = NULL, consecutive_failures = 0, next_poll_at = ? WHERE id = ?",
-                (title, etag, last_modified, now, now, int(new_item), now, next_poll_at, feed_id),
+                " last_error = NULL, consecutive_failures = 0, next_poll_at = ?, body_hash = ? WHERE id = ?",
+                (title, etag, last_modified, now, now, int(new_item), now, next_poll_at, body_hash, feed_id),
             )
-            await tx.executemany(
-                "INSERT INTO news_seen_entries (feed_id, entry_key, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (feed_id, entry_key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
-                [(feed_id, key, now, now) for key in entry_keys],
-            )
+            if updated.rowcount == 0:
+                return 0
+            if entry_keys:
+                await tx.executemany(
+                    "INSERT INTO news_seen_entries (feed_id, entry_key, first_seen_at, last_seen_at)"
+                    " VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (feed_id, entry_key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                    [(feed_id, key, now, now) for key in entry_keys],
+                )
             await tx.execute("DELETE FROM news_seen_entries WHERE feed_id = ? AND last_seen_at < ?",
                              (feed_id, prune_seen_before))
             written = 0
-            for d in deliveries:
-                result = await tx.execute(_INSERT_DELIVERY, _delivery_params(d, now))
+            for start in range(0, len(deliveries), _DELIVERY_ROWS):
+                chunk = deliveries[start:start + _DELIVERY_ROWS]
+                result = await tx.execute(
+                    _INSERT_DELIVERIES.format(values=", ".join([_DELIVERY_VALUES] * len(chunk))),
+                    [value for d in chunk for value in _delivery_params(d, now)],
+                )
                 written += result.rowcount
         return written
+
+    async def record_unchanged(self, feeds: Sequence[UnchangedFeed], *, now: int) -> None:
+        """Fetches that brought nothing new (304s, unchanged bodies), in one transaction (a feed polled again or
+        deleted since it was read is left alone)."""
+        if not feeds:
+            return
+        async with self.db.transaction() as tx:
+            await tx.executemany(
+                "UPDATE news_feeds SET etag = ?, last_modified = ?, last_checked_at = ?, last_success_at = ?,"
+                " last_error = NULL, consecutive_failures = 0, next_poll_at = ? WHERE id = ? AND next_poll_at = ?",
+                [(f.etag, f.last_modified, now, now, f.next_poll_at, f.feed_id, f.expected_next_poll_at)
+                 for f in feeds],
+            )
 
     async def record_not_modified(self, feed_id: int, *, now: int, next_poll_at: int) -> None:
         await self.db.execute(
@@ -249,6 +302,23 @@ class NewsRepository(NewsFeaturesMixin):
         return 0 if row is None else int(row[0])
 
     # -- seen entries ---------------------------------------------------------------------------------------------
+    async def ingest_state(self, feed_id: int, keys: Sequence[str]) -> tuple[set[str], list[SubscriptionRecord]]:
+        """What ingesting a fetch reads, in one statement: which of `keys` the feed has shown before, and the
+        feed's active subscriptions (by id)."""
+        unique = list(dict.fromkeys(keys))
+        first, rest = unique[:_IN_CHUNK], unique[_IN_CHUNK:]
+        rows = await self.db.fetch_all(
+            f"SELECT 1, {_SUB_COLUMNS} FROM news_subscriptions WHERE feed_id = ? AND paused = 0"  # noqa: S608
+            " UNION ALL SELECT 0, entry_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM news_seen_entries"
+            f" WHERE feed_id = ? AND entry_key IN ({', '.join('?' * len(first))})",
+            (feed_id, feed_id, *first),
+        )
+        known = {r[1] for r in rows if r[0] == 0}
+        subscriptions = sorted((_subscription(r, 1) for r in rows if r[0] == 1), key=lambda s: s.id)
+        if rest:
+            known |= await self.known_entry_keys(feed_id, rest)
+        return known, subscriptions
+
     async def known_entry_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         known: set[str] = set()
         for chunk in _chunks(list(dict.fromkeys(keys))):
@@ -376,6 +446,24 @@ class NewsRepository(NewsFeaturesMixin):
             (guild_id, since, limit),
         )
         return [RecentStory(r[0], r[1]) for r in rows]
+
+    async def dedupe_state(self, guild_id: int, since: int, fingerprints: Iterable[str],
+                           limit: int) -> tuple[set[str], list[RecentStory]]:
+        """What the cross-feed dedupe reads, in one statement: `known_fingerprints` and `recent_stories`."""
+        wanted = sorted({f for f in fingerprints if f})
+        first, rest = wanted[:_IN_CHUNK], wanted[_IN_CHUNK:]
+        rows = await self.db.fetch_all(
+            "SELECT 0, title_fingerprint, NULL, NULL, NULL FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            f" AND title_fingerprint IN ({', '.join('?' * len(first))})"
+            " UNION ALL SELECT * FROM (SELECT 1, title, title_normalized, created_at, id FROM news_deliveries"
+            " WHERE guild_id = ? AND created_at >= ? ORDER BY created_at DESC, id DESC LIMIT ?)",
+            (guild_id, since, *first, guild_id, since, limit),
+        )
+        known = {r[1] for r in rows if r[0] == 0}
+        recent = sorted((r for r in rows if r[0] == 1), key=lambda r: (r[3], r[4]), reverse=True)
+        if rest:
+            known |= await self.known_fingerprints(guild_id, since, rest)
+        return known, [RecentStory(r[1], r[2]) for r in recent]
 
     async def known_fingerprints(self, guild_id: int, since: int, fingerprints: Iterable[str]) -> set[str]:
         """Which of `fingerprints` a story of the server since `since` has (indexed; the whole window)."""

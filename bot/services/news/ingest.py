@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from bot.domain.feed_entries import FeedEntry, ParsedFeed
 from bot.domain.news_match import Keyword, KeywordError, KeywordSet, compile_keywords, normalize_text, parse_keyword
-from bot.services.feed_fetch import FetchResult
+from bot.services.feed_fetch import FetchResult, body_hash
 from bot.services.news.dedupe import delivery_for, unseen_stories
 from bot.services.news.models import SEEN_RETENTION
 from bot.services.news.schedule import PollSchedule
@@ -73,20 +73,23 @@ class Ingester:
     async def _ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
                       *, exclude_guild: int | None) -> tuple[int, int]:
         entries = list({e.key: e for e in parsed.entries}.values())
-        known = await self.repo.known_entry_keys(feed.id, [e.key for e in entries])
-        baseline = feed.last_success_at is None
-        new = [] if baseline else [e for e in entries if e.key not in known]
+        keys = [e.key for e in entries]
+        new: list[FeedEntry] = []
         deliveries: list[NewDelivery] = []
+        if feed.last_success_at is not None:  # else this is the feed's baseline: nothing in it is new
+            known, subscriptions = await self.repo.ingest_state(feed.id, keys)
+            new = [e for e in entries if e.key not in known]
         if new:
-            subscriptions = [s for s in await self.repo.subscriptions_of_feed(feed.id) if s.guild_id != exclude_guild]
             # Normalized once here, matched against each server's keywords below.
             fields = [(normalize_text(e.title or ""), normalize_text(e.summary or "")) for e in new]
             for subscription in subscriptions:
-                deliveries.extend(await self._deliveries_for(subscription, feed, parsed.title, new, fields, now))
+                if subscription.guild_id != exclude_guild:
+                    deliveries.extend(await self._deliveries_for(subscription, feed, parsed.title, new, fields, now))
         queued = await self.repo.record_fetched(
             feed.id, now=now, next_poll_at=self.schedule.after_success(now), title=parsed.title,
-            etag=result.etag, last_modified=result.last_modified, entry_keys=[e.key for e in entries],
-            new_item=bool(new), deliveries=deliveries, prune_seen_before=now - int(SEEN_RETENTION.total_seconds()),
+            etag=result.etag, last_modified=result.last_modified, entry_keys=keys, new_item=bool(new),
+            deliveries=deliveries, prune_seen_before=now - int(SEEN_RETENTION.total_seconds()),
+            body_hash=body_hash(result.body),
         )
         return len(new), queued
 

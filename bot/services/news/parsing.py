@@ -33,11 +33,23 @@ class FeedProblem(Exception):
         self.text = text
 
 
+WORKER_NICENESS = 10  # parsing yields the CPU to the bot's event loop (interactions, posting) when both want it
+
+
+def _lower_priority() -> None:
+    """Worker initializer: parsing is batch work; on a busy machine the event loop must not wait behind it."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: parse at normal priority
+        pass
+
+
 def new_parse_pool(workers: int = PARSE_PROCESSES) -> ProcessPoolExecutor | None:
-    """Worker processes for parsing feeds, started on first use; None (threads) when workers is 0."""
+    """Worker processes for parsing feeds (at a lower CPU priority), started on first use; None (threads) when
+    workers is 0."""
     if workers <= 0:
         return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority)
 
 
 class FeedParser:
@@ -48,6 +60,7 @@ class FeedParser:
         self._executor = executor
         # Parsing is CPU-bound: few at a time, so the event loop still gets the GIL often.
         self._slots = asyncio.Semaphore(concurrency)
+        self.parses = 0  # bodies handed to the parser so far (read by tests: unchanged bodies are not parsed)
 
     async def parse(self, result: FetchResult) -> ParsedFeed:
         """The feed of an "ok" fetch; FeedProblem for a failed fetch, a body that is no feed, or a feed the parser
@@ -55,6 +68,7 @@ class FeedParser:
         if result.status != "ok":
             detail = result.error_detail or ""
             raise FeedProblem(f"{result.error_code}{': ' + detail if detail else ''}")
+        self.parses += 1
         try:
             async with self._slots:
                 parse = functools.partial(parse_feed_bytes, result.body or b"", result.content_type,

@@ -1,10 +1,16 @@
 """Polling: fetching each due feed URL once, failure notices and recovery, then posting what was queued.
 
 Flow of one feed poll (each distinct URL is one `news_feeds` row, fetched once however many servers follow it):
-fetch (conditional; a 304 is recorded without parsing) -> parse off the event loop (bot.services.news.parsing)
+fetch (conditional) -> a 304, or a body whose SHA-256 equals the last ingested one (servers that ignore
+conditional requests), is unchanged: not parsed -> otherwise parse off the event loop (bot.services.news.parsing)
 -> ingest: entries not in `news_seen_entries` are new, matched and deduped per subscribing server, delivery
 intents written in the transaction that marks them seen (bot.services.news.ingest) -> intents posted oldest first
 (bot.services.news.delivery).
+
+Speed (issue 12, `benchmarks/bench_news_poll.py`): a poll costs few database round trips per feed. The feed rows
+come from the one query that found them due (read again only when the feed's lock was held since: FeedLocks), and
+the unchanged feeds of a poll are recorded together in one transaction when the poll's fetches are done; only an
+unchanged feed that was failing is recorded at once (its recovery notice follows).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Sequence
 
 from bot.domain.feed_entries import ParsedFeed
 from bot.metrics import Metrics
-from bot.services.feed_fetch import FetchResult
+from bot.services.feed_fetch import FetchResult, body_hash
 from bot.services.news.dedupe import DEDUPE_WINDOW
 from bot.services.news.delivery import Deliverer
 from bot.services.news.ingest import Ingester
@@ -24,7 +30,7 @@ from bot.services.news.models import FAILURE_NOTICE_AFTER, Fetcher, NewsError, P
 from bot.services.news.notices import Notifier, notice_url
 from bot.services.news.parsing import PROBLEM_LIMIT, FeedParser, FeedProblem
 from bot.services.news.schedule import FeedLocks, PollSchedule
-from db.news import FeedRecord, NewsRepository
+from db.news import FeedRecord, NewsRepository, UnchangedFeed
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,9 @@ class Poller:
         self.locks = locks
         self.failure_notice_after = failure_notice_after
         self._fetch_slots = asyncio.Semaphore(concurrency)
+        # Unchanged feeds polled but not yet recorded (their poll's batch is still running), by feed id: their
+        # rows still look due, so a poll running at the same time checks here too and does not fetch them again.
+        self._unrecorded: dict[int, UnchangedFeed] = {}
         self.metrics = metrics or Metrics()
         self.observer = observer  # news features: WebSub hub discovery, corrections (see models.PollObserver)
 
@@ -55,8 +64,9 @@ class Poller:
         started = time.perf_counter()
         try:
             summary.posted += await self.deliverer.deliver_pending()
+            read_at = self.locks.sequence
             due = await self.repo.due_feeds(self.schedule.now())
-            await self._poll_feeds([f.id for f in due], summary, only_if_due=True)
+            await self._poll_feeds(due, read_at, summary, only_if_due=True)
             summary.posted += await self.deliverer.deliver_pending()
             await self.repo.prune_deliveries(self.schedule.now() - int(DEDUPE_WINDOW.total_seconds()) * 2)
         except Exception:
@@ -68,37 +78,61 @@ class Poller:
 
     async def check_guild(self, guild_id: int) -> PollSummary:
         """/news check: poll this server's active feeds now, due or not, and post what they bring."""
+        read_at = self.locks.sequence
         subscriptions = [s for s in await self.repo.subscriptions_of_guild(guild_id) if not s.subscription.paused]
         if not subscriptions:
             raise NewsError("news.check.no_feeds")
         summary = PollSummary()
-        await self._poll_feeds([s.feed.id for s in subscriptions], summary, only_if_due=False)
+        await self._poll_feeds([s.feed for s in subscriptions], read_at, summary, only_if_due=False)
         posted = await self.deliverer.deliver_pending()
         summary.posted += posted
         self.metrics.stories_posted.inc(posted)
         return summary
 
-    async def _poll_feeds(self, feed_ids: Sequence[int], summary: PollSummary, *, only_if_due: bool) -> None:
-        await asyncio.gather(*(self._poll_feed(feed_id, summary, only_if_due=only_if_due) for feed_id in feed_ids))
-
-    async def _poll_feed(self, feed_id: int, summary: PollSummary, *, only_if_due: bool) -> None:
+    async def _poll_feeds(self, feeds: Sequence[FeedRecord], read_at: int, summary: PollSummary, *,
+                          only_if_due: bool) -> None:
+        """Poll `feeds` (rows read after `read_at` = FeedLocks.sequence); then record the unchanged ones."""
+        unchanged: list[UnchangedFeed] = []
+        # Unchanged feeds are shown to the observer (WebSub's safety-net interval) once their batch is written, so
+        # its own change of a feed's next poll is not undone by (nor undoes) the batched write.
+        observe_later: list[tuple[FeedRecord, FetchResult, int]] = []
         try:
-            async with self.locks(feed_id):
-                feed = await self.repo.get_feed(feed_id)
+            await asyncio.gather(*(self._poll_feed(feed, read_at, summary, unchanged, observe_later,
+                                                   only_if_due=only_if_due) for feed in feeds))
+        finally:
+            try:
+                await self.repo.record_unchanged(unchanged, now=self.schedule.now())
+            finally:
+                for record in unchanged:
+                    if self._unrecorded.get(record.feed_id) is record:
+                        del self._unrecorded[record.feed_id]
+        for feed, result, now in observe_later:
+            await self._observe(feed, None, result, now)
+
+    async def _poll_feed(self, feed: FeedRecord, read_at: int, summary: PollSummary, unchanged: list[UnchangedFeed],
+                         observe_later: list[tuple[FeedRecord, FetchResult, int]], *, only_if_due: bool) -> None:
+        try:
+            async with self.locks(feed.id):
+                if self.locks.released_since(feed.id, read_at):
+                    # Someone (a resume, a feed add, a check) held the feed since it was read: read it again.
+                    fresh = await self.repo.get_feed(feed.id)
+                    if fresh is None:
+                        return
+                    feed = fresh
                 now = self.schedule.now()
                 # Re-checked under the lock: a concurrent poll may have just fetched this feed.
-                if feed is None or (only_if_due and feed.next_poll_at > now):
+                unrecorded = self._unrecorded.get(feed.id)
+                next_poll_at = feed.next_poll_at if unrecorded is None else unrecorded.next_poll_at
+                if only_if_due and next_poll_at > now:
                     return
                 summary.feeds += 1
                 async with self._fetch_slots:
                     result = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
-                    if result.status == "not_modified":
-                        self.metrics.feed_fetched("not_modified")
+                    if result.status == "not_modified" or self._same_body(feed, result.status, result.body):
+                        self.metrics.feed_fetched("not_modified" if result.status == "not_modified" else "unchanged")
                         summary.not_modified += 1
-                        await self.repo.record_not_modified(feed.id, now=now,
-                                                            next_poll_at=self.schedule.after_success(now))
-                        await self._maybe_recovered(feed)
-                        await self._observe(feed, None, result, now)
+                        await self._record_unchanged(feed, result, now, unchanged)
+                        observe_later.append((feed, result, now))
                         return
                     parsed: ParsedFeed | FeedProblem
                     try:
@@ -119,7 +153,7 @@ class Poller:
                 await self._observe(feed, parsed, result, now)
         except Exception:
             # One broken feed (or a bug its content triggers) never stops the others.
-            log.exception("polling feed %s failed", feed_id)
+            log.exception("polling feed %s failed", feed.id)
             summary.failed += 1
 
     async def _observe(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None:
@@ -129,6 +163,29 @@ class Poller:
             await self.observer.fetched(feed, parsed, result, now)
         except Exception:
             log.exception("after-poll hook failed for feed %s", feed.id)
+
+    @staticmethod
+    def _same_body(feed: FeedRecord, status: str, body: bytes | None) -> bool:
+        """A full answer whose bytes are those of the last ingested fetch (a server ignoring conditional
+        requests): nothing in it can be new, so it is not parsed again."""
+        return (status == "ok" and feed.body_hash is not None and feed.last_success_at is not None
+                and body_hash(body) == feed.body_hash)
+
+    async def _record_unchanged(self, feed: FeedRecord, result: FetchResult, now: int,
+                                unchanged: list[UnchangedFeed]) -> None:
+        not_modified = result.status == "not_modified"
+        record = UnchangedFeed(
+            feed.id, expected_next_poll_at=feed.next_poll_at, next_poll_at=self.schedule.after_success(now),
+            # A 304 keeps the validators it was asked with unless it brings new ones; a full answer brings its own.
+            etag=(result.etag or feed.etag) if not_modified else result.etag,
+            last_modified=(result.last_modified or feed.last_modified) if not_modified else result.last_modified,
+        )
+        if feed.consecutive_failures == 0:
+            unchanged.append(record)  # recorded with the poll's other unchanged feeds
+            self._unrecorded[feed.id] = record
+            return
+        await self.repo.record_unchanged([record], now=now)
+        await self._maybe_recovered(feed)
 
     async def _record_failure(self, feed: FeedRecord, now: int, error: str) -> None:
         failures = await self.repo.record_failure(
