@@ -12,7 +12,7 @@ from bot.domain.episodes import MAX_EPISODE, MAX_SEASON, ScheduleValueError, epi
 from bot.domain.timeparse import WhenError, parse_when
 from bot.errors import UserFacingError
 from bot.services.episodes import Episode, EpisodeService, Show
-from bot.ui import Interaction, is_moderator, text
+from bot.ui import Interaction, guild_id_of, is_moderator, text
 
 from .render import season_choice, show_name
 
@@ -37,7 +37,7 @@ class EpisodeCogBase(commands.Cog):
             raise UserFacingError("episodes.moderators_only")
 
     async def is_moderator(self, interaction: Interaction) -> bool:
-        settings = await self.bot.settings_service.get(guild_id(interaction))
+        settings = await self.bot.settings_service.get(guild_id_of(interaction))
         return is_moderator(interaction, settings.moderator_role_id)
 
     async def read_airs(self, guild_id: int, value: str) -> datetime:
@@ -72,7 +72,7 @@ class EpisodeCogBase(commands.Cog):
         needle = current.casefold().strip()
         korean = str(interaction.locale).startswith("ko")
         choices = []
-        for show in await self.service.lookup.shows(guild_id(interaction)):
+        for show in await self.service.lookup.shows(guild_id_of(interaction)):
             names = (show.key, show.title, show.short_name, show.original_title or "")
             if not needle or any(needle in name.casefold() for name in names):
                 label = show_name(show)
@@ -86,7 +86,7 @@ class EpisodeCogBase(commands.Cog):
         if not key:
             return None
         try:
-            return await self.service.lookup.show(guild_id(interaction), str(key))
+            return await self.service.lookup.show(guild_id_of(interaction), str(key))
         except UserFacingError:
             return None
 
@@ -158,8 +158,3 @@ class EpisodeCogBase(commands.Cog):
         return choices[:MAX_CHOICES]
 
 
-def guild_id(interaction: Interaction) -> int:
-    """The server of a command of a guild-only group (Discord sends these from servers only)."""
-    if interaction.guild_id is None:
-        raise UserFacingError("errors.guild_only")
-    return interaction.guild_id

@@ -7,9 +7,9 @@ from discord import app_commands
 
 from bot.domain.episodes import episode_label
 from bot.errors import UserFacingError
-from bot.ui import NO_MENTIONS, Interaction, text
+from bot.ui import NO_MENTIONS, Interaction, guild_id_of, text
 
-from .base import MODERATORS, EpisodeCogBase, EpisodeNumber, Season, guild_id
+from .base import MODERATORS, EpisodeCogBase, EpisodeNumber, Season
 from .components import BUTTONS_COG, ConfirmView, JoinButton, RateButton
 from .failures import for_member
 from .render import airs_text, channel_link, ratings_embed, show_name, thread_reply
@@ -33,8 +33,8 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     async def episode_add(self, interaction: Interaction, show: str, season: Season, episode: EpisodeNumber,
                           title: app_commands.Range[str, 1, 100] | None = None, airs: str | None = None) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
-        airs_at = await self.read_airs(guild_id(interaction), airs) if airs else None
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
+        airs_at = await self.read_airs(guild_id_of(interaction), airs) if airs else None
         added = await self.service.schedules.add_episode(found, season, episode, title, airs_at)
         await interaction.response.send_message(
             text(interaction, "episodes.episode.added", show=show_name(found),
@@ -48,9 +48,9 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     async def episode_schedule(self, interaction: Interaction, show: str, season: Season,
                                episode: EpisodeNumber, airs: str) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         target = await self.service.lookup.episode(found, episode, season)
-        airs_at = await self.read_airs(guild_id(interaction), airs)
+        airs_at = await self.read_airs(guild_id_of(interaction), airs)
         updated = await self.service.schedules.schedule_episode(found, target, airs_at)
         await interaction.response.send_message(
             text(interaction, "episodes.episode.scheduled", show=show_name(found),
@@ -62,7 +62,7 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     @app_commands.describe(show="The show", episode="Episode, e.g. 3 or S1E3")
     async def episode_lock(self, interaction: Interaction, show: str, episode: str) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         target = await self.service.lookup.episode(found, episode)
         await interaction.response.defer(ephemeral=True, thinking=True)
         thread = await self.service.threads.lock(target)
@@ -77,7 +77,7 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
         # Answered at once ("thinking", ephemeral): the lookups below may wait behind a news poll's database work,
         # and a refusal then replaces this message like any other answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         target = await self.service.lookup.episode(found, episode, season)
         may_create = self.service.lookup.has_aired(target) or await self.is_moderator(interaction)
         existing = await self.service.threads.thread(target)
@@ -117,7 +117,7 @@ class EpisodesCog(EpisodeCogBase, name=BUTTONS_COG):
     @episode_group.command(name="ratings", description="Every episode's average rating, votes and the best one")
     @app_commands.describe(show="The show", season="Only this season")
     async def episode_ratings(self, interaction: Interaction, show: str, season: Season | None = None) -> None:
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         table = await self.service.ratings.ratings_table(found, season)
         # A lookup, rendered in the member's language: only they see it.
         await interaction.response.send_message(embed=ratings_embed(interaction, table), ephemeral=True,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from discord import app_commands
 
 from bot.domain.episodes import episode_label
-from bot.ui import NO_MENTIONS, Interaction, text
+from bot.ui import NO_MENTIONS, Interaction, guild_id_of, text
 
-from .base import EpisodeCogBase, guild_id
+from .base import EpisodeCogBase
 from .render import show_name
 
 
@@ -18,7 +18,7 @@ class ProgressCog(EpisodeCogBase, name="Progress"):
     @progress_group.command(name="set", description="Record the last episode you have watched")
     @app_commands.describe(show="The show", episode="Last episode watched, e.g. 3 or S1E3")
     async def progress_set(self, interaction: Interaction, show: str, episode: str) -> None:
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         target = await self.service.lookup.episode(found, episode)
         await self.service.ratings.set_progress(interaction.user.id, found, target)
         await interaction.response.send_message(
@@ -28,7 +28,7 @@ class ProgressCog(EpisodeCogBase, name="Progress"):
 
     @progress_group.command(name="show", description="What you have recorded watching")
     async def progress_show(self, interaction: Interaction) -> None:
-        entries = await self.service.ratings.all_progress(guild_id(interaction), interaction.user.id)
+        entries = await self.service.ratings.all_progress(guild_id_of(interaction), interaction.user.id)
         if not entries:
             content = text(interaction, "episodes.progress.none")
         else:

@@ -11,9 +11,9 @@ from discord import app_commands
 from bot.domain.episodes import ReleasePace, ScheduleImportError, episode_label, list_presets
 from bot.errors import UserFacingError
 from bot.services.episodes import UNCHANGED, Show
-from bot.ui import NO_MENTIONS, Interaction, text
+from bot.ui import NO_MENTIONS, Interaction, guild_id_of, text
 
-from .base import MODERATORS, EpisodeCogBase, EpisodeNumber, Season, guild_id
+from .base import MODERATORS, EpisodeCogBase, EpisodeNumber, Season
 from .components import ConfirmView
 from .failures import failure_reason
 from .render import import_problems, premiere_text, preset_changes, show_name
@@ -36,7 +36,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
     async def show_preset(self, interaction: Interaction, name: app_commands.Choice[str],
                           pace: app_commands.Choice[str] | None = None) -> None:
         await self.require_moderator(interaction)
-        result = await self.service.schedules.install_preset(guild_id(interaction), name.value,
+        result = await self.service.schedules.install_preset(guild_id_of(interaction), name.value,
                                                              pace.value if pace else None)
         show = result.show
         reply = text(interaction, "episodes.preset.installed" if result.created else "episodes.preset.updated",
@@ -59,7 +59,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
                        short_name: app_commands.Range[str, 1, 50] | None = None,
                        pace: app_commands.Choice[str] | None = None) -> None:
         await self.require_moderator(interaction)
-        show = await self.service.schedules.add_show(guild_id(interaction), title, original_title, short_name,
+        show = await self.service.schedules.add_show(guild_id_of(interaction), title, original_title, short_name,
                                            pace.value if pace else ReleasePace.ON_AIR.value)
         await interaction.response.send_message(text(interaction, "episodes.show.added", show=show_name(show),
                                                      key=show.key), ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -69,7 +69,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
     @app_commands.choices(pace=PACE_CHOICES)
     async def show_pace(self, interaction: Interaction, show: str, pace: app_commands.Choice[str]) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         found = await self.service.schedules.set_pace(found, pace.value)
         await interaction.response.send_message(
             text(interaction, "episodes.show.pace_set", show=show_name(found),
@@ -80,7 +80,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
     @app_commands.describe(show="The show to remove")
     async def show_remove(self, interaction: Interaction, show: str) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
 
         async def remove(click: Interaction) -> None:
             await self.service.schedules.remove_show(found)
@@ -97,7 +97,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
     @app_commands.describe(show="The show", file="CSV or TOML with season, episode, title, airs")
     async def show_import(self, interaction: Interaction, show: str, file: discord.Attachment) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         if file.size > MAX_IMPORT_BYTES:
             raise UserFacingError("episodes.import_too_big", kib=MAX_IMPORT_BYTES // 1024)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -119,7 +119,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
         """Threads of episodes that aired before the show was added never open by themselves: this opens them,
         one at a time, and links the ones that exist (running it again opens nothing new)."""
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.service.threads.open_aired(found, season)
         if not outcome.results and outcome.error is None:
@@ -150,7 +150,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
                          episodes: EpisodeNumber | None = None,
                          pace: app_commands.Choice[str] | None = None) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         when = await self._premiere(interaction, premiere) if premiere else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         added = await self.service.seasons.add(found, season, when if isinstance(when, datetime) else None,
@@ -167,7 +167,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
                           episodes: EpisodeNumber | None = None,
                           pace: app_commands.Choice[str] | None = None) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         when = await self._premiere(interaction, premiere) if premiere else UNCHANGED
         await interaction.response.defer(ephemeral=True, thinking=True)
         edited = await self.service.seasons.edit(found, season, premiere=when, episodes=episodes,
@@ -179,7 +179,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
     @app_commands.describe(show="The show", season="Season number")
     async def season_remove(self, interaction: Interaction, show: str, season: Season) -> None:
         await self.require_moderator(interaction)
-        found = await self.service.lookup.show(guild_id(interaction), show)
+        found = await self.service.lookup.show(guild_id_of(interaction), show)
         if not await self.service.seasons.exists(found, season):
             raise UserFacingError("episodes.unknown_season", show=found.title, season=season)
 
@@ -198,7 +198,7 @@ class ShowsCog(EpisodeCogBase, name="Shows"):
         """`tba` (or 미정): no date; anything else is read like an air time."""
         if value.strip().casefold() in TBA_WORDS:
             return None
-        return await self.read_airs(guild_id(interaction), value)
+        return await self.read_airs(guild_id_of(interaction), value)
 
     async def _season_saved(self, interaction: Interaction, key: str, show: Show, number: int,
                             premiere: datetime | None, count: int | None) -> None:

@@ -21,9 +21,18 @@ from bot.client import CodeBlueBot
 from bot.domain.feed_presets import preset_shows
 from bot.errors import UserFacingError
 from bot.services.news import NewsService, build_news_service
-from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, Interaction, channel_family, missing_permissions, permission_label, text
+from bot.ui import (
+    CHANNEL_NEEDS,
+    NO_MENTIONS,
+    Interaction,
+    channel_family,
+    guild_id_of,
+    missing_permissions,
+    permission_label,
+    text,
+)
 
-from .checks import CHECK_COOLDOWN_SECONDS, check_cooldown_key, guild_id
+from .checks import CHECK_COOLDOWN_SECONDS, check_cooldown_key
 from .feed_list import FeedListButton, show_feed_list
 from .options import NO_PING, THREAD_CHOICES, parse_ping, parse_thread, ping_autocomplete
 from .poster import DiscordNewsPoster, post_error
@@ -144,7 +153,7 @@ class NewsCog(commands.Cog):
     async def feed_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         needle = current.casefold()
         choices = []
-        for item in await self.service.list_feeds(guild_id(interaction)):
+        for item in await self.service.list_feeds(guild_id_of(interaction)):
             label = item.feed.title or item.feed.url
             if needle in label.casefold() or needle in item.feed.url.casefold():
                 choices.append(app_commands.Choice(name=feed_choice_name(item), value=str(item.subscription.id)))
@@ -167,7 +176,7 @@ class NewsCog(commands.Cog):
         options = {"ping_role_id": parse_ping(interaction, ping), "thread": parse_thread(thread)}
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.add_feed(
-            guild_id(interaction), url, created_by=interaction.user.id,
+            guild_id_of(interaction), url, created_by=interaction.user.id,
             channel_id=channel.id if channel is not None else None,
             keywords=split_keywords(keywords), post_newest=post_newest, **options,
         )
@@ -194,7 +203,7 @@ class NewsCog(commands.Cog):
             changes["channel_id"] = (await self._target_channel(interaction, channel)).id
         if keywords is not None:
             changes["keywords"] = [] if keywords.strip().casefold() in NO_PING else split_keywords(keywords)
-        item = await self.service.edit_feed(guild_id(interaction), subscription_id, **changes)
+        item = await self.service.edit_feed(guild_id_of(interaction), subscription_id, **changes)
         options = await self.service.subscription_options([subscription_id])
         await interaction.response.send_message(edit_reply(interaction, item, options.get(subscription_id)),
                                                 ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -203,7 +212,7 @@ class NewsCog(commands.Cog):
     @app_commands.describe(thread="on: each alert gets a thread (feeds can override it with /news feed edit)")
     @app_commands.choices(thread=THREAD_CHOICES[:2])
     async def threads(self, interaction: Interaction, thread: app_commands.Choice[str]) -> None:
-        await self.bot.settings_service.update(guild_id(interaction), news_threads=thread.value == "on")
+        await self.bot.settings_service.update(guild_id_of(interaction), news_threads=thread.value == "on")
         await interaction.response.send_message(text(interaction, f"news.threads.{thread.value}"), ephemeral=True)
 
     @news.command(name="why", description="What happened to a story, and why")
@@ -212,10 +221,10 @@ class NewsCog(commands.Cog):
         if not link.strip():
             raise UserFacingError("news.why.empty")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await self.service.why(guild_id(interaction), link[:500])
+        report = await self.service.why(guild_id_of(interaction), link[:500])
         channel_id = report.channel_id
         if channel_id is None and report.outcome != "unknown":  # the story goes (went) to the news channel
-            channel_id = (await self.bot.settings_service.get(guild_id(interaction))).news_channel_id
+            channel_id = (await self.bot.settings_service.get(guild_id_of(interaction))).news_channel_id
             report = replace(report, channel_id=channel_id)
         if report.message_id and isinstance(self.bot.get_channel(channel_id or 0), discord.ForumChannel):
             channel_id = report.message_id  # a forum post: its starter message is in the post's thread
@@ -227,14 +236,14 @@ class NewsCog(commands.Cog):
     @app_commands.describe(feed="The feed")
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def feed_remove(self, interaction: Interaction, feed: str) -> None:
-        await self.service.remove_feed(guild_id(interaction), _subscription_id(feed))
+        await self.service.remove_feed(guild_id_of(interaction), _subscription_id(feed))
         await interaction.response.send_message(text(interaction, "news.feed.removed"), ephemeral=True)
 
     @feed.command(name="pause", description="Pause a feed (its items are skipped while paused)")
     @app_commands.describe(feed="The feed")
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def feed_pause(self, interaction: Interaction, feed: str) -> None:
-        await self.service.set_paused(guild_id(interaction), _subscription_id(feed), True)
+        await self.service.set_paused(guild_id_of(interaction), _subscription_id(feed), True)
         await interaction.response.send_message(text(interaction, "news.feed.paused"), ephemeral=True)
 
     @feed.command(name="resume", description="Resume a paused feed")
@@ -243,7 +252,7 @@ class NewsCog(commands.Cog):
     async def feed_resume(self, interaction: Interaction, feed: str) -> None:
         subscription_id = _subscription_id(feed)
         await interaction.response.defer(ephemeral=True, thinking=True)  # resuming fetches the feed once
-        await self.service.set_paused(guild_id(interaction), subscription_id, False)
+        await self.service.set_paused(guild_id_of(interaction), subscription_id, False)
         await interaction.followup.send(text(interaction, "news.feed.resumed"), ephemeral=True,
                                         allowed_mentions=NO_MENTIONS)
 
@@ -258,7 +267,7 @@ class NewsCog(commands.Cog):
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def keywords_add(self, interaction: Interaction, keyword: str, feed: str | None = None) -> None:
         sub_id = _subscription_id(feed) if feed else None
-        await self.service.add_keyword(guild_id(interaction), keyword, sub_id)
+        await self.service.add_keyword(guild_id_of(interaction), keyword, sub_id)
         await interaction.response.send_message(
             text(interaction, "news.keyword.added", keyword=cut(keyword.strip(), 100),
                  scope=keyword_scope(interaction, feed)),
@@ -269,7 +278,7 @@ class NewsCog(commands.Cog):
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def keywords_remove(self, interaction: Interaction, keyword: str, feed: str | None = None) -> None:
         sub_id = _subscription_id(feed) if feed else None
-        await self.service.remove_keyword(guild_id(interaction), keyword, sub_id)
+        await self.service.remove_keyword(guild_id_of(interaction), keyword, sub_id)
         await interaction.response.send_message(
             text(interaction, "news.keyword.removed", keyword=cut(keyword.strip(), 100),
                  scope=keyword_scope(interaction, feed)),
@@ -280,7 +289,7 @@ class NewsCog(commands.Cog):
     @app_commands.autocomplete(feed=feed_autocomplete)
     async def keywords_list(self, interaction: Interaction, feed: str | None = None) -> None:
         sub_id = _subscription_id(feed) if feed else None
-        records = await self.service.list_keywords(guild_id(interaction), sub_id)
+        records = await self.service.list_keywords(guild_id_of(interaction), sub_id)
         await interaction.response.send_message(keyword_list(interaction, records, keyword_scope(interaction, feed)),
                                                 ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -291,7 +300,7 @@ class NewsCog(commands.Cog):
     async def preset(self, interaction: Interaction, show: app_commands.Choice[str],
                      channel: NewsChannel | None = None) -> None:
         target = await self._target_channel(interaction, channel)
-        result = await self.service.add_preset(guild_id(interaction), show.value, created_by=interaction.user.id,
+        result = await self.service.add_preset(guild_id_of(interaction), show.value, created_by=interaction.user.id,
                                                channel_id=channel.id if channel is not None else None)
         reply = text(interaction, "news.preset.added", count=len(result.added), show=show.name,
                      channel=target.mention, feeds=cut(", ".join(result.added) or "-", 1200))
@@ -303,7 +312,7 @@ class NewsCog(commands.Cog):
     @app_commands.describe(url="The feed's address")
     async def test(self, interaction: Interaction, url: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await self.service.test_feed(guild_id(interaction), url)
+        report = await self.service.test_feed(guild_id_of(interaction), url)
         await interaction.followup.send(test_reply(interaction, report), ephemeral=True,
                                         allowed_mentions=NO_MENTIONS)
 
@@ -311,7 +320,7 @@ class NewsCog(commands.Cog):
     @app_commands.checks.cooldown(1, CHECK_COOLDOWN_SECONDS, key=check_cooldown_key)
     async def check(self, interaction: Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        summary = await self.service.check_guild(guild_id(interaction))
+        summary = await self.service.check_guild(guild_id_of(interaction))
         await interaction.followup.send(
             text(interaction, "news.check.done", feeds=summary.feeds, new=summary.new_entries, posted=summary.posted,
                  failed=summary.failed),

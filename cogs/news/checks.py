@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Protocol, runtime_checkable
 
-from discord import app_commands
-
 from bot.services.news import NewsService
-from bot.ui import Interaction
+from bot.ui import Interaction, guild_id_of
 
 CHECK_COOLDOWN_SECONDS = 60.0  # /news check: once a minute per server
 
@@ -16,13 +14,6 @@ CHECK_COOLDOWN_SECONDS = 60.0  # /news check: once a minute per server
 @runtime_checkable
 class _HasNewsService(Protocol):
     service: NewsService
-
-
-def guild_id(interaction: Interaction) -> int:
-    """The server of a /news interaction (the commands are guild-only)."""
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    return interaction.guild_id
 
 
 def news_service(interaction: Interaction) -> NewsService:
@@ -36,7 +27,7 @@ def news_service(interaction: Interaction) -> NewsService:
 async def check_cooldown_key(interaction: Interaction) -> Hashable:
     """/news check's cooldown bucket: the server's, once it has an active feed. Asking while it has none gets a
     bucket of its own (the command then says there is nothing to check), so it does not start the cooldown."""
-    server = guild_id(interaction)
+    server = guild_id_of(interaction)
     if any(not item.subscription.paused for item in await news_service(interaction).list_feeds(server)):
         return server
     return object()

@@ -11,9 +11,9 @@ from discord import app_commands
 
 from bot.services.news import NewsService
 from bot.tree import describe_error, send_ephemeral
-from bot.ui import Interaction, text
+from bot.ui import Interaction, guild_id_of, text
 
-from .checks import guild_id, news_service
+from .checks import news_service
 from .render import feed_field
 
 LIST_LIMIT = 3800  # characters of one /news feed list page's fields (Discord's embed limit is 6,000 in all)
@@ -37,7 +37,7 @@ def feed_list_pages(fields: list[tuple[str, str]]) -> list[list[tuple[str, str]]
 
 async def show_feed_list(interaction: Interaction, service: NewsService, page: int, *, edit: bool) -> None:
     """One page of the server's feeds (◀ ▶ when there are several); `edit`: replaces the clicked message."""
-    items = await service.list_feeds(guild_id(interaction))
+    items = await service.list_feeds(guild_id_of(interaction))
     if not items:
         if edit:
             await interaction.response.edit_message(content=text(interaction, "news.list.empty"), embed=None,
