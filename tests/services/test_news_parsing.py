@@ -7,7 +7,6 @@ import asyncio
 import multiprocessing
 import random
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -23,6 +22,7 @@ from db.migrate import migrate
 from db.news import NewsRepository
 from tests.feeds import fixtures
 from tests.feeds.builders import KOREAN_ITEMS, Item, generate_items, korean_outlet, load_sample, rss2
+from tests.services.news_world import Clock, RecordingPoster
 
 feed_server = fixtures.feed_server
 FEED = rss2("Drama Beat", generate_items(3))
@@ -144,29 +144,6 @@ async def test_parsing_in_a_process_pool_gives_the_same_entries_and_errors():
 # --- the poll path ----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class NoticePoster:
-    notices: list[tuple[int, str, dict]] = field(default_factory=list)
-
-    async def post(self, post) -> int:
-        raise AssertionError("nothing is posted in these tests")
-
-    async def find_posted(self, channel_id, link, title, since):
-        return None
-
-    async def notify(self, guild_id: int, key: str, **params) -> bool:
-        self.notices.append((guild_id, key, params))
-        return True
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def polling(tmp_path, session):
     """A NewsService on a real database and the real fetcher; parsing in threads (counted)."""
@@ -175,11 +152,12 @@ async def polling(tmp_path, session):
     await migrate(db)
     settings = SettingsService(db)
     await settings.update(GUILD, news_channel_id=10, log_channel_id=11)
-    poster, clock = NoticePoster(), Clock()
+    poster, clock = RecordingPoster(), Clock()
     service = NewsService(NewsRepository(db), make_fetcher(session), poster, settings, clock=clock,
                           allow_private=True, rng=random.Random(3))
     yield service, poster, clock
     await db.close()
+    assert poster.posts == [], "nothing is posted in these tests"
 
 
 @pytest.fixture
