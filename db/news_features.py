@@ -1,6 +1,6 @@
-"""SQL of the news features of migration 0019: per-feed ping and threads, corrections, `/news why` look-ups and
-WebSub subscriptions. Mixed into `db.news.NewsRepository` (kept apart so the poll and ingest queries there stay
-small); times are integer Unix epoch seconds (UTC).
+"""SQL of the news features of migrations 0019 and 0020: per-feed ping and threads, alert threads to retry,
+corrections, `/news why` look-ups and WebSub subscriptions. Mixed into `db.news.NewsRepository` (kept apart so
+the poll and ingest queries there stay small); times are integer Unix epoch seconds (UTC).
 """
 
 from __future__ import annotations
@@ -86,6 +86,30 @@ def _websub(row: sqlite3.Row) -> WebSubRecord:
     return WebSubRecord(*(row[i] for i in range(9)))
 
 
+@dataclass(frozen=True, slots=True)
+class AlertThreadRecord:
+    """An alert whose discussion thread could not be opened yet (0020 `news_alert_threads`)."""
+
+    delivery_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    title: str
+    archive_minutes: int
+    state: str  # pending | refused | failed | given_up
+    attempts: int
+    next_attempt_at: int | None
+    error: str | None
+
+
+_ALERT_THREAD_COLUMNS = ("delivery_id, guild_id, channel_id, message_id, title, archive_minutes, state, attempts,"
+                         " next_attempt_at, error")
+
+
+def _alert_thread(row: sqlite3.Row) -> AlertThreadRecord:
+    return AlertThreadRecord(*(row[i] for i in range(10)))
+
+
 class NewsFeaturesMixin:
     db: Database
 
@@ -134,6 +158,49 @@ class NewsFeaturesMixin:
                 await tx.execute("UPDATE news_deliveries SET channel_id = ? WHERE subscription_id = ?"
                                  " AND state = 'pending' AND attempted_at IS NULL", (channel_id, subscription_id))
         return True
+
+    # -- alert threads (0020) -----------------------------------------------------------------------------------
+    async def record_alert_thread(self, record: AlertThreadRecord, now: int) -> None:
+        """Record a thread that could not be opened (first failure: attempts 1; later ones count up)."""
+        await self.db.execute(
+            f"INSERT INTO news_alert_threads ({_ALERT_THREAD_COLUMNS}, created_at)"  # noqa: S608
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)"
+            " ON CONFLICT (delivery_id) DO UPDATE SET state = excluded.state, attempts = attempts + 1,"
+            " next_attempt_at = excluded.next_attempt_at, error = excluded.error",
+            (record.delivery_id, record.guild_id, record.channel_id, record.message_id, record.title,
+             record.archive_minutes, record.state, record.next_attempt_at, (record.error or "")[:500] or None, now),
+        )
+
+    async def alert_thread(self, delivery_id: int) -> AlertThreadRecord | None:
+        row = await self.db.fetch_one(
+            f"SELECT {_ALERT_THREAD_COLUMNS} FROM news_alert_threads WHERE delivery_id = ?",  # noqa: S608
+            (delivery_id,))
+        return None if row is None else _alert_thread(row)
+
+    async def due_alert_threads(self, now: int, limit: int) -> list[AlertThreadRecord]:
+        """Threads to try again now, the longest waiting first."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_ALERT_THREAD_COLUMNS} FROM news_alert_threads"  # noqa: S608
+            " WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id LIMIT ?",
+            (now, limit),
+        )
+        return [_alert_thread(r) for r in rows]
+
+    async def alert_thread_opened(self, delivery_id: int) -> None:
+        await self.db.execute("DELETE FROM news_alert_threads WHERE delivery_id = ?", (delivery_id,))
+
+    async def claim_thread_refusal_notice(self, guild_id: int, channel_id: int, now: int) -> bool:
+        """True for the first refusal in this channel since threads last opened there (the admins are told)."""
+        result = await self.db.execute(
+            "INSERT INTO news_thread_refusals (guild_id, channel_id, notified_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (guild_id, channel_id) DO NOTHING",
+            (guild_id, channel_id, now),
+        )
+        return result.rowcount == 1
+
+    async def clear_thread_refusal(self, guild_id: int, channel_id: int) -> None:
+        await self.db.execute("DELETE FROM news_thread_refusals WHERE guild_id = ? AND channel_id = ?",
+                              (guild_id, channel_id))
 
     # -- corrections --------------------------------------------------------------------------------------------
     async def sent_stories_of_entries(self, feed_id: int, entry_keys: Sequence[str]) -> list[StoryRecord]:

@@ -1,4 +1,5 @@
-"""The Discord side of news posting (`NewsPoster`): send a story, find one after a crash, tell the admins."""
+"""The Discord side of news posting (`NewsPoster`): send a story, open its thread, find one after a crash, tell the
+admins."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import aiohttp
 import discord
 
 from bot.client import CodeBlueBot
-from bot.services.news import NewsPost, PostError
+from bot.services.news import AlertThread, NewsPost, PostError
 from bot.ui import notify_admins
 
 from .render import embed_title, forum_post_name, news_allowed_mentions, news_embed, notice_text, role_mention
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 # Answers that prove nothing was posted but may pass: rate limited beyond discord.py's own retries, request timeout.
 TEMPORARY_REFUSALS = frozenset({408, 429})
 ARCHIVE_CHOICES = (60, 1440, 4320, 10080)  # thread auto-archive durations Discord accepts (minutes)
+THREAD_EXISTS = 160004  # Discord's error code: "A thread has already been created for this message"
 
 
 def _archive(minutes: int) -> ThreadArchiveDuration:
@@ -44,8 +46,21 @@ def post_error(exc: discord.HTTPException) -> PostError:
     return PostError(f"unavailable: {exc.status}", permanent=False, maybe_posted=True)
 
 
+def thread_error(exc: discord.HTTPException) -> PostError:
+    """What an HTTP error answer means for an alert's thread: 403 a refusal (no Create Public Threads permission),
+    404 the message (or channel) is gone, other 4xx a rejection: all permanent; 408/429/5xx may pass."""
+    if isinstance(exc, discord.Forbidden):
+        return PostError("forbidden", permanent=True)
+    if isinstance(exc, discord.NotFound):
+        return PostError("message_missing", permanent=True)
+    if exc.status in TEMPORARY_REFUSALS or exc.status >= 500:
+        return PostError(f"unavailable: {exc.status}", permanent=False)
+    return PostError(f"rejected: {exc.text[:100]}", permanent=True)
+
+
 class DiscordNewsPoster:
-    """What the news service needs from Discord: send a post, find one after a crash, tell the admins."""
+    """What the news service needs from Discord: send a post, open its thread, find one after a crash, tell the
+    admins."""
 
     def __init__(self, bot: CodeBlueBot) -> None:
         self.bot = bot
@@ -82,19 +97,32 @@ class DiscordNewsPoster:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The request may have reached Discord before the connection failed: the service checks first.
             raise PostError(f"unavailable: {exc}"[:200], permanent=False, maybe_posted=True) from None
-        if post.thread and isinstance(channel, discord.TextChannel):
-            await self._open_thread(message, post)
         return message.id
 
-    async def _open_thread(self, message: discord.Message, post: NewsPost) -> None:
-        """The alert's own discussion thread. The story is posted either way: a thread that cannot be opened is
-        logged, not retried (the message would otherwise be sent again)."""
-        guild = message.guild
+    async def open_thread(self, alert: AlertThread, *, check_existing: bool) -> int | None:
+        """The alert's own discussion thread (text channels only; the service opens it after the post, records a
+        failure and retries it, never sending the message again). `check_existing`: a thread the message already
+        has (its id is the message's) is returned instead of opening a second."""
         try:
-            await message.create_thread(name=forum_post_name(self.bot, guild, post.title),
-                                        auto_archive_duration=_archive(post.archive_minutes))
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError):
-            log.warning("could not open a thread for news message %s", message.id, exc_info=True)
+            channel = await self._channel(alert.channel_id)
+            if not isinstance(channel, discord.TextChannel):
+                return None  # a forum post is a thread already; a thread cannot hold threads
+            if check_existing:
+                existing = channel.guild.get_thread(alert.message_id)
+                if existing is None:
+                    existing = (await channel.fetch_message(alert.message_id)).thread
+                if existing is not None:
+                    return existing.id
+            thread = await channel.get_partial_message(alert.message_id).create_thread(
+                name=forum_post_name(self.bot, channel.guild, alert.title),
+                auto_archive_duration=_archive(alert.archive_minutes))
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_EXISTS:
+                return alert.message_id
+            raise thread_error(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PostError(f"unavailable: {exc}"[:200], permanent=False) from None
+        return thread.id
 
     async def edit(self, channel_id: int, message_id: int, post: NewsPost) -> None:
         """A correction: the message's embed replaced, marked updated (nothing pinged: no content is sent)."""

@@ -9,6 +9,7 @@ locks), `models`, and `service` (NewsService, which wires the parts, and `build_
 
 from bot.services.news.models import (
     AddFeedResult,
+    AlertThread,
     FeedTestReport,
     NewsError,
     NewsPost,
@@ -26,6 +27,7 @@ from db.news_features import UNCHANGED, SubscriptionOptions
 __all__ = [
     "UNCHANGED",
     "AddFeedResult",
+    "AlertThread",
     "FeedTestReport",
     "KeywordRecord",
     "NewsError",

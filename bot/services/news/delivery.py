@@ -39,6 +39,7 @@ from bot.services.news.models import (
     MAX_ATTEMPTS,
     RETRY_BASE,
     RETRY_CAP,
+    AlertThread,
     NewsPost,
     NewsPoster,
     PostError,
@@ -212,6 +213,7 @@ class Deliverer:
                 return await self._retry_later(delivery, "check_failed", now, maybe_posted=True, sent=False)
             if found is not None:
                 await self.repo.mark_sent(delivery.id, found, now, channel_id=channel_id)
+                await self._thread_of_reconciled(delivery, channel_id, settings, found)
                 return "reconciled"
         if delivery.unresolved_attempts >= MAX_ATTEMPTS:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
@@ -230,6 +232,18 @@ class Deliverer:
             return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
         await self.repo.mark_sent(delivery.id, message_id, self.schedule.now(), channel_id=channel_id)
         return "sent"
+
+    async def _thread_of_reconciled(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings,
+                                    message_id: int) -> None:
+        """A story found posted after a crash gets the discussion thread it should have, unless its message has one
+        already (looked for first, never a second). Failures are recorded and retried (`alert_threads.py`)."""
+        post = await self._post_for(delivery, channel_id, settings)
+        if not post.thread:
+            return
+        try:
+            await self.poster.open_thread(AlertThread.of(post, message_id), check_existing=True)
+        except PostError as exc:
+            log.warning("could not open the thread of reconciled delivery %s: %s", delivery.id, exc.reason)
 
     async def _channel_gone(self, delivery: DeliveryRecord, channel_id: int, now: int, settings: GuildSettings) -> str:
         """The channel was deleted: nothing was posted. A feed's own channel falls back to the news channel;

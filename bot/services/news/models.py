@@ -72,6 +72,22 @@ class NewsPost:
     updated: bool = False  # a correction: the posted message is edited and marked "updated"
 
 
+@dataclass(frozen=True, slots=True)
+class AlertThread:
+    """A posted alert's discussion thread to open (in a text channel; Discord gives it the message's id)."""
+
+    delivery_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    title: str  # the thread is named after it, or the server's word for "News" when it is empty
+    archive_minutes: int
+
+    @classmethod
+    def of(cls, post: NewsPost, message_id: int) -> AlertThread:
+        return cls(post.delivery_id, post.guild_id, post.channel_id, message_id, post.title, post.archive_minutes)
+
+
 class NewsPoster(Protocol):
     """What the service needs from Discord (the cog implements it)."""
 
@@ -83,6 +99,12 @@ class NewsPoster(Protocol):
 
     async def edit(self, channel_id: int, message_id: int, post: NewsPost) -> None:
         """Edit a posted story (a correction); raise PostError."""
+
+    async def open_thread(self, alert: AlertThread, *, check_existing: bool) -> int | None:
+        """Open the alert's discussion thread; return its id, or None when the channel takes none (not a text
+        channel). `check_existing`: the message may have its thread already (after a crash or an answer that
+        proved nothing): that one's id is returned and no second is opened. Raise PostError (`permanent` for a
+        refusal: "forbidden" for missing permissions, "message_missing" for a deleted message)."""
 
     async def notify(self, guild_id: int, key: str, **params: object) -> bool:
         """Tell the server's admins (log channel) the catalog message `key`; False when it could not be posted.

@@ -20,6 +20,7 @@ from bot.domain.feed_entries import ParsedFeed
 from bot.domain.news_match import Keyword
 from bot.metrics import Metrics
 from bot.services.feed_fetch import FeedFetcher, FetchResult
+from bot.services.news.alert_threads import AlertThreads
 from bot.services.news.corrections import Corrections
 from bot.services.news.delivery import Deliverer
 from bot.services.news.ingest import Ingester, KeywordMatchers
@@ -80,7 +81,9 @@ class NewsService:
         notifier = Notifier(poster)
         self.parser = FeedParser(parse_executor, concurrency=parse_concurrency)
         ingester = Ingester(repo, schedule, matchers)
-        self.deliverer = Deliverer(repo, poster, settings, notifier, schedule, in_guild=in_guild)
+        # The Deliverer posts through AlertThreads, which opens (and retries) each alert's discussion thread.
+        self.alert_threads = AlertThreads(repo, poster, notifier, schedule)
+        self.deliverer = Deliverer(repo, self.alert_threads, settings, notifier, schedule, in_guild=in_guild)
         self.corrections = Corrections(repo, poster)
         # WebSub needs the shared HTTP session and a public URL the hub can reach; without them it stays off.
         self.websub = WebSub(repo, session, schedule, locks, self.parser, ingester, self.corrections,
@@ -109,8 +112,8 @@ class NewsService:
         return summary
 
     async def _upkeep(self) -> None:
-        """After a poll: edit corrected stories, renew / retry / end WebSub subscriptions."""
-        for step in (self.corrections.edit_pending, self.websub.maintain):
+        """After a poll: edit corrected stories, retry alert threads, renew / retry / end WebSub subscriptions."""
+        for step in (self.corrections.edit_pending, self.alert_threads.retry_due, self.websub.maintain):
             try:
                 await step()
             except Exception:
