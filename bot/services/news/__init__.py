@@ -3,8 +3,9 @@
 The service knows no Discord: the cog gives it a `NewsPoster` that renders and sends posts and notices.
 Modules: `subscriptions` (feeds, presets, keywords for the commands), `poller` (the poll job and `/news check`),
 `parsing` (off the event loop), `ingest` (new entries -> keyword match -> delivery intents), `dedupe` (cross-feed
-dedupe per server), `delivery` (crash-safe posting), `notices` (admin notices), `schedule` (poll times, per-feed
-locks), `models`, and `service` (NewsService, which wires the parts, and `build_news_service`).
+dedupe per server), `delivery` (crash-safe posting), `alert_threads` (each alert's discussion thread, retried until
+it exists), `notices` (admin notices), `schedule` (poll times, per-feed locks), `models`, and `service`
+(NewsService, which wires the parts, and `build_news_service`).
 """
 
 from bot.services.news.models import (
