@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.client import CodeBlueBot
 from bot.domain.feed_presets import preset_shows
 from bot.errors import UserFacingError
-from bot.services.news import NewsService, build_news_service
+from bot.services.news import NewsService, PollSummary, build_news_service
 from bot.ui import (
     CHANNEL_NEEDS,
     NO_MENTIONS,
@@ -80,6 +80,7 @@ class NewsCog(commands.Cog):
         self.bot = bot
         self.service = service
         self._tasks: set[asyncio.Task[object]] = set()
+        self.last_poll: PollSummary | None = None  # what the last run of the news:poll job did (feeds, posts...)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(FeedListButton)
@@ -115,7 +116,7 @@ class NewsCog(commands.Cog):
     async def _tick(self) -> None:
         try:
             await self.bot.wait_until_ready()
-            await self.service.tick()
+            self.last_poll = await self.service.tick()
         except Exception:
             log.exception("news tick failed")
 
