@@ -3,7 +3,7 @@
 Polls are never driven by calling the service: `run_poll_job` moves the injected clock (the feeds' next poll times
 are on it), then makes the product's APScheduler job (`cogs/news/__init__.py`, POLL_JOB_ID) run now, and waits for
 that run's executed event. `start_poll_job` does the same without waiting, for tests of what happens while the job
-runs (a `/news check` at the same time).
+runs (a `/news check` at the same time); `pause_poll_job` keeps its automatic runs away until the next of those.
 """
 
 from __future__ import annotations
@@ -90,3 +90,11 @@ async def run_poll_job(bot, clock: Clock, advance: timedelta = PAST_THE_INTERVAL
     """Move `clock` by `advance` (default: past the feed interval), run the real `news:poll` job now, wait until it
     is done; returns the summary of that poll (what the cog recorded: feeds, new entries, posted, failed)."""
     return await (await start_poll_job(bot, clock, advance))
+
+
+async def pause_poll_job(bot) -> None:
+    """Keep the job's automatic runs (every 30 s of real time) from polling while a test looks at the state between
+    two polls (the clock moved, no poll yet). The next `run_poll_job` runs the job again and so resumes it."""
+    bot.scheduler.pause_job(POLL_JOB_ID)
+    while bot.running_jobs.count:
+        await bot.running_jobs.wait_idle()
