@@ -19,6 +19,7 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobEvent,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.services.news import PollSummary
 from cogs.news import POLL_JOB_ID
@@ -98,3 +99,10 @@ async def pause_poll_job(bot) -> None:
     bot.scheduler.pause_job(POLL_JOB_ID)
     while bot.running_jobs.count:
         await bot.running_jobs.wait_idle()
+
+
+def fetch_outcomes(bot) -> dict[str, float]:
+    """The bot's `codeblue_feed_fetches_total` by outcome (ok, not_modified, unchanged, failed), as /metrics shows."""
+    families = text_string_to_metric_families(bot.metrics.render().decode())
+    return {sample.labels["outcome"]: sample.value for family in families if family.name == "codeblue_feed_fetches"
+            for sample in family.samples if sample.name.endswith("_total")}

@@ -17,7 +17,7 @@ import pytest
 
 from bot.services.news import PollSummary
 from tests.e2e.harness import BotRunner
-from tests.e2e.news_steps import PAST_THE_INTERVAL, START, Clock, run_poll_job
+from tests.e2e.news_steps import PAST_THE_INTERVAL, START, Clock, fetch_outcomes, run_poll_job
 from tests.feeds import fixtures
 from tests.feeds.builders import KOREAN_ITEMS, Item, korean_outlet, load_sample, rss2
 from tests.feeds.server import FeedServer, RebindingDns
@@ -592,6 +592,7 @@ async def test_malformed_oversize_and_slow_feeds_are_recorded_and_the_others_sti
     news.feeds.add("healthy", "Season 2 news still arrives", "https://healthy.test/new", START)
     summary = await news.next_cycle()
     assert (summary.feeds, summary.failed, summary.posted) == (4, 3, 1)
+    assert fetch_outcomes(bot) == {"ok": 1, "failed": 3}  # what /metrics shows of that poll
     [post] = news_posts(fake, g.channel("news"))
     assert post["embeds"][0]["title"] == "Season 2 news still arrives"
 

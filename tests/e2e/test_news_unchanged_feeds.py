@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import BotRunner
-from tests.e2e.news_steps import START, Clock, run_poll_job
+from tests.e2e.news_steps import START, Clock, fetch_outcomes, run_poll_job
 from tests.feeds import fixtures
 from tests.feeds.builders import Item, korean_outlet, rss2
 
@@ -35,12 +34,6 @@ async def running(fake, tmp_path):
 
 def parses(bot) -> int:
     return bot.get_cog("NewsCog").service.parser.parses
-
-
-def fetch_outcomes(bot) -> dict[str, float]:
-    families = text_string_to_metric_families(bot.metrics.render().decode())
-    return {sample.labels["outcome"]: sample.value for family in families if family.name == "codeblue_feed_fetches"
-            for sample in family.samples if sample.name.endswith("_total")}
 
 
 def posted_titles(fake, channel) -> list[str]:
