@@ -53,7 +53,7 @@ async def start_poll_job(bot, clock: Clock, advance: timedelta = PAST_THE_INTERV
     """
     cog = bot.get_cog("NewsCog")
     loop = asyncio.get_running_loop()
-    finished: asyncio.Future[tuple[JobEvent, PollSummary | None, datetime | None]] = loop.create_future()
+    finished: asyncio.Future[tuple[JobEvent, PollSummary | None, float]] = loop.create_future()
     asked: list[datetime] = []
 
     def on_event(event: JobEvent) -> None:
@@ -62,25 +62,27 @@ async def start_poll_job(bot, clock: Clock, advance: timedelta = PAST_THE_INTERV
         times = getattr(event, "scheduled_run_times", None) or [getattr(event, "scheduled_run_time", None)]
         if any(t is not None and t >= asked[0] for t in times):
             # Read at once: what this run left (a later automatic run cannot have started yet).
-            finished.set_result((event, cog.last_poll, bot.metrics.last_poll_completed_at))
+            finished.set_result((event, cog.last_poll, completed_polls(bot)))
 
     while bot.running_jobs.count:  # not while an automatic run (or any other job) is going on
         await bot.running_jobs.wait_idle()
     bot.scheduler.add_listener(on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
                                | EVENT_JOB_MISSED)
     clock.now += advance
+    completed_before = completed_polls(bot)
     asked.append(datetime.now(UTC))
     bot.scheduler.modify_job(POLL_JOB_ID, next_run_time=asked[0])
 
     async def outcome() -> PollSummary:
         try:
-            event, summary, completed_at = await asyncio.wait_for(finished, JOB_TIMEOUT)
+            event, summary, completed = await asyncio.wait_for(finished, JOB_TIMEOUT)
         finally:
             bot.scheduler.remove_listener(on_event)
         assert event.code == EVENT_JOB_EXECUTED, f"the news:poll job did not run normally (event {event.code})"
         assert event.exception is None
         # The poll itself completed: the job catches and logs its own errors, so look at what it recorded.
-        assert completed_at == clock.now, "the news poll did not complete"
+        assert completed == completed_before + 1, "the news poll did not complete"
+        assert bot.metrics.last_poll_completed_at == clock.now
         assert summary is not None
         return summary
 
@@ -106,3 +108,10 @@ def fetch_outcomes(bot) -> dict[str, float]:
     families = text_string_to_metric_families(bot.metrics.render().decode())
     return {sample.labels["outcome"]: sample.value for family in families if family.name == "codeblue_feed_fetches"
             for sample in family.samples if sample.name.endswith("_total")}
+
+
+def completed_polls(bot) -> float:
+    """How many polls of the `news:poll` job completed (`codeblue_feed_poll_duration_seconds_count`)."""
+    families = text_string_to_metric_families(bot.metrics.render().decode())
+    return next((sample.value for family in families if family.name == "codeblue_feed_poll_duration_seconds"
+                 for sample in family.samples if sample.name.endswith("_count")), 0.0)
