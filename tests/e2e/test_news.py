@@ -567,6 +567,12 @@ async def test_google_news_and_the_outlets_own_feed_post_a_story_once(fake, news
                                     link="https://www.soompi.com/article/1", guid="soompi-1"))
     summary = await news.next_cycle()
     assert summary.new_entries == 3
+    # What an admin sees of the same: of the two cast stories one was posted, the other is the same story.
+    outcomes = []
+    for link in ("https://news.google.com/rss/articles/CBMiCast?oc=5", "https://www.soompi.com/article/1"):
+        content, _ = await answer(await fake.slash(g, admin, "news why", link=link))
+        outcomes.append(content.split("\n")[1][0])
+    assert sorted(outcomes) == ["✅", "🔁"]
     titles = sorted(p["embeds"][0]["title"] for p in news_posts(fake, g.channel("news")))
     assert len(titles) == 2  # the cast story once (from whichever feed came first), the filming story apart
     assert "cast confirmed" in titles[0].lower() or "cast confirmed" in titles[1].lower()
