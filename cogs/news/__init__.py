@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.client import CodeBlueBot
 from bot.domain.feed_presets import preset_shows
 from bot.errors import UserFacingError
-from bot.services.news import NewsService, build_news_service
+from bot.services.news import NewsService, PollSummary, build_news_service
 from bot.ui import (
     CHANNEL_NEEDS,
     NO_MENTIONS,
@@ -34,7 +34,16 @@ from bot.ui import (
 
 from .checks import CHECK_COOLDOWN_SECONDS, check_cooldown_key
 from .feed_list import FeedListButton, show_feed_list
-from .options import NO_PING, THREAD_CHOICES, parse_ping, parse_thread, ping_autocomplete
+from .options import (
+    NO_PING,
+    THREAD_CHOICES,
+    check_edit_threads,
+    parse_ping,
+    parse_thread,
+    ping_autocomplete,
+    require_thread_permissions,
+    server_thread_channels,
+)
 from .poster import DiscordNewsPoster, post_error
 from .render import cut, edit_reply, feed_choice_name, keyword_list, keyword_scope, message_link, test_reply, why_reply
 from .websub_routes import WEBSUB_PATH, WebSubRoutes
@@ -80,6 +89,7 @@ class NewsCog(commands.Cog):
         self.bot = bot
         self.service = service
         self._tasks: set[asyncio.Task[object]] = set()
+        self.last_poll: PollSummary | None = None  # what the last run of the news:poll job did (feeds, posts...)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(FeedListButton)
@@ -115,7 +125,7 @@ class NewsCog(commands.Cog):
     async def _tick(self) -> None:
         try:
             await self.bot.wait_until_ready()
-            await self.service.tick()
+            self.last_poll = await self.service.tick()
         except Exception:
             log.exception("news tick failed")
 
@@ -174,6 +184,8 @@ class NewsCog(commands.Cog):
                        thread: app_commands.Choice[str] | None = None) -> None:
         target = await self._target_channel(interaction, channel)
         options = {"ping_role_id": parse_ping(interaction, ping), "thread": parse_thread(thread)}
+        if options["thread"] is True:
+            require_thread_permissions(interaction, [target])
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.add_feed(
             guild_id_of(interaction), url, created_by=interaction.user.id,
@@ -199,8 +211,10 @@ class NewsCog(commands.Cog):
                         keywords: str | None = None) -> None:
         subscription_id = _subscription_id(feed)
         changes: dict[str, object] = {"ping_role_id": parse_ping(interaction, ping), "thread": parse_thread(thread)}
-        if channel is not None:
-            changes["channel_id"] = (await self._target_channel(interaction, channel)).id
+        target = await self._target_channel(interaction, channel) if channel is not None else None
+        if target is not None:
+            changes["channel_id"] = target.id
+        await check_edit_threads(interaction, self.service, subscription_id, target, changes["thread"])
         if keywords is not None:
             changes["keywords"] = [] if keywords.strip().casefold() in NO_PING else split_keywords(keywords)
         item = await self.service.edit_feed(guild_id_of(interaction), subscription_id, **changes)
@@ -212,6 +226,8 @@ class NewsCog(commands.Cog):
     @app_commands.describe(thread="on: each alert gets a thread (feeds can override it with /news feed edit)")
     @app_commands.choices(thread=THREAD_CHOICES[:2])
     async def threads(self, interaction: Interaction, thread: app_commands.Choice[str]) -> None:
+        if thread.value == "on":
+            require_thread_permissions(interaction, await server_thread_channels(interaction, self.service))
         await self.bot.settings_service.update(guild_id_of(interaction), news_threads=thread.value == "on")
         await interaction.response.send_message(text(interaction, f"news.threads.{thread.value}"), ephemeral=True)
 

@@ -1,15 +1,17 @@
-"""Per-feed options of `/news feed add` and `/news feed edit`: `ping:<role|none>` and `thread:on|off|server`."""
+"""Per-feed options of `/news feed add` and `/news feed edit`: `ping:<role|none>` and `thread:on|off|server`, and
+the permissions alert threads need in a text channel."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
-from bot.services.news import UNCHANGED
-from bot.ui import Interaction, text
+from bot.services.news import UNCHANGED, NewsService
+from bot.ui import Interaction, missing_permissions, permission_label, text
 
 from .render import cut
 
@@ -18,6 +20,9 @@ SERVER_PING = ("default", "server", "기본", "서버")
 THREAD_CHOICES = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off"),
                   app_commands.Choice(name="server", value="server")]
 _ROLE_ID = re.compile(r"<@&(\d+)>|(\d+)")
+# An alert thread in a text channel is opened on the alert (Create Public Threads) and gets the story's link
+# (Send Messages in Threads). Forum channels get a post per story anyway: nothing more to check there.
+THREAD_NEEDS = ("create_public_threads", "send_messages_in_threads")
 
 
 def parse_ping(interaction: Interaction, raw: str | None) -> object:
@@ -58,3 +63,55 @@ async def ping_autocomplete(interaction: Interaction, current: str) -> list[app_
                     for role in interaction.guild.roles
                     if not role.is_default() and not role.managed and needle in role.name.casefold()]
     return choices[:25]
+
+
+def require_thread_permissions(interaction: Interaction, channels: Iterable[object]) -> None:
+    """Refuse (before anything is written) when alerts would get threads in a text channel of `channels` where the
+    bot cannot open them. Forum channels, and channels that are gone (None), are not checked."""
+    guild = interaction.guild
+    if guild is None:
+        return
+    for channel in channels:
+        if not isinstance(channel, discord.TextChannel):
+            continue
+        missing = missing_permissions(channel.permissions_for(guild.me), THREAD_NEEDS)
+        if missing:
+            raise UserFacingError("news.feed.thread_missing", channel=channel.mention,
+                                  permissions=", ".join(permission_label(interaction, n) for n in missing))
+
+
+async def check_edit_threads(interaction: Interaction, service: NewsService, subscription_id: int,
+                             target: discord.abc.GuildChannel | None, thread: object) -> None:
+    """`/news feed edit`: `thread:on`, or a move (`target`) of a feed set to `thread:on`, needs thread permissions
+    in the channel the feed posts in afterwards."""
+    guild = interaction.guild
+    if guild is None:
+        return
+    if thread is UNCHANGED and target is not None:
+        options = (await service.subscription_options([subscription_id])).get(subscription_id)
+        thread = options.thread if options is not None else None
+    if thread is not True:
+        return
+    if target is None:  # where the feed posts now: its own channel or the news channel
+        item = next((i for i in await service.list_feeds(guild.id) if i.subscription.id == subscription_id), None)
+        if item is None:
+            return  # an unknown feed is refused by the edit itself
+        channel_id = item.subscription.channel_id or (
+            await interaction.client.settings_service.get(guild.id)).news_channel_id
+        require_thread_permissions(interaction, [guild.get_channel(channel_id or 0)])
+        return
+    require_thread_permissions(interaction, [target])
+
+
+async def server_thread_channels(interaction: Interaction, service: NewsService) -> list[object]:
+    """`/news threads on`: the channels whose alerts would get threads: the news channel and the channels of the
+    feeds that follow the server's setting (`thread:server`)."""
+    guild = interaction.guild
+    if guild is None:
+        return []
+    news_channel_id = (await interaction.client.settings_service.get(guild.id)).news_channel_id
+    items = await service.list_feeds(guild.id)
+    options = await service.subscription_options([i.subscription.id for i in items])
+    ids = [news_channel_id] + [i.subscription.channel_id for i in items
+                               if getattr(options.get(i.subscription.id), "thread", None) is None]
+    return [guild.get_channel(channel_id) for channel_id in dict.fromkeys(ids) if channel_id]

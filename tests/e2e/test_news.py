@@ -1,7 +1,8 @@
 """News alerts end to end: the real bot on the fake Discord, feeds from a local HTTP server, an injected clock.
 
-Polls are triggered by calling the service method the `news:poll` job calls (`NewsService.tick`) after moving the
-injected clock past the interval, or with `/news check`; nothing waits for the real interval.
+Polls are run by the real `news:poll` scheduler job (tests/e2e/news_steps.py: the injected clock is moved past the
+feed interval, then the job is made to run now and awaited), or by `/news check`; nothing waits for the real
+interval, and no test calls the service's poll itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from html import escape
 
 import pytest
 
+from bot.services.news import PollSummary
 from tests.e2e.harness import BotRunner
+from tests.e2e.news_steps import PAST_THE_INTERVAL, START, Clock, fetch_outcomes, run_poll_job
 from tests.feeds import fixtures
 from tests.feeds.builders import KOREAN_ITEMS, Item, korean_outlet, load_sample, rss2
 from tests.feeds.server import FeedServer, RebindingDns
@@ -22,7 +25,6 @@ from tests.feeds.server import FeedServer, RebindingDns
 feed_server = fixtures.feed_server
 
 EPHEMERAL = 64
-START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 POST_MESSAGE = ("POST", "/channels/{channel_id}/messages")
 
 
@@ -65,17 +67,6 @@ class NewsFeeds:
         self.server.recover(f"/{name}")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
 @dataclass
 class NewsWorld:
     fake: object
@@ -91,9 +82,10 @@ class NewsWorld:
     def service(self):
         return self.bot.get_cog("NewsCog").service
 
-    async def next_cycle(self):
-        self.clock.advance(minutes=11)
-        return await self.service.tick()
+    async def next_cycle(self, **advance: float) -> PollSummary:
+        """Move the clock (default: past the feed interval), run the real `news:poll` job, wait for its end; the
+        summary of that poll."""
+        return await run_poll_job(self.bot, self.clock, timedelta(**advance) if advance else PAST_THE_INTERVAL)
 
 
 @pytest.fixture
@@ -255,16 +247,14 @@ async def test_failure_notice_after_three_failures_and_recovery_in_the_log_chann
     await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("flaky")))
     news.feeds.fail("flaky", 503)
     for _ in range(4):
-        news.clock.advance(days=1)
-        await news.service.tick()
+        await news.next_cycle(days=1)
     notices = [m["content"] for m in fake.messages_in(log_channel)]
     assert len(notices) == 1 and notices[0].startswith(f"⚠️ The news feed <{news.feeds.url('flaky')}> has failed 3")
     ix = await fake.slash(g, g.member("admin"), "news feed list")
     embed = (await ix.response()).embeds[0]
     assert "4 failure(s) in a row" in embed["fields"][0]["value"]
     news.feeds.recover("flaky")
-    news.clock.advance(days=1)
-    await news.service.tick()
+    await news.next_cycle(days=1)
     notices = [m["content"] for m in fake.messages_in(log_channel)]
     assert notices[1:] == [f"✅ The news feed <{news.feeds.url('flaky')}> works again."]
     assert all(m["mention_everyone"] is False for m in fake.messages_in(log_channel))
@@ -461,8 +451,7 @@ async def test_a_discord_error_on_send_is_retried_later_once_without_a_double_po
     await news.next_cycle()
     assert news_posts(fake, g.channel("news")) == []
     mark = fake.mark()
-    news.clock.advance(seconds=31)
-    await news.service.tick()
+    await news.next_cycle(seconds=31)
     assert [p["embeds"][0]["url"] for p in news_posts(fake, g.channel("news"))] == ["https://outlet.test/outage"]
     assert bool(fake.requests_to("GET", "/channels/{channel_id}/messages", since=mark)) == checked
     assert fake.messages_in(g.channel("bot-log")) == []
@@ -489,7 +478,7 @@ async def test_restart_after_a_crash_mid_send_reconciles_instead_of_reposting(fa
     await news.runner.kill()
     await news.runner.start()
     mark = fake.mark()
-    await news.service.tick()
+    await news.next_cycle(seconds=0)  # the first run of the job after the restart: reconciliation
     reposted = [r.json["embeds"][0]["url"] for r in fake.requests_to(*POST_MESSAGE, since=mark)]
     history = fake.requests_to("GET", "/channels/{channel_id}/messages", since=mark)
     assert history, "the channel's recent messages were checked"
@@ -578,6 +567,12 @@ async def test_google_news_and_the_outlets_own_feed_post_a_story_once(fake, news
                                     link="https://www.soompi.com/article/1", guid="soompi-1"))
     summary = await news.next_cycle()
     assert summary.new_entries == 3
+    # What an admin sees of the same: of the two cast stories one was posted, the other is the same story.
+    outcomes = []
+    for link in ("https://news.google.com/rss/articles/CBMiCast?oc=5", "https://www.soompi.com/article/1"):
+        content, _ = await answer(await fake.slash(g, admin, "news why", link=link))
+        outcomes.append(content.split("\n")[1][0])
+    assert sorted(outcomes) == ["✅", "🔁"]
     titles = sorted(p["embeds"][0]["title"] for p in news_posts(fake, g.channel("news")))
     assert len(titles) == 2  # the cast story once (from whichever feed came first), the filming story apart
     assert "cast confirmed" in titles[0].lower() or "cast confirmed" in titles[1].lower()
@@ -603,6 +598,7 @@ async def test_malformed_oversize_and_slow_feeds_are_recorded_and_the_others_sti
     news.feeds.add("healthy", "Season 2 news still arrives", "https://healthy.test/new", START)
     summary = await news.next_cycle()
     assert (summary.feeds, summary.failed, summary.posted) == (4, 3, 1)
+    assert fetch_outcomes(bot) == {"ok": 1, "failed": 3}  # what /metrics shows of that poll
     [post] = news_posts(fake, g.channel("news"))
     assert post["embeds"][0]["title"] == "Season 2 news still arrives"
 

@@ -1,6 +1,6 @@
 """Corrections end to end: a posted story that comes back with a changed title or summary under the same id/link
 edits the posted message (marked updated, in each server's language), is never posted again, and is edited again
-on a later change only up to the limit."""
+on a later change only up to the limit. Polls are run by the real `news:poll` job (news_steps.run_poll_job)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Per-feed ping (`ping:<role|none>`), alert threads (`thread:`, `/news threads`), `/news feed edit` and the counts
-of `/news test`, end to end against the fake Discord with feeds from the local feed server."""
+of `/news test`, end to end against the fake Discord with feeds from the local feed server; polls are run by the
+real `news:poll` job (news_steps.run_poll_job)."""
 
 from __future__ import annotations
 

@@ -1,34 +1,21 @@
 """A feed body whose bytes did not change since the last fetch is not parsed again and posts nothing, also from
 servers that ignore conditional requests (no ETag/Last-Modified, or a new ETag on every answer). End to end: the
 real bot on the fake Discord, feeds from the local feed server, polls run by the real `news:poll` scheduler job
-after moving the injected clock past the interval.
+after moving the injected clock past the interval (news_steps.run_poll_job).
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
-from prometheus_client.parser import text_string_to_metric_families
 
-from cogs.news import POLL_JOB_ID
 from tests.e2e.harness import BotRunner
+from tests.e2e.news_steps import START, Clock, fetch_outcomes, run_poll_job
 from tests.feeds import fixtures
 from tests.feeds.builders import Item, korean_outlet, rss2
 
 feed_server = fixtures.feed_server
-
-START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -45,35 +32,8 @@ async def running(fake, tmp_path):
         await runner.stop()
 
 
-async def run_poll_job(bot, clock: Clock) -> None:
-    """Move the injected clock past the feed interval, run the real `news:poll` job now, wait until it is done."""
-    clock.now += timedelta(minutes=11)
-    await bot.running_jobs.wait_idle()  # not while its first automatic run is going on
-    loop = asyncio.get_running_loop()
-    finished: asyncio.Future[JobExecutionEvent] = loop.create_future()
-    asked = datetime.now(UTC)
-
-    def on_event(event: JobExecutionEvent) -> None:
-        if event.job_id == POLL_JOB_ID and event.scheduled_run_time >= asked and not finished.done():
-            finished.set_result(event)
-
-    bot.scheduler.add_listener(on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-    try:
-        bot.scheduler.modify_job(POLL_JOB_ID, next_run_time=asked)
-        event = await asyncio.wait_for(finished, 15)
-    finally:
-        bot.scheduler.remove_listener(on_event)
-    assert event.exception is None
-
-
 def parses(bot) -> int:
     return bot.get_cog("NewsCog").service.parser.parses
-
-
-def fetch_outcomes(bot) -> dict[str, float]:
-    families = text_string_to_metric_families(bot.metrics.render().decode())
-    return {sample.labels["outcome"]: sample.value for family in families if family.name == "codeblue_feed_fetches"
-            for sample in family.samples if sample.name.endswith("_total")}
 
 
 def posted_titles(fake, channel) -> list[str]:

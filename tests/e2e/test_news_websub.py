@@ -1,5 +1,6 @@
 """WebSub push end to end: the real bot with its web companion (public URL set), a feed that advertises a local hub
-(tests/feeds/hub.py), the hub's verification of intent, signed pushes, lease renewal and unsubscribing."""
+(tests/feeds/hub.py), the hub's verification of intent, signed pushes, lease renewal and unsubscribing. Polls (the
+safety net, lease upkeep) are run by the real `news:poll` job after moving the injected clock (news_steps.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import pytest
 
 from tests.e2e import test_news
 from tests.e2e.harness import BotRunner, free_port
+from tests.e2e.news_steps import Clock
 from tests.e2e.test_news import (
     POST_MESSAGE,
     START,
-    Clock,
     NewsFeeds,
     NewsWorld,
     answer,
@@ -126,8 +127,7 @@ async def test_pushed_story_is_posted_within_seconds_once_and_bad_signatures_are
     mark = fake.mark()
     assert await hub.publish(topic, rss2("Pushed Daily", later[::-1]), header="X-Hub-Signature") == [202]
     await fake.wait_for_request(*POST_MESSAGE, since=mark, timeout=5)
-    pushed.clock.advance(hours=2)
-    await pushed.service.tick()
+    await pushed.next_cycle(hours=2)
     assert pushed.feeds.requests["pushed"] == fetched + 1  # the safety-net poll
     titles = [p["embeds"][0]["title"] for p in news_posts(fake, channel)]
     assert titles == ["Season 2 confirmed", "Cast returns"]  # the forged story never, the others once
@@ -144,11 +144,9 @@ async def test_lease_is_renewed_before_expiry_and_unsubscribed_when_no_server_fo
             async with http.get(first.form["hub.callback"], params=params) as response:
                 assert response.status == 404
 
-    pushed.clock.advance(minutes=30)
-    await pushed.service.tick()
+    await pushed.next_cycle(minutes=30)
     assert len(hub.requests) == 1  # lease far from its end: nothing sent
-    pushed.clock.advance(seconds=3600 - 30 * 60 - 120)  # two minutes before the lease ends
-    await pushed.service.tick()
+    await pushed.next_cycle(seconds=3600 - 30 * 60 - 120)  # two minutes before the lease ends
     await hub.wait_until(lambda: len(hub.verified("subscribe", topic)) == 2)
     renewal = hub.requests[1]
     assert renewal.form["hub.callback"] == first.form["hub.callback"]
@@ -156,11 +154,11 @@ async def test_lease_is_renewed_before_expiry_and_unsubscribed_when_no_server_fo
 
     [feed] = await pushed.service.list_feeds(g.id)
     await answer(await fake.slash(g, g.member("admin"), "news feed remove", feed=str(feed.subscription.id)))
-    await pushed.service.tick()
+    await pushed.next_cycle(seconds=0)
     await hub.wait_until(lambda: bool(hub.verified("unsubscribe", topic)))
     assert hub.subscribers == {}
     assert await pushed.service.repo.all_websubs() == []
-    await pushed.service.tick()
+    await pushed.next_cycle(seconds=0)
     assert [r.form["hub.mode"] for r in hub.requests] == ["subscribe", "subscribe", "unsubscribe"]
 
 
@@ -185,11 +183,9 @@ async def test_a_request_the_hub_never_verifies_is_sent_again_and_a_denied_one_i
     topic = serve(pushed, [item("Old story", "old", -60)], hub)
     await answer(await fake.slash(g, g.member("admin"), "news feed add", url=topic))
     assert len(hub.requests) == 1
-    pushed.clock.advance(minutes=30)
-    await pushed.service.tick()
+    await pushed.next_cycle(minutes=30)
     assert len(hub.requests) == 1  # still waiting for the hub
-    pushed.clock.advance(minutes=31)
-    await pushed.service.tick()
+    await pushed.next_cycle(minutes=31)
     first, again = hub.requests
     assert again.form["hub.callback"] == first.form["hub.callback"] and again.form["hub.mode"] == "subscribe"
 

@@ -3,7 +3,8 @@
 The server's stories (`news_deliveries`) answer for everything that was queued: posted (with the keyword that
 matches it), waiting, held back (channel gone, Discord failing) or given up. A story that was never queued is
 looked for in the server's feeds (fetched once each, nothing written): its feed is paused, it has not been seen
-yet (the next poll), an exclusion or no keyword kept it out, or it is the same story as an earlier alert.
+yet (the feed's next poll time, or "due": the `news:poll` job polls it on its next run), an exclusion or no keyword
+kept it out, or it is the same story as an earlier alert.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ FETCH_CONCURRENCY = 4
 
 @dataclass(frozen=True, slots=True)
 class WhyReport:
-    """outcome: posted, queued, held_channel, held_discord, failed, paused, not_seen, excluded, no_match, duplicate,
-    baseline or unknown."""
+    """outcome: posted (keyword: the one it matched), posted_all (no keywords in force), queued, held_channel,
+    held_discord, failed, paused, not_seen (next_poll_at: the feed's next poll), not_seen_due (the feed is due:
+    polled at the job's next run), excluded, no_match, duplicate, baseline or unknown."""
 
     outcome: str
     title: str = ""
@@ -77,7 +79,8 @@ class Explainer:
     async def _from_story(self, story: StoryRecord) -> WhyReport:
         base = WhyReport("", title=story.title, link=story.link, guild_id=story.guild_id)
         if story.state == "sent":
-            return replace(base, outcome="posted", keyword=await self._keyword_of(story),
+            keyword = await self._keyword_of(story)  # None: no keywords in force, every new item is posted
+            return replace(base, outcome="posted" if keyword else "posted_all", keyword=keyword,
                            channel_id=story.posted_channel_id or story.channel_id, message_id=story.message_id)
         if story.state == "pending":
             error = story.error or ""
@@ -118,7 +121,9 @@ class Explainer:
         if sub.paused:
             return replace(base, outcome="paused")
         if entry.key not in await self.repo.known_entry_keys(feed.id, [entry.key]):
-            return replace(base, outcome="not_seen", next_poll_at=feed.next_poll_at)
+            # A feed already due (the job runs every 30 s, or the bot was down) has no later time to tell.
+            due = feed.next_poll_at <= self.schedule.now()
+            return replace(base, outcome="not_seen_due" if due else "not_seen", next_poll_at=feed.next_poll_at)
         keywords = await self.matchers.for_subscription(guild_id, sub.id)
         outcome = keywords.match_normalized((normalize_text(entry.title), normalize_text(entry.summary or "")))
         if outcome.excluded_by:
