@@ -10,6 +10,7 @@ from tests.e2e.episode_steps import (
     MESSAGE_THREADS,
     MESSAGES,
     THREADS,
+    _add_episode,
     _add_show,
     _attempts,
     _discussion,
@@ -33,8 +34,7 @@ async def test_thread_opens_by_itself_at_air_time(fake, bot):
     await _add_show(fake, g)
     # Whole seconds: the air time is 2-3 s ahead, well clear of the command's own round trip.
     airs = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    assert (await ix.response()).content.startswith("Saved Night Shift S1E1; airs <t:")
+    await _add_episode(fake, g, 1, airs)
     assert _thread_posts(fake) == []
     post = await fake.wait_for_request("POST", THREADS, timeout=8)
     assert post.json["name"] == "Night Shift · S1E1 · Discussion"
@@ -48,8 +48,7 @@ async def test_air_time_missed_while_down_opens_at_startup_once(fake, runner):
     await _discussion(bot, g, g.channel("episode-discussion"))
     await _add_show(fake, g)
     airs = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    await ix.response()
+    await _add_episode(fake, g, 1, airs)
     await runner.stop()
     await asyncio.sleep(2.2)
     assert _thread_posts(fake) == []

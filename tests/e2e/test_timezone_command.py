@@ -1,8 +1,8 @@
 """/timezone set and /timezone show end to end."""
 
-from tests.e2e import watchparty_helpers as helpers
+from tests.e2e import member_steps
 
-clock = helpers.clock  # the shared fixtures
+clock = member_steps.clock  # the shared fixtures
 
 
 async def test_timezone_set_and_show(fake, runner, clock):
