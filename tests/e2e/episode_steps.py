@@ -1,6 +1,5 @@
 """Steps and fixtures shared by the end-to-end tests of episode discussions."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.services.episodes import openings as opening_service
@@ -91,13 +90,6 @@ async def _night_shift_season(fake, bot, g, airs):
     return [e.id for e in await service.lookup.episodes(show)]
 
 
-async def _eventually(condition, timeout=3.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def _forum_thread(fake, bot, episode="S1E1"):
     """The preset installed, `episode`'s forum post opened by the admin; (thread id, episode id)."""
     g = fake.default_guild
@@ -135,10 +127,3 @@ async def _night_shift(fake, g, airs_in: float):
 async def _attempts(bot) -> int:
     row = await bot.db.fetch_one("SELECT open_attempts FROM episodes WHERE number = 1")
     return row["open_attempts"]
-
-
-async def _until(condition, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)

@@ -2,7 +2,7 @@
 read off the bot's messages, and the watch-party world the end-to-end tests share (clock, fixtures, routes).
 
 Steps: `reply` / `answer` (any command: its message / its text), `set_timezone`, `set_up_watch_parties`,
-`create_party`, `edit_party`, `cancel_party`, `rsvp`, `going_with_dm`.
+`create_party`, `edit_party`, `cancel_party`, `rsvp`, `rsvp_at_once`, `going_with_dm`.
 
 Reminder times: the bot's clock is real time plus a shift (`ShiftedClock`), chosen so that a party's one-hour
 reminder falls a few seconds after "now"; jobs run on real time, so the tests wait seconds, not hours.
@@ -153,6 +153,14 @@ async def rsvp(fake, announcement: dict, member, choice: str, **options):
     assert (await click.response()).type == 6
     return await fake.wait_for_request("PATCH", MESSAGE, lambda r: r.params["message_id"] == str(announcement["id"]),
                                        since=mark)
+
+
+async def rsvp_at_once(fake, announcement: dict, members, choice: str) -> list:
+    """`members` click the same RSVP button at the same moment; their acknowledgements (callbacks), in order.
+    Unlike `rsvp` it does not wait for the announcement's edits: the caller counts them."""
+    custom_id = f"wp:{party_id_of(announcement)}:{choice}"
+    clicks = await asyncio.gather(*(fake.click(announcement["id"], custom_id, member) for member in members))
+    return await asyncio.gather(*(click.response() for click in clicks))
 
 
 async def going_with_dm(fake, announcement, party_id, dm_member, channel_member):

@@ -16,7 +16,8 @@ import pytest
 from db.watchparties import WatchPartyRepository
 from tests.e2e import member_steps
 from tests.e2e.episode_steps import _discussion, _preset, _start_tuned
-from tests.e2e.member_steps import KST_21, MESSAGES, create_party, party_id_of, rsvp
+from tests.e2e.member_steps import KST_21, MESSAGES, create_party, party_id_of, rsvp, rsvp_at_once
+from tests.e2e.settle import until
 
 clock = member_steps.clock  # the shared fixtures
 world = member_steps.world
@@ -167,8 +168,7 @@ async def test_rsvp_clicks_in_a_storm_are_all_kept_and_the_announcement_catches_
     members = [fake.add_member(g, f"storm{n}") for n in range(8)]
     chaos = fake.chaos([("PATCH", "/channels/{channel_id}/messages/{message_id}")], fraction=0.4,
                        statuses=(503, 429), retry_after=0.2, global_share=0.3, seed=3)
-    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:going", m) for m in members))
-    answers = await asyncio.gather(*(click.response() for click in clicks))
+    answers = await rsvp_at_once(fake, announcement, members, "going")
     assert {a.type for a in answers} == {6}  # every member was acknowledged ...
     repo = WatchPartyRepository(runner.bot.db)
     assert {r.user_id for r in await repo.rsvps(party_id)} == {m.id for m in members}  # ... and every answer kept
@@ -206,12 +206,12 @@ async def test_a_scheduled_event_discord_failed_to_create_is_created_once(fake, 
     fake.fail("POST", member_steps.EVENTS, status=503, times=2, message="Service Unavailable")
     _, announcement = await create_party(fake, g, g.member("fan1"), title="Event storm")
     party_id = party_id_of(announcement)
-    party = await WatchPartyRepository(runner.bot.db).get(party_id)
-    for _ in range(100):
-        if party.scheduled_event_id is not None:
-            break
-        await asyncio.sleep(0.05)
-        party = await WatchPartyRepository(runner.bot.db).get(party_id)
+    repo = WatchPartyRepository(runner.bot.db)
+
+    async def event_recorded() -> bool:
+        return (await repo.get(party_id)).scheduled_event_id is not None
+    await until(event_recorded)
+    party = await repo.get(party_id)
     assert [r.status for r in fake.requests_to("POST", member_steps.EVENTS)] == [503, 503, 200]
     assert [e.name for e in g.scheduled_events.values()] == ["Event storm"]
     assert party.scheduled_event_id == next(iter(g.scheduled_events))

@@ -1,7 +1,6 @@
 """Watch parties end to end: Discord scheduled events (voice or external, kept in line with edits, closed when the
 party ends) and parties in servers where the bot may not manage events."""
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from tests.e2e.member_steps import (
     party_id_of,
     rsvp,
 )
-from tests.e2e.settle import scheduler_caught_up
+from tests.e2e.settle import scheduler_caught_up, until
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 
 clock = member_steps.clock  # the shared fixtures
@@ -54,10 +53,7 @@ async def test_without_manage_events_the_host_is_told_once_across_edits(fake, ru
 
     # Once the bot may manage events, the next edit puts the party in the Events list (without a note).
     fake.set_role_permissions(bot_role, BOT_DEFAULT)
-    for _ in range(100):
-        if bot.get_guild(g.id).me.guild_permissions.manage_events:
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: bot.get_guild(g.id).me.guild_permissions.manage_events)
     done = await edit_party(fake, g, host, party_id, duration=90)
     assert "Manage Events" not in done["content"]
     [created] = fake.requests_to("POST", EVENTS)

@@ -16,6 +16,7 @@ from tests.e2e.member_steps import (
     display,
     edit_party,
     party_id_of,
+    rsvp_at_once,
     rsvp_field,
 )
 
@@ -45,8 +46,7 @@ async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, 
 
     # Everyone changes their mind at once: each update Discord receives is at least as new as the one before.
     mark = fake.mark()
-    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:maybe", m) for m in members))
-    await asyncio.gather(*(click.response() for click in clicks))
+    await rsvp_at_once(fake, announcement, members, "maybe")
     await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
     updates = [r.json for r in fake.requests_to(*MESSAGE_EDIT, since=mark)]
     maybe_counts = [int(rsvp_field(u, "Maybe")["name"].split("(")[1].rstrip(")")) for u in updates]
@@ -58,7 +58,6 @@ async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(f
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
     _, announcement = await create_party(fake, g, g.member("fan1"))
-    party_id = party_id_of(announcement)
     members = [fake.add_member(g, f"viewer{i}") for i in range(15)]
     # Each RSVP write takes 0.1 s (a busy disk) and the deadline is 1 s: 15 clicks served one after another under
     # the party's lock take 1.5 s, so a click answered only after its write would be late.
@@ -72,8 +71,7 @@ async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(f
 
     repo.set_rsvp = slow_set_rsvp
     mark = fake.mark()
-    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:going", m) for m in members))
-    responses = await asyncio.gather(*(click.response(timeout=5) for click in clicks))
+    responses = await rsvp_at_once(fake, announcement, members, "going")
     assert {r.type for r in responses} == {6}
     await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
     going = rsvp_field(fake.message(announcement["id"]), "Going")
