@@ -23,8 +23,8 @@ async def _discussion(bot, g, channel):
 
 
 async def _preset(fake, g, locale="en-US"):
-    ix = await fake.slash(g, g.member("admin"), "show preset", name="trauma-code", locale=locale)
-    return await ix.response()
+    """The admin installs the Trauma Code preset; the bot's (ephemeral) answer."""
+    return await answer(fake, g, g.member("admin"), "show preset", name="trauma-code", locale=locale)
 
 
 async def _watched_all(fake, g, member):

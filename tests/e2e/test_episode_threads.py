@@ -31,12 +31,11 @@ async def test_preset_install_then_forum_thread_with_tags_is_idempotent(fake, bo
     ix = await fake.slash(g, g.member("admin"), "config channel", kind="discussion", channel=forum)
     assert (await ix.response()).ephemeral
 
-    resp = await _preset(fake, g)
-    assert resp.ephemeral
-    assert resp.content == ("Installed Trauma Code: Heroes on Call (중증외상센터): 8 episodes; "
-                            "all threads at release.\n8 of its episodes have already aired, and threads of aired "
-                            "episodes don't open by themselves. Open them all at once with /show open "
-                            "show:trauma-code.")
+    said = await _preset(fake, g)  # ephemeral
+    assert said == ("Installed Trauma Code: Heroes on Call (중증외상센터): 8 episodes; "
+                    "all threads at release.\n8 of its episodes have already aired, and threads of aired "
+                    "episodes don't open by themselves. Open them all at once with /show open "
+                    "show:trauma-code.")
 
     # Progress recorded up to S1E1: a spoiler check with Confirm/Cancel holds back the link (not the thread).
     ix = await fake.slash(g, g.member("admin"), "progress set", show="trauma-code", episode="S1E1")
@@ -311,11 +310,11 @@ async def test_refusals(fake, bot):
 async def test_korean_main_path(fake, bot):
     g = fake.default_guild
     await _discussion(bot, g, g.channel("episode-discussion"))
-    resp = await _preset(fake, g, locale="ko")
+    said = await _preset(fake, g, locale="ko")
     show = "Trauma Code: Heroes on Call (중증외상센터)"
-    assert resp.content == (f"{show}을(를) 설치했어요: 에피소드 8개, 공개 때 모든 스레드.\n이미 공개된 에피소드가 8개 "
-                            "있어요. 공개된 에피소드의 스레드는 저절로 열리지 않아요. /show open show:trauma-code로 "
-                            "한 번에 열 수 있어요.")
+    assert said == (f"{show}을(를) 설치했어요: 에피소드 8개, 공개 때 모든 스레드.\n이미 공개된 에피소드가 8개 "
+                    "있어요. 공개된 에피소드의 스레드는 저절로 열리지 않아요. /show open show:trauma-code로 "
+                    "한 번에 열 수 있어요.")
     fan = g.member("fan1")
     ix = await fake.slash(g, fan, "progress set", show="trauma-code", episode="S1E8", locale="ko")
     assert (await ix.response()).content == f"저장했어요: {show}을(를) S1E8까지 봤어요."
