@@ -21,6 +21,7 @@ from tests.e2e.episode_steps import (
     _thread_posts,
     _watched_all,
 )
+from tests.e2e.member_steps import answer, reply
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 
 
@@ -268,41 +269,29 @@ async def test_refusals(fake, bot):
     later = (datetime.now(UTC) + timedelta(days=3)).isoformat(timespec="minutes")
     await _add_episode(fake, g, 1, later)
 
-    # A fan using an admin command.
-    ix = await fake.slash(g, fan, "episode add", show="night-shift", season=1, episode=2)
-    resp = await ix.response()
-    assert resp.ephemeral and resp.content == "Only moderators (Manage Server or the moderator role) can do this."
+    # A fan using an admin command (every refusal is answered to the member alone: `answer` checks it).
+    refusal = await answer(fake, g, fan, "episode add", show="night-shift", season=1, episode=2)
+    assert refusal == "Only moderators (Manage Server or the moderator role) can do this."
     # No discussion channel yet (moderator may open an unaired episode).
     mod = g.member("mod")
-    ix = await fake.slash(g, mod, "progress set", show="night-shift", episode="1")
-    await ix.response()
-    ix = await fake.slash(g, g.member("admin"), "episode thread", show="night-shift", episode="1")
-    await ix.response()
-    done = await ix.wait_original()
-    assert done["content"] == ("No discussion channel is set up. An admin can choose one with "
-                               "/config channel kind:discussion.")
+    await answer(fake, g, mod, "progress set", show="night-shift", episode="1")
+    assert await answer(fake, g, g.member("admin"), "episode thread", show="night-shift", episode="1") == (
+        "No discussion channel is set up. An admin can choose one with /config channel kind:discussion.")
     # A fan asking for an episode that has not aired (the command answers "thinking" at once, then the refusal).
-    ix = await fake.slash(g, fan, "episode thread", show="night-shift", episode="1")
-    resp = await ix.response()
-    assert resp.type == 5 and resp.ephemeral
-    refusal = (await ix.wait_original())["content"]
+    refusal = (await reply(fake, g, fan, "episode thread", deferred=True, show="night-shift", episode="1"))["content"]
     assert refusal.startswith("S1E1 airs <t:") and "only moderators can open it earlier" in refusal
     # Episode beyond the season and unknown show.
-    ix = await fake.slash(g, fan, "episode thread", show="night-shift", episode="S1E9")
-    assert (await ix.wait_original())["content"] == (
+    assert await answer(fake, g, fan, "episode thread", show="night-shift", episode="S1E9") == (
         "Season 1 of Night Shift has 1 episodes, so there is no episode 9.")
-    ix = await fake.slash(g, fan, "episode thread", show="nope", episode="1")
-    assert (await ix.wait_original())["content"].startswith("I don't know a show called “nope” here.")
+    refusal = await answer(fake, g, fan, "episode thread", show="nope", episode="1")
+    assert refusal.startswith("I don't know a show called “nope” here.")
     # The bot lacking Create Public Threads in the text discussion channel.
     await _discussion(bot, g, general)
     fake.set_overwrite(general, fake.bot_member(g), deny=Perm.CREATE_PUBLIC_THREADS)
     await asyncio.sleep(0.05)
     mark = fake.mark()
-    ix = await fake.slash(g, mod, "episode thread", show="night-shift", episode="1")
-    await ix.response()
-    done = await ix.wait_original()
-    assert done["content"] == (f"I can't open threads in <#{general.id}>: I'm missing Create Public Threads. "
-                                   "Ask an admin to grant them.")
+    assert await answer(fake, g, mod, "episode thread", show="night-shift", episode="1") == (
+        f"I can't open threads in <#{general.id}>: I'm missing Create Public Threads. Ask an admin to grant them.")
     assert _thread_posts(fake) == []
     assert fake.requests_to("POST", "/channels/{channel_id}/messages", since=mark) == []  # no starter either
 
