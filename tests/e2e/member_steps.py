@@ -58,7 +58,8 @@ def clock(runner):
 @pytest.fixture
 async def world(fake, runner, clock):
     """The bot started; a watch-party channel, a mentionable ping role, reminders 1 h before and at the start; the
-    fans read times in Seoul (set in the database: tests of /timezone use `set_up_watch_parties`)."""
+    fans read times in Seoul. Written straight to the settings and the database (`set_up_watch_parties` is the same
+    done through commands, as members would)."""
     g = fake.default_guild
     role = fake.add_role(g, "Watch Party", mentionable=True)
     bot = await runner.start()
