@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.crash.botprocess import BotProcess
-from tests.e2e.watchparty_helpers import party_id_of
+from tests.e2e.member_steps import party_id_of
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 from tests.feeds.builders import Item
 from tests.feeds.server import FeedServer

@@ -4,21 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db.database import Database
 from db.episodes import DuplicateShow, EpisodeRepository, EpisodeRow, EpisodeThread, SeasonRow
-from db.migrate import migrate
+
+REPOSITORY = EpisodeRepository  # what `repo` is (tests/db/conftest.py)
 
 AIRS = datetime(2025, 1, 24, 8, 0, tzinfo=UTC)
 GUILD = 111
-
-
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "episodes.db")
-    await db.connect()
-    await migrate(db)
-    yield EpisodeRepository(db)
-    await db.close()
 
 
 async def _show(repo, episodes=3, **kwargs):

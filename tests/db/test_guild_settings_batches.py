@@ -1,19 +1,8 @@
 """GuildSettingsRepository's batch operations (what start-up uses for thousands of servers) on a real SQLite file."""
 
-import pytest
-
-from db.database import Database
 from db.guilds import GuildSettingsRepository
-from db.migrate import migrate
 
-
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "guilds.db")
-    await db.connect()
-    await migrate(db)
-    yield GuildSettingsRepository(db)
-    await db.close()
+REPOSITORY = GuildSettingsRepository  # what `repo` is (tests/db/conftest.py)
 
 
 async def test_ensure_many_creates_only_the_missing_settings_and_keeps_existing_ones(repo):

@@ -2,22 +2,11 @@
 last ingested fetch, unchanged feeds recorded in a batch that never overwrites a newer poll, a fetch of a feed
 deleted meanwhile writing nothing, and the one-statement reads of an ingest and of the cross-feed dedupe."""
 
-import pytest
-
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewDelivery, NewsRepository, UnchangedFeed
 
+REPOSITORY = NewsRepository  # what `repo` is (tests/db/conftest.py)
+
 NOW = 1_750_000_000
-
-
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
-    yield NewsRepository(db)
-    await db.close()
 
 
 def _delivery(guild_id, sub_id, feed_id, key, *, fingerprint=None, title=None):

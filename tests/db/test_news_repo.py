@@ -2,20 +2,11 @@
 
 import pytest
 
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewDelivery, NewsRepository
 
+REPOSITORY = NewsRepository  # what `repo` is (tests/db/conftest.py)
+
 NOW = 1_750_000_000
-
-
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
-    yield NewsRepository(db)
-    await db.close()
 
 
 def _delivery(guild_id, sub_id, feed_id, key, *, dedupe=None, title=None, published=None):

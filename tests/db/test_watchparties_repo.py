@@ -4,21 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db.database import Database
-from db.migrate import migrate
 from db.watchparties import NewParty, PartyLimitReached, WatchPartyRepository
+
+REPOSITORY = WatchPartyRepository  # what `repo` is (tests/db/conftest.py)
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 START = NOW + timedelta(days=2)
-
-
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "wp.db")
-    await db.connect()
-    await migrate(db)
-    yield WatchPartyRepository(db)
-    await db.close()
 
 
 def new_party(host=10, guild=1, start=START, title="Ep 1"):

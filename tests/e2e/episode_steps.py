@@ -1,10 +1,10 @@
 """Steps and fixtures shared by the end-to-end tests of episode discussions."""
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from bot.services.episodes import openings as opening_service
 from bot.services.episodes import threads as thread_service
+from tests.e2e.member_steps import answer
 
 EPHEMERAL = 64
 THREADS = "/channels/{channel_id}/threads"
@@ -23,24 +23,17 @@ async def _discussion(bot, g, channel):
 
 
 async def _preset(fake, g, locale="en-US"):
-    ix = await fake.slash(g, g.member("admin"), "show preset", name="trauma-code", locale=locale)
-    return await ix.response()
+    """The admin installs the Trauma Code preset; the bot's (ephemeral) answer."""
+    return await answer(fake, g, g.member("admin"), "show preset", name="trauma-code", locale=locale)
 
 
 async def _watched_all(fake, g, member):
-    ix = await fake.slash(g, member, "progress set", show="trauma-code", episode="S1E8")
-    assert (await ix.response()).ephemeral
+    await answer(fake, g, member, "progress set", show="trauma-code", episode="S1E8")
 
 
 async def _thread(fake, g, member, episode, **kwargs):
-    """/episode thread; returns the final ephemeral text (after the spoiler confirmation when one is asked)."""
-    ix = await fake.slash(g, member, "episode thread", show="trauma-code", episode=episode, **kwargs)
-    resp = await ix.response()
-    if resp.type == 4:
-        return resp.content
-    assert resp.type == 5 and resp.ephemeral
-    original = await ix.wait_original()
-    return original["content"]
+    """/episode thread; the member's (ephemeral) answer: the thread's link, a refusal or a spoiler warning."""
+    return await answer(fake, g, member, "episode thread", show="trauma-code", episode=episode, **kwargs)
 
 
 def _thread_posts(fake, since=0):
@@ -51,9 +44,17 @@ def _custom_ids(components):
     return [c["custom_id"] for row in components for c in row["components"]]
 
 
-async def _add_show(fake, g):
-    ix = await fake.slash(g, g.member("admin"), "show add", title="Night Shift", pace="on_air")
-    assert (await ix.response()).content.startswith("Added Night Shift (key `night-shift`)")
+async def _add_show(fake, g, pace="on_air"):
+    """The admin adds Night Shift (no preset: episodes added one by one)."""
+    said = await answer(fake, g, g.member("admin"), "show add", title="Night Shift", pace=pace)
+    assert said.startswith("Added Night Shift (key `night-shift`)")
+
+
+async def _add_episode(fake, g, number, airs: str):
+    """The admin adds Night Shift S1E`number`, airing at `airs` (ISO 8601)."""
+    said = await answer(fake, g, g.member("admin"), "episode add", show="night-shift", season=1, episode=number,
+                        airs=airs)
+    assert said.startswith(f"Saved Night Shift S1E{number}; airs <t:")
 
 
 async def _text_thread(fake, bot, episode="S1E1"):
@@ -71,10 +72,7 @@ async def _text_thread(fake, bot, episode="S1E1"):
 
 
 async def _pace(fake, g, pace, member="admin", locale="en-US"):
-    ix = await fake.slash(g, g.member(member), "show pace", show="night-shift", pace=pace, locale=locale)
-    resp = await ix.response()
-    assert resp.ephemeral
-    return resp.content
+    return await answer(fake, g, g.member(member), "show pace", show="night-shift", pace=pace, locale=locale)
 
 
 def _open_times(bot, episode_ids):
@@ -84,22 +82,12 @@ def _open_times(bot, episode_ids):
 
 async def _night_shift_season(fake, bot, g, airs):
     """Night Shift, all at once, three episodes released together at `airs`; their episode ids."""
-    ix = await fake.slash(g, g.member("admin"), "show add", title="Night Shift", pace="all_at_once")
-    await ix.response()
+    await _add_show(fake, g, pace="all_at_once")
     for number in (1, 2, 3):
-        ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=number,
-                              airs=airs.isoformat())
-        assert (await ix.response()).content.startswith(f"Saved Night Shift S1E{number}; airs <t:")
+        await _add_episode(fake, g, number, airs.isoformat())
     service = bot.get_cog("Episodes").service
     show = await service.lookup.show(g.id, "night-shift")
     return [e.id for e in await service.lookup.episodes(show)]
-
-
-async def _eventually(condition, timeout=3.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def _forum_thread(fake, bot, episode="S1E1"):
@@ -132,20 +120,10 @@ async def _start_tuned(runner, monkeypatch, *, retry_delays=None, bulk_open_spac
 
 
 async def _night_shift(fake, g, airs_in: float):
-    ix = await fake.slash(g, g.member("admin"), "show add", title="Night Shift", pace="on_air")
-    await ix.response()
-    airs = (datetime.now(UTC) + timedelta(seconds=airs_in)).isoformat(timespec="milliseconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    assert (await ix.response()).content.startswith("Saved Night Shift S1E1; airs <t:")
+    await _add_show(fake, g)
+    await _add_episode(fake, g, 1, (datetime.now(UTC) + timedelta(seconds=airs_in)).isoformat(timespec="milliseconds"))
 
 
 async def _attempts(bot) -> int:
     row = await bot.db.fetch_one("SELECT open_attempts FROM episodes WHERE number = 1")
     return row["open_attempts"]
-
-
-async def _until(condition, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)

@@ -5,11 +5,15 @@ have run yet, and the test passes for the wrong reason (or a positive wait elsew
 until the bot's scheduler has caught up: `moment` has passed, every job due by then has been submitted (no job
 is left with an earlier next run time) and none is still running. Whatever was to happen by `moment` has then had
 its chance; the caller asserts on what the fake Discord saw.
+
+`until` is the positive wait: for something that must come (a state the bot reaches by itself), polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 POLL_SECONDS = 0.01
@@ -35,3 +39,18 @@ async def scheduler_caught_up(bot, moment: datetime | None = None, *, timeout: f
 def pending_jobs(bot, prefix: str) -> list[str]:
     """Ids of scheduled jobs starting with `prefix` (none: nothing more of that kind can happen by itself)."""
     return [job.id for job in bot.scheduler.get_jobs() if job.id.startswith(prefix)]
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 5) -> None:
+    """Return once `condition()` (a plain or an async function) holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {timeout} s: {getattr(condition, '__qualname__', condition)}")
+        await asyncio.sleep(POLL_SECONDS)

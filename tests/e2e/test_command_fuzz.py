@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import BotRunner
-from tests.e2e.watchparty_helpers import create, party_id_of
+from tests.e2e.member_steps import create_party
 from tests.fakediscord.interactions import Attachment
 from tests.fakediscord.state import Guild, Member, Role
 from tests.feeds import fixtures
@@ -210,9 +210,8 @@ async def _world(fake, bot, feed_server) -> tuple[Guild, dict[str, list[str]]]:
         ix = await fake.slash(guild, admin, "news feed add", url=feed_server.url("/rss"))
         await ix.response()
         await ix.followups(1)
-    _, announcement = await create(fake, other, other.member("fan1"), title="Other server party", when="in 3 hours")
-    await create(fake, g, g.member("fan1"), title="Our party", when="in 5 hours")
-    party = party_id_of(announcement)
+    party = (await create_party(fake, other, other.member("fan1"), "Other server party", "in 3 hours")).id
+    await create_party(fake, g, g.member("fan1"), "Our party", "in 5 hours")
     shows = await bot.db.fetch_all("SELECT id FROM shows WHERE guild_id = ?", (other.id,))
     feeds = await bot.db.fetch_all("SELECT id FROM news_subscriptions WHERE guild_id = ?", (other.id,))
     ids = [str(party), *(str(r[0]) for r in shows), *(str(r[0]) for r in feeds)]

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import BotRunner
-from tests.e2e.watchparty_helpers import create, party_id_of
+from tests.e2e.member_steps import answer, create_party, party_id_of, reply, set_timezone
 
 DOWN_EN = "I cannot save anything right now"
 DOWN_KO = "지금은 아무것도 저장할 수 없어요"
@@ -108,17 +108,9 @@ async def configured(fake, runner):
     """The bot started, a log channel set, one party created (a change the bot confirmed)."""
     bot = await runner.start()
     g = fake.default_guild
-    ix = await fake.slash(g, g.member("admin"), "config channel", kind="log", channel=g.channel("bot-log"))
-    assert (await ix.response()).ephemeral
-    _, announcement = await create(fake, g, g.member("fan1"), title="Before the fault", when="in 3 hours")
+    await answer(fake, g, g.member("admin"), "config channel", kind="log", channel=g.channel("bot-log"))
+    _, announcement = await create_party(fake, g, g.member("fan1"), title="Before the fault", when="in 3 hours")
     return bot, g, party_id_of(announcement)
-
-
-async def set_timezone(fake, g, member, tz="Asia/Seoul", locale="en-US") -> str:
-    ix = await fake.slash(g, member, "timezone set", tz=tz, locale=locale)
-    response = await ix.response(timeout=fake.interaction_deadline + 0.5)
-    assert response.ephemeral
-    return response.content
 
 
 async def log_notice(fake, g, text: str, since: int) -> None:
@@ -128,13 +120,10 @@ async def log_notice(fake, g, text: str, since: int) -> None:
 
 async def still_reads(fake, g, party_id: int) -> None:
     """What only reads keeps working: /watchparty list shows the party confirmed before the fault, /help answers."""
-    ix = await fake.slash(g, g.member("fan2"), "watchparty list")
-    response = await ix.response(timeout=fake.interaction_deadline + 0.5)
-    shown = response.content or ""
-    shown += repr(response.embeds)
+    listed = await reply(fake, g, g.member("fan2"), "watchparty list")
+    shown = (listed.get("content") or "") + repr(listed.get("embeds"))
     assert "Before the fault" in shown or f"#{party_id}" in shown, shown
-    ix = await fake.slash(g, g.member("fan2"), "help")
-    assert (await ix.response(timeout=fake.interaction_deadline + 0.5)).ephemeral
+    await reply(fake, g, g.member("fan2"), "help")
 
 
 async def integrity_ok(bot, party_id: int) -> None:
@@ -222,7 +211,7 @@ async def test_a_long_lock_by_another_process_keeps_reads_answered_and_writes_re
         listed = await ix.response(timeout=fake.interaction_deadline + 0.5)
         assert not write.done()
         assert "Before the fault" in repr(listed.embeds) + (listed.content or "")
-        said = await write  # refused within Discord's deadline for an answer
+        said = await write  # refused within Discord's deadline for an answer (the fake fails a later one)
         await still_reads(fake, g, party_id)
         assert said.startswith(f"{DOWN_EN}: my storage is locked by another program"), said
         assert len(fault_lines(caplog, "database unavailable: another process holds a write lock")) == 1

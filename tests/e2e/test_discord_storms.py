@@ -14,13 +14,14 @@ from datetime import timedelta
 import pytest
 
 from db.watchparties import WatchPartyRepository
-from tests.e2e import watchparty_helpers as helpers
+from tests.e2e import member_steps
 from tests.e2e.episode_steps import _discussion, _preset, _start_tuned
-from tests.e2e.watchparty_helpers import KST_21, MESSAGES, create, party_id_of, rsvp_click
+from tests.e2e.member_steps import KST_21, MESSAGES, create_party, party_id_of, rsvp, rsvp_at_once
+from tests.e2e.settle import until
 
-clock = helpers.clock  # the shared fixtures
-world = helpers.world
-quick_retries = helpers.quick_retries
+clock = member_steps.clock  # the shared fixtures
+world = member_steps.world
+quick_retries = member_steps.quick_retries
 
 CALLBACK = "/interactions/{interaction_id}/{interaction_token}/callback"
 
@@ -56,9 +57,9 @@ async def parties_with_rsvps(fake, g, count):
     with "DM me"."""
     parties = {}
     for number in range(count):
-        _, announcement = await create(fake, g, g.member("fan1"), title=f"Storm party {number}")
+        _, announcement = await create_party(fake, g, g.member("fan1"), title=f"Storm party {number}")
         party_id = party_id_of(announcement)
-        await helpers.going_with_dm(fake, announcement, party_id, g.member("fan3"), g.member("fan2"))
+        await member_steps.going_with_dm(fake, announcement, party_id, g.member("fan3"), g.member("fan2"))
         parties[party_id] = f"Storm party {number}"
     return parties
 
@@ -119,8 +120,8 @@ async def test_a_lasting_outage_is_told_to_admins_once_and_a_delivered_reminder_
     cog = bot.get_cog("WatchPartyCog")
     assert g.id in cog.notices.outage_told
     clock.set(KST_21 - timedelta(hours=2))
-    _, announcement = await create(fake, g, g.member("fan1"), title="After the storm", when="10pm")
-    await rsvp_click(fake, announcement["id"], f"wp:{party_id_of(announcement)}:going", g.member("fan2"))
+    _, announcement = await create_party(fake, g, g.member("fan1"), title="After the storm", when="10pm")
+    await rsvp(fake, announcement, g.member("fan2"), "going")
     await runner.stop()
     clock.set(KST_21 - timedelta(seconds=2))  # 22:00's 1 h reminder due in 2 s
     bot = await runner.start()
@@ -156,26 +157,25 @@ async def test_a_gateway_drop_in_the_middle_of_a_reminder_loses_and_doubles_noth
     assert {title: dms_of(fake, g.member("fan3"), title) for title in parties.values()} == {
         title: 1 for title in parties.values()}
     # The bot still answers members after the drop.
-    await rsvp_click(fake, fake.messages_in(watch)[0]["id"], f"wp:{next(iter(parties))}:maybe", g.member("mod"))
+    await rsvp(fake, fake.messages_in(watch)[0], g.member("mod"), "maybe")
 
 
 async def test_rsvp_clicks_in_a_storm_are_all_kept_and_the_announcement_catches_up(fake, runner, world, clock):
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     members = [fake.add_member(g, f"storm{n}") for n in range(8)]
     chaos = fake.chaos([("PATCH", "/channels/{channel_id}/messages/{message_id}")], fraction=0.4,
                        statuses=(503, 429), retry_after=0.2, global_share=0.3, seed=3)
-    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:going", m) for m in members))
-    answers = await asyncio.gather(*(click.response() for click in clicks))
+    answers = await rsvp_at_once(fake, announcement, members, "going")
     assert {a.type for a in answers} == {6}  # every member was acknowledged ...
     repo = WatchPartyRepository(runner.bot.db)
     assert {r.user_id for r in await repo.rsvps(party_id)} == {m.id for m in members}  # ... and every answer kept
     chaos.stop()
     # An edit that Discord refused (503) told that member so; the next click shows everyone.
-    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:maybe", g.member("fan2"))
-    going = helpers.rsvp_field(fake.message(announcement["id"]), "Going")
+    await rsvp(fake, announcement, g.member("fan2"), "maybe")
+    going = member_steps.rsvp_field(fake.message(announcement["id"]), "Going")
     assert going["name"] == f"Going ({len(members)})"
     assert fake.take_violations("rate_limit_ignored") == []
 
@@ -195,7 +195,7 @@ async def test_an_expired_interaction_token_does_not_take_the_bot_down(fake, run
     # The party itself was created once, and the bot goes on answering.
     assert sum(1 for m in fake.messages_in(g.channel("watch-party")) if (m.get("embeds") or [{}])[0].get(
         "title", "").startswith("Late answer")) == 1
-    _, again = await create(fake, g, g.member("fan2"), title="Next one")
+    _, again = await create_party(fake, g, g.member("fan2"), title="Next one")
     assert party_id_of(again) > 0
 
 
@@ -203,16 +203,16 @@ async def test_a_scheduled_event_discord_failed_to_create_is_created_once(fake, 
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
     # Discord answers 503 twice (discord.py raises it at once; nothing was created): the third try makes it.
-    fake.fail("POST", helpers.EVENTS, status=503, times=2, message="Service Unavailable")
-    _, announcement = await create(fake, g, g.member("fan1"), title="Event storm")
+    fake.fail("POST", member_steps.EVENTS, status=503, times=2, message="Service Unavailable")
+    _, announcement = await create_party(fake, g, g.member("fan1"), title="Event storm")
     party_id = party_id_of(announcement)
-    party = await WatchPartyRepository(runner.bot.db).get(party_id)
-    for _ in range(100):
-        if party.scheduled_event_id is not None:
-            break
-        await asyncio.sleep(0.05)
-        party = await WatchPartyRepository(runner.bot.db).get(party_id)
-    assert [r.status for r in fake.requests_to("POST", helpers.EVENTS)] == [503, 503, 200]
+    repo = WatchPartyRepository(runner.bot.db)
+
+    async def event_recorded() -> bool:
+        return (await repo.get(party_id)).scheduled_event_id is not None
+    await until(event_recorded)
+    party = await repo.get(party_id)
+    assert [r.status for r in fake.requests_to("POST", member_steps.EVENTS)] == [503, 503, 200]
     assert [e.name for e in g.scheduled_events.values()] == ["Event storm"]
     assert party.scheduled_event_id == next(iter(g.scheduled_events))
 

@@ -10,19 +10,18 @@ from tests.e2e.episode_steps import (
     MESSAGE_THREADS,
     MESSAGES,
     THREADS,
+    _add_episode,
     _add_show,
     _attempts,
     _discussion,
-    _eventually,
     _night_shift,
     _night_shift_season,
     _open_times,
     _pace,
     _start_tuned,
     _thread_posts,
-    _until,
 )
-from tests.e2e.settle import scheduler_caught_up
+from tests.e2e.settle import scheduler_caught_up, until
 from tests.fakediscord.state import Perm
 
 
@@ -33,8 +32,7 @@ async def test_thread_opens_by_itself_at_air_time(fake, bot):
     await _add_show(fake, g)
     # Whole seconds: the air time is 2-3 s ahead, well clear of the command's own round trip.
     airs = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    assert (await ix.response()).content.startswith("Saved Night Shift S1E1; airs <t:")
+    await _add_episode(fake, g, 1, airs)
     assert _thread_posts(fake) == []
     post = await fake.wait_for_request("POST", THREADS, timeout=8)
     assert post.json["name"] == "Night Shift · S1E1 · Discussion"
@@ -48,8 +46,7 @@ async def test_air_time_missed_while_down_opens_at_startup_once(fake, runner):
     await _discussion(bot, g, g.channel("episode-discussion"))
     await _add_show(fake, g)
     airs = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=airs)
-    await ix.response()
+    await _add_episode(fake, g, 1, airs)
     await runner.stop()
     await asyncio.sleep(2.2)
     assert _thread_posts(fake) == []
@@ -133,7 +130,7 @@ async def test_failed_opening_notifies_admins_once_and_opens_on_retry_after_the_
 
     async def retried_twice_more():
         return await _attempts(bot) >= 3
-    await _until(retried_twice_more)
+    await until(retried_twice_more)
     assert len(fake.messages_in(log_channel)) == 1  # once per failure kind, not once per retry
     assert _thread_posts(fake) == []
 
@@ -158,7 +155,7 @@ async def test_config_change_retries_a_failed_opening_at_once(fake, runner, monk
 
     async def failed_once():
         return await _attempts(bot) == 1
-    await _until(failed_once)
+    await until(failed_once)
     [job] = [j for j in bot.scheduler.get_jobs() if j.id.startswith("episode:")]
     assert job.next_run_time > datetime.now(UTC) + timedelta(minutes=59)
     mark = fake.mark()
@@ -205,18 +202,18 @@ async def test_leaving_a_server_stops_its_openings_and_rejoining_brings_them_bac
     release = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
     ids = await _night_shift_season(fake, bot, g, release)
     other = fake.add_guild("Other Fans")
-    await _eventually(lambda: bot.get_guild(other.id) is not None)
+    await until(lambda: bot.get_guild(other.id) is not None)
     service = bot.get_cog("Episodes").service
     their_show = await service.schedules.add_show(other.id, "Night Shift", None, None, "on_air")
     theirs = await service.schedules.add_episode(their_show, 1, 1, None, release)
 
     fake.remove_guild(g)
-    await _eventually(lambda: _open_times(bot, ids) == [None] * 3)
+    await until(lambda: _open_times(bot, ids) == [None] * 3)
     assert _open_times(bot, [theirs.id]) == [release]  # other servers keep theirs
     show = await service.lookup.show(g.id, "night-shift")  # rows kept
     assert [e.auto_open_pending for e in await service.lookup.episodes(show)] == [True] * 3
 
     fake.guilds[g.id] = g  # added back: same server id
     fake.gateway.dispatch_guild_create(g)
-    await _eventually(lambda: _open_times(bot, ids) == [release] * 3)
+    await until(lambda: _open_times(bot, ids) == [release] * 3)
     assert _thread_posts(fake) == []

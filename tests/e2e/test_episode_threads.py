@@ -10,6 +10,7 @@ from tests.e2e.episode_steps import (
     EDIT_MESSAGE,
     EPHEMERAL,
     MESSAGE_THREADS,
+    _add_episode,
     _add_show,
     _custom_ids,
     _discussion,
@@ -20,6 +21,7 @@ from tests.e2e.episode_steps import (
     _thread_posts,
     _watched_all,
 )
+from tests.e2e.member_steps import answer, reply
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 
 
@@ -30,12 +32,11 @@ async def test_preset_install_then_forum_thread_with_tags_is_idempotent(fake, bo
     ix = await fake.slash(g, g.member("admin"), "config channel", kind="discussion", channel=forum)
     assert (await ix.response()).ephemeral
 
-    resp = await _preset(fake, g)
-    assert resp.ephemeral
-    assert resp.content == ("Installed Trauma Code: Heroes on Call (중증외상센터): 8 episodes; "
-                            "all threads at release.\n8 of its episodes have already aired, and threads of aired "
-                            "episodes don't open by themselves. Open them all at once with /show open "
-                            "show:trauma-code.")
+    said = await _preset(fake, g)  # ephemeral
+    assert said == ("Installed Trauma Code: Heroes on Call (중증외상센터): 8 episodes; "
+                    "all threads at release.\n8 of its episodes have already aired, and threads of aired "
+                    "episodes don't open by themselves. Open them all at once with /show open "
+                    "show:trauma-code.")
 
     # Progress recorded up to S1E1: a spoiler check with Confirm/Cancel holds back the link (not the thread).
     ix = await fake.slash(g, g.member("admin"), "progress set", show="trauma-code", episode="S1E1")
@@ -266,44 +267,31 @@ async def test_refusals(fake, bot):
     fan = g.member("fan1")
     await bot.settings_service.set_role(g.id, "moderator", g.role("Moderator").id)
     later = (datetime.now(UTC) + timedelta(days=3)).isoformat(timespec="minutes")
-    ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=1, airs=later)
-    await ix.response()
+    await _add_episode(fake, g, 1, later)
 
-    # A fan using an admin command.
-    ix = await fake.slash(g, fan, "episode add", show="night-shift", season=1, episode=2)
-    resp = await ix.response()
-    assert resp.ephemeral and resp.content == "Only moderators (Manage Server or the moderator role) can do this."
+    # A fan using an admin command (every refusal is answered to the member alone: `answer` checks it).
+    refusal = await answer(fake, g, fan, "episode add", show="night-shift", season=1, episode=2)
+    assert refusal == "Only moderators (Manage Server or the moderator role) can do this."
     # No discussion channel yet (moderator may open an unaired episode).
     mod = g.member("mod")
-    ix = await fake.slash(g, mod, "progress set", show="night-shift", episode="1")
-    await ix.response()
-    ix = await fake.slash(g, g.member("admin"), "episode thread", show="night-shift", episode="1")
-    await ix.response()
-    done = await ix.wait_original()
-    assert done["content"] == ("No discussion channel is set up. An admin can choose one with "
-                               "/config channel kind:discussion.")
+    await answer(fake, g, mod, "progress set", show="night-shift", episode="1")
+    assert await answer(fake, g, g.member("admin"), "episode thread", show="night-shift", episode="1") == (
+        "No discussion channel is set up. An admin can choose one with /config channel kind:discussion.")
     # A fan asking for an episode that has not aired (the command answers "thinking" at once, then the refusal).
-    ix = await fake.slash(g, fan, "episode thread", show="night-shift", episode="1")
-    resp = await ix.response()
-    assert resp.type == 5 and resp.ephemeral
-    refusal = (await ix.wait_original())["content"]
+    refusal = (await reply(fake, g, fan, "episode thread", deferred=True, show="night-shift", episode="1"))["content"]
     assert refusal.startswith("S1E1 airs <t:") and "only moderators can open it earlier" in refusal
     # Episode beyond the season and unknown show.
-    ix = await fake.slash(g, fan, "episode thread", show="night-shift", episode="S1E9")
-    assert (await ix.wait_original())["content"] == (
+    assert await answer(fake, g, fan, "episode thread", show="night-shift", episode="S1E9") == (
         "Season 1 of Night Shift has 1 episodes, so there is no episode 9.")
-    ix = await fake.slash(g, fan, "episode thread", show="nope", episode="1")
-    assert (await ix.wait_original())["content"].startswith("I don't know a show called “nope” here.")
+    refusal = await answer(fake, g, fan, "episode thread", show="nope", episode="1")
+    assert refusal.startswith("I don't know a show called “nope” here.")
     # The bot lacking Create Public Threads in the text discussion channel.
     await _discussion(bot, g, general)
     fake.set_overwrite(general, fake.bot_member(g), deny=Perm.CREATE_PUBLIC_THREADS)
     await asyncio.sleep(0.05)
     mark = fake.mark()
-    ix = await fake.slash(g, mod, "episode thread", show="night-shift", episode="1")
-    await ix.response()
-    done = await ix.wait_original()
-    assert done["content"] == (f"I can't open threads in <#{general.id}>: I'm missing Create Public Threads. "
-                                   "Ask an admin to grant them.")
+    assert await answer(fake, g, mod, "episode thread", show="night-shift", episode="1") == (
+        f"I can't open threads in <#{general.id}>: I'm missing Create Public Threads. Ask an admin to grant them.")
     assert _thread_posts(fake) == []
     assert fake.requests_to("POST", "/channels/{channel_id}/messages", since=mark) == []  # no starter either
 
@@ -311,11 +299,11 @@ async def test_refusals(fake, bot):
 async def test_korean_main_path(fake, bot):
     g = fake.default_guild
     await _discussion(bot, g, g.channel("episode-discussion"))
-    resp = await _preset(fake, g, locale="ko")
+    said = await _preset(fake, g, locale="ko")
     show = "Trauma Code: Heroes on Call (중증외상센터)"
-    assert resp.content == (f"{show}을(를) 설치했어요: 에피소드 8개, 공개 때 모든 스레드.\n이미 공개된 에피소드가 8개 "
-                            "있어요. 공개된 에피소드의 스레드는 저절로 열리지 않아요. /show open show:trauma-code로 "
-                            "한 번에 열 수 있어요.")
+    assert said == (f"{show}을(를) 설치했어요: 에피소드 8개, 공개 때 모든 스레드.\n이미 공개된 에피소드가 8개 "
+                    "있어요. 공개된 에피소드의 스레드는 저절로 열리지 않아요. /show open show:trauma-code로 "
+                    "한 번에 열 수 있어요.")
     fan = g.member("fan1")
     ix = await fake.slash(g, fan, "progress set", show="trauma-code", episode="S1E8", locale="ko")
     assert (await ix.response()).content == f"저장했어요: {show}을(를) S1E8까지 봤어요."

@@ -1,30 +1,28 @@
 """Watch parties end to end: Discord scheduled events (voice or external, kept in line with edits, closed when the
 party ends) and parties in servers where the bot may not manage events."""
 
-import asyncio
 from datetime import timedelta
 
 import pytest
 
-from tests.e2e import watchparty_helpers as helpers
-from tests.e2e.settle import scheduler_caught_up
-from tests.e2e.watchparty_helpers import (
+from tests.e2e import member_steps
+from tests.e2e.member_steps import (
     EVENT,
     EVENTS,
     KST_21,
     MESSAGE_EDIT,
     SEOUL,
     START,
-    create,
     create_party,
+    edit_party,
     party_id_of,
-    rsvp_click,
-    slash_followup,
+    rsvp,
 )
+from tests.e2e.settle import scheduler_caught_up, until
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 
-clock = helpers.clock  # the shared fixtures
-world = helpers.world
+clock = member_steps.clock  # the shared fixtures
+world = member_steps.world
 
 
 async def test_without_manage_events_the_party_works_and_the_host_is_told(fake, runner, clock):
@@ -36,8 +34,7 @@ async def test_without_manage_events_the_party_works_and_the_host_is_told(fake, 
     assert "Manage Events" in confirmation["content"]
     assert confirmation["content"].count("Manage Events") == 1
     assert fake.requests_to("POST", EVENTS) == []
-    party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
-    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", g.member("fan2"))
+    await rsvp(fake, announcement, g.member("fan2"), "going")
 
 
 async def test_without_manage_events_the_host_is_told_once_across_edits(fake, runner, clock):
@@ -46,21 +43,18 @@ async def test_without_manage_events_the_host_is_told_once_across_edits(fake, ru
     fake.set_role_permissions(bot_role, BOT_DEFAULT & ~Perm.MANAGE_EVENTS & ~Perm.CREATE_EVENTS)
     bot = await runner.start()
     host = g.member("fan1")
-    confirmation, announcement = await create(fake, g, host, when=f"{KST_21:%Y-%m-%d %H:%M} UTC")
+    confirmation, announcement = await create_party(fake, g, host, when=f"{KST_21:%Y-%m-%d %H:%M} UTC")
     assert confirmation["content"].count("Manage Events") == 1
     party_id = party_id_of(announcement)
-    done = await slash_followup(fake, g, host, "watchparty edit", id=party_id, title="Episode 3 (dub)")
+    done = await edit_party(fake, g, host, party_id, title="Episode 3 (dub)")
     assert "Manage Events" not in done["content"]
     assert fake.requests_to("POST", EVENTS) == [] and fake.requests_to("PATCH", EVENT) == []
     assert fake.message(announcement["id"])["embeds"][0]["title"] == "Episode 3 (dub)"
 
     # Once the bot may manage events, the next edit puts the party in the Events list (without a note).
     fake.set_role_permissions(bot_role, BOT_DEFAULT)
-    for _ in range(100):
-        if bot.get_guild(g.id).me.guild_permissions.manage_events:
-            break
-        await asyncio.sleep(0.02)
-    done = await slash_followup(fake, g, host, "watchparty edit", id=party_id, duration=90)
+    await until(lambda: bot.get_guild(g.id).me.guild_permissions.manage_events)
+    done = await edit_party(fake, g, host, party_id, duration=90)
     assert "Manage Events" not in done["content"]
     [created] = fake.requests_to("POST", EVENTS)
     assert created.json["name"] == "Episode 3 (dub)"
@@ -72,7 +66,7 @@ async def test_without_manage_events_the_host_is_told_once_across_edits(fake, ru
 async def test_voice_channel_party_event_and_removing_the_voice_channel(fake, runner, world):
     g, _ = world
     host, vc, watch = g.member("fan1"), g.channel("Watch Party VC"), g.channel("watch-party")
-    _, announcement = await create(fake, g, host, voice_channel=vc)
+    _, announcement = await create_party(fake, g, host, voice_channel=vc)
     party_id = party_id_of(announcement)
     fields = [(f["name"], f["value"]) for f in announcement["embeds"][0]["fields"]]
     assert ("Voice channel", f"<#{vc.id}>") in fields
@@ -84,12 +78,11 @@ async def test_voice_channel_party_event_and_removing_the_voice_channel(fake, ru
     event = fake.default_guild.scheduled_events[int(created.response["id"])]
     assert (event.entity_type, event.channel_id, event.location) == (2, vc.id, None)
 
-    refusal = await slash_followup(fake, g, host, "watchparty edit", id=party_id, voice_channel=vc,
-                                   remove_voice_channel=True)
+    refusal = await edit_party(fake, g, host, party_id, voice_channel=vc, remove_voice_channel=True)
     assert refusal["content"] == "Choose either a new voice_channel or remove_voice_channel, not both."
 
     mark = fake.mark()
-    done = await slash_followup(fake, g, host, "watchparty edit", id=party_id, remove_voice_channel=True)
+    done = await edit_party(fake, g, host, party_id, remove_voice_channel=True)
     assert done["content"].startswith(f"Watch party #{party_id} **Episode 3** now starts <t:{START}:F>")
     patch = await fake.wait_for_request("PATCH", EVENT, since=mark)
     assert patch.json["entity_type"] == 3
@@ -102,7 +95,7 @@ async def test_voice_channel_party_event_and_removing_the_voice_channel(fake, ru
 
     # And back into the voice channel.
     mark = fake.mark()
-    await slash_followup(fake, g, host, "watchparty edit", id=party_id, voice_channel=vc)
+    await edit_party(fake, g, host, party_id, voice_channel=vc)
     patch = await fake.wait_for_request("PATCH", EVENT, since=mark)
     assert (patch.json["entity_type"], patch.json["channel_id"], patch.json["entity_metadata"]) == (2, vc.id, None)
     assert (event.entity_type, event.channel_id, event.location) == (2, vc.id, None)
@@ -116,7 +109,7 @@ async def test_voice_channel_party_event_and_removing_the_voice_channel(fake, ru
 async def test_the_scheduled_event_is_closed_when_the_party_ends(fake, runner, world, clock, status, expected):
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"), duration=30)
+    _, announcement = await create_party(fake, g, g.member("fan1"), duration=30)
     [created] = fake.requests_to("POST", EVENTS)
     event = g.scheduled_events[int(created.response["id"])]
     event.status = status  # what members did in Discord meanwhile

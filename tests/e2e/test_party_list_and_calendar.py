@@ -4,20 +4,18 @@ from datetime import timedelta
 
 import icalendar
 
-from tests.e2e import watchparty_helpers as helpers
-from tests.e2e.watchparty_helpers import KST_21, MESSAGES, create, create_party
+from tests.e2e import member_steps
+from tests.e2e.member_steps import KST_21, MESSAGES, create_party, reply
 
-clock = helpers.clock  # the shared fixtures
-world = helpers.world
+clock = member_steps.clock  # the shared fixtures
+world = member_steps.world
 
 
 async def test_calendar_and_list(fake, runner, world, clock):
     g, _ = world
     clock.set(KST_21 - timedelta(days=1))
-    over = await fake.slash(g, g.member("fan1"), "watchparty create", title="Episode 3", when="tomorrow 9pm",
-                            repeat_weekly=6)
-    await over.response()
-    [refusal] = await over.followups(1)
+    refusal = await reply(fake, g, g.member("fan1"), "watchparty create", deferred=True, title="Episode 3",
+                          when="tomorrow 9pm", repeat_weekly=6)
     # the default member limit is 5
     assert refusal["content"].startswith("One member may host at most 5 upcoming watch parties")
     assert fake.requests_to("POST", MESSAGES) == []
@@ -43,7 +41,7 @@ async def test_list_page_buttons_work_after_a_restart(fake, runner, world, clock
     g, _ = world
     clock.set(KST_21 - timedelta(days=1))
     await runner.bot.settings_service.update(g.id, max_parties_per_member=10)
-    await create(fake, g, g.member("fan1"), when="tomorrow 9pm", repeat_weekly=7)
+    await create_party(fake, g, g.member("fan1"), when="tomorrow 9pm", repeat_weekly=7)
     listing = await fake.slash(g, g.member("fan2"), "watchparty list", locale="ko")
     page = await listing.response()
     assert page.embeds[0]["footer"]["text"] == "1 / 2 쪽"

@@ -1,12 +1,12 @@
 """Watch parties end to end: creating (natural-language times, in the member's or the named zone, Korean),
 refusals (past times, server text limits, member limits), editing in the party's zone, cancelling, a weekly series
-that cannot be fully announced. See `watchparty_helpers` for the clock and the fixtures."""
+that cannot be fully announced. See `member_steps` for the clock and the fixtures."""
 
 from datetime import timedelta
 
 from db.watchparties import WatchPartyRepository
-from tests.e2e import watchparty_helpers as helpers
-from tests.e2e.watchparty_helpers import (
+from tests.e2e import member_steps
+from tests.e2e.member_steps import (
     END_ISO,
     EVENT,
     EVENTS,
@@ -16,24 +16,25 @@ from tests.e2e.watchparty_helpers import (
     SEOUL,
     START,
     START_ISO,
-    create,
+    cancel_party,
     create_party,
     display,
+    edit_party,
     party_id_of,
     reminder_posts,
-    rsvp_click,
-    slash_followup,
+    reply,
+    rsvp,
 )
 
-clock = helpers.clock  # the shared fixtures
-world = helpers.world
+clock = member_steps.clock  # the shared fixtures
+world = member_steps.world
 
 
 async def test_create_rsvp_reminder_edit_cancel(fake, runner, world):
     g, role = world
     host, fan2, fan3, mod = g.member("fan1"), g.member("fan2"), g.member("fan3"), g.member("mod")
     confirmation, announcement = await create_party(fake, g, host, show="Trauma Code", episode=3)
-    party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
+    party_id = party_id_of(announcement)
     assert f"<t:{START}:F> (<t:{START}:R>)" in confirmation["content"]
     assert "Asia/Seoul" in confirmation["content"]
     assert confirmation["flags"] & 64
@@ -58,7 +59,7 @@ async def test_create_rsvp_reminder_edit_cancel(fake, runner, world):
     assert create_event.json["scheduled_end_time"].startswith(END_ISO)
 
     for member, action in [(fan2, "going"), (fan3, "going"), (mod, "maybe"), (host, "going")]:
-        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:{action}", member)
+        await rsvp(fake, announcement, member, action)
     dm = await fake.click(announcement["id"], f"wp:{party_id}:dm", fan3)
     assert (await dm.response()).ephemeral
     message = fake.message(announcement["id"])
@@ -82,8 +83,7 @@ async def test_create_rsvp_reminder_edit_cancel(fake, runner, world):
 
     # Edit: a new time moves the reminders and the event.
     mark = fake.mark()
-    edit = await fake.slash(g, host, "watchparty edit", options={"id": party_id, "when": "10pm"})
-    [done] = await edit.followups(1)
+    done = await edit_party(fake, g, host, party_id, when="10pm")
     new_start = START + 3600
     assert f"<t:{new_start}:F>" in done["content"]
     patch = await fake.wait_for_request("PATCH", EVENT, since=mark)
@@ -92,12 +92,10 @@ async def test_create_rsvp_reminder_edit_cancel(fake, runner, world):
     assert f"<t:{new_start}:F>" in edited["embeds"][0]["fields"][2]["value"]
 
     # Cancel: a fan who is not the host is refused; the host cancels.
-    refused = await fake.slash(g, fan2, "watchparty cancel", options={"id": party_id})
-    [no] = await refused.followups(1)
+    no = await cancel_party(fake, g, fan2, party_id)
     assert no["content"] == "Only the host or a moderator can do that." and no["flags"] & 64
     mark = fake.mark()
-    cancel = await fake.slash(g, host, "watchparty cancel", options={"id": party_id})
-    [cancelled] = await cancel.followups(1)
+    cancelled = await cancel_party(fake, g, host, party_id)
     assert "3 member(s)" in cancelled["content"]
     assert fake.requests_to("DELETE", EVENT, since=mark)
     final = fake.message(announcement["id"])
@@ -114,9 +112,8 @@ async def test_korean_when_and_reply(fake, runner, world, clock):
     confirmation, _ = await create_party(fake, g, g.member("fan1"), when="내일 오후 9시", locale="ko")
     assert confirmation["content"].startswith("**Episode 3** 같이 보기를 잡았어요 (1개, Asia/Seoul 기준으로 읽었어요):")
     assert f"<t:{START}:F>" in confirmation["content"]
-    ix = await fake.slash(g, g.member("fan1"), "watchparty create", title="x", when="어제 오후 9시", locale="ko")
-    await ix.response()
-    [refusal] = await ix.followups(1)
+    refusal = await reply(fake, g, g.member("fan1"), "watchparty create", locale="ko", deferred=True, title="x",
+                          when="어제 오후 9시")
     assert refusal["content"].startswith("시간을 읽지 못했어요") or refusal["content"].startswith("이미 지난 시간")
     assert "`내일 오후 9시`" in refusal["content"]
 
@@ -124,9 +121,8 @@ async def test_korean_when_and_reply(fake, runner, world, clock):
 async def test_past_time_is_refused_with_reading_and_examples(fake, runner, world, clock):
     g, _ = world
     past = (KST_21 - timedelta(days=1)).astimezone(SEOUL)
-    ix = await fake.slash(g, g.member("fan1"), "watchparty create", title="x", when=f"{past:%Y-%m-%d %H:%M}")
-    await ix.response()
-    [refusal] = await ix.followups(1)
+    refusal = await reply(fake, g, g.member("fan1"), "watchparty create", deferred=True, title="x",
+                          when=f"{past:%Y-%m-%d %H:%M}")
     assert refusal["content"] == (f"That time is in the past (I read it as {past:%a %Y-%m-%d %H:%M} (Asia/Seoul)). "
                                   "Try for example `tomorrow 9pm`, `sat 20:00`, `2026-12-05 20:00 KST`, "
                                   "`in 2 hours`, `dec 5 8:30pm`.")
@@ -137,14 +133,14 @@ async def test_korean_replies_have_no_english_zone_note_or_weekday(fake, runner,
     g, _ = world
     member = g.member("fan2")
     clock.set(KST_21 - timedelta(hours=3))
-    confirmation, _ = await create(fake, g, member, when="9pm KST", locale="ko")
+    confirmation, _ = await create_party(fake, g, member, when="9pm KST", locale="ko")
     assert "참고: KST은(는) 약어라서 Asia/Seoul(으)로 정했어요." in confirmation["content"]
     assert "read as" not in confirmation["content"]
 
     local = (KST_21 - timedelta(days=1)).astimezone(SEOUL)
     weekday = "월화수목금토일"[local.weekday()]
-    refusal = await slash_followup(fake, g, member, "watchparty create", locale="ko", title="Ep 3",
-                                   when=f"{local:%Y-%m-%d} 21:00")
+    refusal = await reply(fake, g, member, "watchparty create", deferred=True, locale="ko", title="Ep 3",
+                          when=f"{local:%Y-%m-%d} 21:00")
     assert refusal["content"].startswith(
         f"이미 지난 시간이에요 ({local:%Y-%m-%d} ({weekday}) 21:00 (Asia/Seoul)(으)로 읽었어요).")
 
@@ -161,23 +157,24 @@ async def test_server_text_limits_refuse_create_and_edit_and_write_nothing(fake,
         ({"title": "Ep 3", "description": "d" * 31}, "en-US",
          "The description is 31 characters long; this server's limit is 30."),
     ]:
-        refusal = await slash_followup(fake, g, host, "watchparty create", locale=locale, when="9pm", **options)
+        refusal = await reply(fake, g, host, "watchparty create", deferred=True, locale=locale, when="9pm", **options)
         assert refusal["content"] == expected and refusal["flags"] & 64
     assert fake.requests_to("POST", MESSAGES, since=mark) == []
     assert fake.requests_to("POST", EVENTS, since=mark) == []
     assert await runner.bot.get_cog("WatchPartyCog").service.repo.count_upcoming(g.id) == 0
 
-    _, announcement = await create(fake, g, host, title="t" * 20, description="d" * 30)
+    _, announcement = await create_party(fake, g, host, title="t" * 20, description="d" * 30)
     assert announcement["embeds"][0]["title"] == "t" * 20
     mark = fake.mark()
-    refusal = await slash_followup(fake, g, host, "watchparty edit", id=party_id_of(announcement), title="e" * 21)
+    refusal = await edit_party(fake, g, host, party_id_of(announcement), title="e" * 21)
     assert refusal["content"] == "The title is 21 characters long; this server's limit is 20."
     assert fake.requests_to("PATCH", "/channels/{channel_id}/messages/{message_id}", since=mark) == []
     assert fake.requests_to("PATCH", EVENT, since=mark) == []
 
     # Descriptions switched off altogether.
     await (await fake.slash(g, admin, "config limits", description_length=0)).response()
-    refusal = await slash_followup(fake, g, host, "watchparty create", title="Ep 4", when="10pm", description="hi")
+    refusal = await reply(fake, g, host, "watchparty create", deferred=True, title="Ep 4", when="10pm",
+                          description="hi")
     assert refusal["content"].startswith("This server does not allow party descriptions")
 
 
@@ -187,9 +184,9 @@ async def test_edit_by_a_moderator_elsewhere_keeps_the_partys_zone(fake, runner,
     await WatchPartyRepository(runner.bot.db).set_member_timezone(mod.id, "America/New_York", clock())
     await runner.bot.settings_service.update(g.id, moderator_role_id=g.role("Moderator").id)
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, host)
+    _, announcement = await create_party(fake, g, host)
     party_id = party_id_of(announcement)
-    done = await slash_followup(fake, g, mod, "watchparty edit", id=party_id, when="10pm")
+    done = await edit_party(fake, g, mod, party_id, when="10pm")
     ten_pm_seoul = START + 3600
     assert f"<t:{ten_pm_seoul}:F>" in done["content"]
     party = await runner.bot.get_cog("WatchPartyCog").service.get(party_id)

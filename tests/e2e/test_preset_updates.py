@@ -7,7 +7,7 @@ from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 from bot.services.episodes import schedules as schedules_module
-from tests.e2e.episode_steps import _discussion, _thread, _thread_posts
+from tests.e2e.episode_steps import _discussion, _preset, _thread, _thread_posts
 
 SEOUL = ZoneInfo("Asia/Seoul")
 SHIPPED = files("bot").joinpath("presets", "trauma-code.toml").read_text(encoding="utf-8")
@@ -25,11 +25,6 @@ def _with_title(text, number, title):
 
 def _season_two(premiere="tba", episodes=6):
     return f'\n[[season]]\nnumber = 2\nrelease_pace = "all_at_once"\npremiere = "{premiere}"\nepisodes = {episodes}\n'
-
-
-async def _preset(fake, g, locale="en-US"):
-    ix = await fake.slash(g, g.member("admin"), "show preset", name="trauma-code", locale=locale)
-    return (await ix.response()).content
 
 
 async def test_rerun_after_edits_applies_only_the_differences(fake, runner, monkeypatch, tmp_path):

@@ -5,28 +5,19 @@ import asyncio
 
 from tests.e2e.episode_steps import (
     EPHEMERAL,
-    MESSAGE_THREADS,
     UNEXPECTED,
-    _custom_ids,
     _discussion,
     _forum_thread,
     _preset,
+    _text_thread,
     _thread,
-    _thread_posts,
-    _watched_all,
 )
 from tests.fakediscord.state import Perm
 
 
 async def test_join_button_adds_member_and_advances_progress(fake, bot):
     g = fake.default_guild
-    await _discussion(bot, g, g.channel("episode-discussion"))
-    await _preset(fake, g)
-    await _watched_all(fake, g, g.member("admin"))
-    await _thread(fake, g, g.member("admin"), "S1E2")
-    post = _thread_posts(fake)[-1]
-    thread_id = int(post.response["id"])
-    episode_id = _custom_ids(post.json["message"]["components"])[-1].split(":")[2]
+    thread_id, episode_id = await _forum_thread(fake, bot, "S1E2")
     fan = g.member("fan1")
     ix = await fake.click(str(thread_id), f"ep:join:{episode_id}", fan)
     assert (await ix.response()).type == 5
@@ -79,13 +70,7 @@ async def test_join_refused_by_discord_answers_with_a_reference_instead_of_think
 async def test_missing_permission_behind_a_join_button_is_named_in_korean(fake, bot):
     g = fake.default_guild
     general = g.channel("general")
-    await _discussion(bot, g, general)
-    await _preset(fake, g)
-    await _watched_all(fake, g, g.member("admin"))
-    await _thread(fake, g, g.member("admin"), "S1E1")
-    post = [r for r in _thread_posts(fake) if r.template == MESSAGE_THREADS][-1]
-    starter_id, thread_id = post.params["message_id"], int(post.response["id"])
-    episode_id = _custom_ids(fake.message(starter_id)["components"])[0].split(":")[2]
+    starter_id, thread_id, episode_id = await _text_thread(fake, bot, "S1E1")
     fake.delete_channel(fake.channels[thread_id])  # joining now means opening a new thread...
     fake.set_overwrite(general, fake.bot_member(g), deny=Perm.CREATE_PUBLIC_THREADS)  # ...which the bot may not
     await asyncio.sleep(0.05)

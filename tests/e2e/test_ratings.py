@@ -9,27 +9,16 @@ from tests.e2e.episode_steps import (
     EDIT_MESSAGE,
     EPHEMERAL,
     UNEXPECTED,
-    _custom_ids,
-    _discussion,
     _forum_thread,
-    _preset,
     _rating,
-    _thread,
-    _thread_posts,
-    _watched_all,
 )
 
 
 async def test_ratings_votes_change_and_table(fake, runner):
     bot = await runner.start()
     g = fake.default_guild
-    forum = g.channel("episode-discussion")
-    await _discussion(bot, g, forum)
-    await _preset(fake, g)
-    await _watched_all(fake, g, g.member("admin"))
-    await _thread(fake, g, g.member("admin"), "S1E1")
-    starter = fake.message(_thread_posts(fake)[-1].response["id"])
-    episode_id = _custom_ids(starter["components"])[0].split(":")[2]
+    thread_id, episode_id = await _forum_thread(fake, bot, "S1E1")
+    starter = fake.message(thread_id)
     await runner.restart()  # the buttons are persistent
 
     async def vote(member, stars):
@@ -65,12 +54,8 @@ async def test_ratings_votes_change_and_table(fake, runner):
 
 async def test_concurrent_votes_leave_the_latest_totals_on_the_starter(fake, bot):
     g = fake.default_guild
-    await _discussion(bot, g, g.channel("episode-discussion"))
-    await _preset(fake, g)
-    await _watched_all(fake, g, g.member("admin"))
-    await _thread(fake, g, g.member("admin"), "S1E1")
-    starter = fake.message(_thread_posts(fake)[-1].response["id"])
-    episode_id = _custom_ids(starter["components"])[0].split(":")[2]
+    thread_id, episode_id = await _forum_thread(fake, bot, "S1E1")
+    starter = fake.message(thread_id)
     # The first edit of the starter is rate limited: it is retried late, while the other votes wait their turn.
     fake.rate_limit("PATCH", EDIT_MESSAGE, times=1, retry_after=0.3)
     voters = {"fan1": 5, "fan2": 4, "fan3": 3, "mod": 5, "owner": 2}

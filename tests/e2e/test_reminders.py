@@ -9,26 +9,25 @@ from aiohttp.client_reqrep import ConnectionKey
 
 from cogs.watchparties import notices
 from db.watchparties import WatchPartyRepository
-from tests.e2e import watchparty_helpers as helpers
-from tests.e2e.settle import pending_jobs, scheduler_caught_up
-from tests.e2e.watchparty_helpers import (
+from tests.e2e import member_steps
+from tests.e2e.member_steps import (
     KST_21,
     MESSAGES,
     START,
-    create,
+    cancel_party,
     create_party,
     display,
     going_with_dm,
     party_id_of,
     reminder_posts,
     reminder_state,
-    rsvp_click,
-    slash_followup,
+    rsvp,
 )
+from tests.e2e.settle import pending_jobs, scheduler_caught_up
 
-clock = helpers.clock  # the shared fixtures
-world = helpers.world
-quick_retries = helpers.quick_retries
+clock = member_steps.clock  # the shared fixtures
+world = member_steps.world
+quick_retries = member_steps.quick_retries
 
 
 async def test_restart_keeps_rsvps_and_reminds_exactly_once(fake, runner, world, clock):
@@ -36,11 +35,11 @@ async def test_restart_keeps_rsvps_and_reminds_exactly_once(fake, runner, world,
     host, fan2 = g.member("fan1"), g.member("fan2")
     clock.set(KST_21 - timedelta(hours=1, seconds=6))
     _, announcement = await create_party(fake, g, host)
-    party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
-    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", fan2)
+    party_id = party_id_of(announcement)
+    await rsvp(fake, announcement, fan2, "going")
     await runner.restart()
     # The buttons still work after the restart (DynamicItem) and the RSVP was kept.
-    await rsvp_click(fake, announcement["id"], f"wp:{party_id}:maybe", host)
+    await rsvp(fake, announcement, host, "maybe")
     assert "Going (1)" in [f["name"] for f in fake.message(announcement["id"])["embeds"][0]["fields"]]
     watch = g.channel("watch-party")
     post = await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or ""),
@@ -63,7 +62,7 @@ async def test_missed_reminder_grace(fake, runner, world, clock, down_for, expec
     g, _ = world
     clock.set(KST_21 - timedelta(hours=2))
     _, announcement = await create_party(fake, g, g.member("fan1"))
-    party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
+    party_id = party_id_of(announcement)
     await runner.stop()
     clock.set(KST_21 - timedelta(hours=1) + down_for)
     bot = await runner.start()
@@ -81,9 +80,9 @@ async def test_closed_dms_are_skipped_without_affecting_others(fake, runner, wor
     fan2, fan3 = g.member("fan2"), g.member("fan3")
     clock.set(KST_21 - timedelta(hours=1, seconds=3))
     _, announcement = await create_party(fake, g, g.member("fan1"))
-    party_id = int(announcement["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
+    party_id = party_id_of(announcement)
     for member in (fan2, fan3):
-        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:going", member)
+        await rsvp(fake, announcement, member, "going")
         await (await fake.click(announcement["id"], f"wp:{party_id}:dm", member)).response()
     fake.close_dms(fan2)
     await fake.wait_for_request("POST", MESSAGES, lambda r: "starts" in (r.json.get("content") or "")
@@ -107,7 +106,7 @@ async def test_korean_server_gets_announcement_and_reminders_in_korean(fake, run
                                       watchparty_ping_role_id=role.id, timezone="Asia/Seoul")
     host, fan2, fan3, mod = g.member("fan1"), g.member("fan2"), g.member("fan3"), g.member("mod")
     # The host's own language is English; what everyone sees follows the server's.
-    confirmation, announcement = await create(fake, g, host, show="중증외상센터", episode=3)
+    confirmation, announcement = await create_party(fake, g, host, show="중증외상센터", episode=3)
     assert confirmation["content"].startswith("Scheduled **Episode 3**")
     party_id = party_id_of(announcement)
     [embed] = announcement["embeds"]
@@ -119,7 +118,7 @@ async def test_korean_server_gets_announcement_and_reminders_in_korean(fake, run
         "참석 (0)", "미정 (0)", "불참 (0)", "DM으로 알림"]
 
     for member, action in [(fan2, "going"), (fan3, "maybe"), (mod, "maybe")]:
-        await rsvp_click(fake, announcement["id"], f"wp:{party_id}:{action}", member)
+        await rsvp(fake, announcement, member, action)
     toggle = await (await fake.click(announcement["id"], f"wp:{party_id}:dm", fan3, locale="ko")).response()
     assert toggle.ephemeral and toggle.content == "채널에서 멘션하는 대신 DM으로 알려 드릴게요."
     fields = {f["name"]: f["value"] for f in fake.message(announcement["id"])["embeds"][0]["fields"]}
@@ -150,7 +149,7 @@ async def test_reminder_dms_go_out_when_the_channel_post_fails(fake, runner, wor
     fan2, fan3, watch, log_channel = g.member("fan2"), g.member("fan3"), g.channel("watch-party"), g.channel("bot-log")
     await runner.bot.settings_service.set_channel(g.id, "log", log_channel.id)
     clock.set(KST_21 - timedelta(hours=1, seconds=4))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     await going_with_dm(fake, announcement, party_id, fan2, fan3)
     fake.fail("POST", f"/channels/{watch.id}/messages", status=403, code=50013, message="Missing Permissions")
@@ -173,12 +172,12 @@ async def test_cancellation_dms_go_out_when_the_channel_post_fails(fake, runner,
     watch, log_channel = g.channel("watch-party"), g.channel("bot-log")
     await runner.bot.settings_service.set_channel(g.id, "log", log_channel.id)
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, host)
+    _, announcement = await create_party(fake, g, host)
     party_id = party_id_of(announcement)
     await going_with_dm(fake, announcement, party_id, fan2, fan3)
     mark = fake.mark()
     fake.fail("POST", f"/channels/{watch.id}/messages", status=403, code=50013, message="Missing Permissions")
-    done = await slash_followup(fake, g, host, "watchparty cancel", id=party_id)
+    done = await cancel_party(fake, g, host, party_id)
     assert "2 member(s)" in done["content"]
     posts = [r for r in fake.requests_to("POST", MESSAGES, since=mark) if "cancelled" in (r.json.get("content") or "")
              and r.params["channel_id"] != str(log_channel.id)]
@@ -197,7 +196,7 @@ async def test_a_reminder_discord_failed_to_take_is_sent_again_once(fake, runner
     watch, log_channel = g.channel("watch-party"), g.channel("bot-log")
     await runner.bot.settings_service.set_channel(g.id, "log", log_channel.id)
     clock.set(KST_21 - timedelta(hours=1, seconds=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     # Discord answers 503 (not re-sent by discord.py itself): nothing was posted, so the reminder is tried again.
     fake.fail("POST", f"/channels/{watch.id}/messages", status=503, message="Service Unavailable")

@@ -7,26 +7,27 @@ from datetime import timedelta
 import pytest
 
 from db.watchparties import WatchPartyRepository
-from tests.e2e import watchparty_helpers as helpers
-from tests.e2e.watchparty_helpers import (
+from tests.e2e import member_steps
+from tests.e2e.member_steps import (
     KST_21,
     MESSAGE_EDIT,
     MESSAGES,
-    create,
+    create_party,
     display,
+    edit_party,
     party_id_of,
+    rsvp_at_once,
     rsvp_field,
-    slash_followup,
 )
 
-clock = helpers.clock  # the shared fixtures
-world = helpers.world
+clock = member_steps.clock  # the shared fixtures
+world = member_steps.world
 
 
 async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, runner, world, clock):
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     members = [g.member(name) for name in ("fan1", "fan2", "fan3", "mod", "admin", "owner")]
     members += [fake.add_member(g, f"viewer{i}") for i in range(4)]  # 10: every name is shown
@@ -45,8 +46,7 @@ async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, 
 
     # Everyone changes their mind at once: each update Discord receives is at least as new as the one before.
     mark = fake.mark()
-    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:maybe", m) for m in members))
-    await asyncio.gather(*(click.response() for click in clicks))
+    await rsvp_at_once(fake, announcement, members, "maybe")
     await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
     updates = [r.json for r in fake.requests_to(*MESSAGE_EDIT, since=mark)]
     maybe_counts = [int(rsvp_field(u, "Maybe")["name"].split("(")[1].rstrip(")")) for u in updates]
@@ -57,8 +57,7 @@ async def test_simultaneous_rsvp_clicks_leave_the_announcement_up_to_date(fake, 
 async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(fake, runner, world, clock):
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
-    party_id = party_id_of(announcement)
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     members = [fake.add_member(g, f"viewer{i}") for i in range(15)]
     # Each RSVP write takes 0.1 s (a busy disk) and the deadline is 1 s: 15 clicks served one after another under
     # the party's lock take 1.5 s, so a click answered only after its write would be late.
@@ -72,8 +71,7 @@ async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(f
 
     repo.set_rsvp = slow_set_rsvp
     mark = fake.mark()
-    clicks = await asyncio.gather(*(fake.click(announcement["id"], f"wp:{party_id}:going", m) for m in members))
-    responses = await asyncio.gather(*(click.response(timeout=5) for click in clicks))
+    responses = await rsvp_at_once(fake, announcement, members, "going")
     assert {r.type for r in responses} == {6}
     await fake.wait_for_request(*MESSAGE_EDIT, lambda r: r.status == 200, since=mark, count=len(members))
     going = rsvp_field(fake.message(announcement["id"]), "Going")
@@ -84,7 +82,7 @@ async def test_a_burst_of_rsvp_clicks_is_answered_in_time_with_a_slow_database(f
 async def test_a_failing_announcement_edit_still_gets_an_answer(fake, runner, world, clock):
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     fake.fail(*MESSAGE_EDIT, status=403, code=50001, message="Missing Access")
     click = await fake.click(announcement["id"], f"wp:{party_id}:going", g.member("fan2"), locale="ko")
@@ -103,7 +101,7 @@ async def test_a_failing_announcement_edit_still_gets_an_answer(fake, runner, wo
 async def test_a_database_error_on_click_is_answered_with_a_reference(fake, runner, world, clock):
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     repo = runner.bot.get_cog("WatchPartyCog").service.repo
 
@@ -122,7 +120,7 @@ async def test_an_rsvp_is_committed_before_the_member_is_acknowledged(fake, runn
     that a crash at this moment loses nothing the member was told succeeded."""
     g, _ = world
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, g.member("fan1"))
+    _, announcement = await create_party(fake, g, g.member("fan1"))
     party_id = party_id_of(announcement)
     repo = WatchPartyRepository(runner.bot.db)
     hold = fake.hold("POST", "/interactions/{interaction_id}/{interaction_token}/callback", 1.0)
@@ -137,12 +135,12 @@ async def test_a_deleted_announcement_is_posted_again_on_the_next_update(fake, r
     watch = g.channel("watch-party")
     host = g.member("fan1")
     clock.set(KST_21 - timedelta(hours=3))
-    _, announcement = await create(fake, g, host)
+    _, announcement = await create_party(fake, g, host)
     party_id = party_id_of(announcement)
     # A moderator deletes the announcement (as Discord does: gone from the channel, MESSAGE_DELETE dispatched).
     fake.delete_message(watch, announcement["id"])
     mark = fake.mark()
-    done = await slash_followup(fake, g, host, "watchparty edit", id=party_id, title="Episode 4")
+    done = await edit_party(fake, g, host, party_id, title="Episode 4")
     assert "Episode 4" in done["content"]
     [edit] = fake.requests_to(*MESSAGE_EDIT, since=mark)
     assert edit.status == 404

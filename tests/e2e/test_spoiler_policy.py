@@ -7,17 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 from tests.e2e.episode_steps import (
     EPHEMERAL,
+    _add_episode,
+    _add_show,
     _custom_ids,
     _discussion,
     _preset,
     _thread,
     _thread_posts,
 )
+from tests.e2e.member_steps import answer
 
 
 async def _progress(fake, g, member, episode, show="trauma-code"):
-    ix = await fake.slash(g, g.member(member), "progress set", show=show, episode=episode)
-    assert (await ix.response()).ephemeral
+    await answer(fake, g, g.member(member), "progress set", show=show, episode=episode)
 
 
 async def _warned(fake, g, member, episode, show="trauma-code", locale="en-US"):
@@ -108,14 +110,11 @@ async def test_moderator_opens_a_future_episode_below_their_progress_at_once(fak
     g = fake.default_guild
     await _discussion(bot, g, g.channel("episode-discussion"))
     await bot.settings_service.set_role(g.id, "moderator", g.role("Moderator").id)
-    ix = await fake.slash(g, g.member("admin"), "show add", title="Night Shift", pace="on_air")
-    await ix.response()
+    await _add_show(fake, g)
     aired = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="minutes")
     later = (datetime.now(UTC) + timedelta(days=3)).isoformat(timespec="minutes")
     for number, airs in ((1, aired), (2, later)):
-        ix = await fake.slash(g, g.member("admin"), "episode add", show="night-shift", season=1, episode=number,
-                              airs=airs)
-        await ix.response()
+        await _add_episode(fake, g, number, airs)
     await _progress(fake, g, "mod", "S1E1", show="night-shift")
     ix, warning = await _warned(fake, g, "mod", "S1E2", show="night-shift")
     [post] = _thread_posts(fake)  # the moderator was not blocked: the thread exists before any click

@@ -38,7 +38,7 @@ async def test_sync_while_the_bot_runs_changes_no_row(fake, runner, tmp_path):
     bot = await runner.start()
     guild = fake.default_guild
     await set_up_watch_parties(fake, guild)
-    party_id, _ = await create_party(fake, guild, guild.member("fan1"), "Episode 7", "in 3 days")
+    party_id = (await create_party(fake, guild, guild.member("fan1"), "Episode 7", "in 3 days")).id
     # A reminder in flight, as the running bot leaves it right before it posts one.
     repo = WatchPartyRepository(bot.db)
     [reminder, *_] = await repo.reminders(party_id)

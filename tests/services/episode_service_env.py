@@ -5,6 +5,7 @@ import itertools
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.errors import UserFacingError
@@ -86,8 +87,9 @@ class MemoryThreads:
 
 
 @asynccontextmanager
-async def episode_service(tmp_path):
-    """(service, clock): the service over a fresh database, its clock a dict whose "now" tests move."""
+async def episode_service(tmp_path, **options):
+    """(service, clock): the service over a fresh database, its clock a dict whose "now" tests move; `options` go to
+    EpisodeService (a `premiere_gateway`, ...)."""
     db = Database(tmp_path / "svc.db")
     await db.connect()
     await migrate(db)
@@ -96,9 +98,16 @@ async def episode_service(tmp_path):
     clock = {"now": NOW}
     # No pause between the threads of /show open: the tests count threads, not seconds.
     service = EpisodeService(db, scheduler, SettingsService(db), lambda: clock["now"], MemoryThreads(),
-                             bulk_open_spacing=timedelta(0))
+                             bulk_open_spacing=timedelta(0), **options)
     try:
         yield service, clock
     finally:
         scheduler.shutdown(wait=False)
         await db.close()
+
+
+@pytest.fixture
+async def env(tmp_path):
+    """`episode_service` for one test; modules take it as `env = episode_service_env.env`."""
+    async with episode_service(tmp_path) as built:
+        yield built

@@ -5,21 +5,16 @@ and failures retried with a capped backoff and reported to admins once per kind.
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.errors import UserFacingError
 from bot.services.episodes import (
     NOTICE_AFTER_TRANSIENT,
     RETRY_DELAYS,
     open_job_id,
 )
-from tests.services.episode_service_env import GUILD, NOW, episode_service
+from tests.services import episode_service_env
+from tests.services.episode_service_env import GUILD, NOW
 
-
-@pytest.fixture
-async def env(tmp_path):
-    async with episode_service(tmp_path) as built:
-        yield built
+env = episode_service_env.env  # the shared fixture
 
 
 async def test_preset_of_an_aired_show_schedules_nothing(env):

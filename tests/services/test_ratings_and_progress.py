@@ -6,7 +6,8 @@ import gc
 
 import pytest
 
-from tests.services.episode_service_env import GUILD, episode_service
+from tests.services import episode_service_env
+from tests.services.episode_service_env import GUILD
 
 
 async def _until(predicate, timeout: float = 10) -> None:
@@ -17,10 +18,7 @@ async def _until(predicate, timeout: float = 10) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-@pytest.fixture
-async def env(tmp_path):
-    async with episode_service(tmp_path) as built:
-        yield built
+env = episode_service_env.env  # the shared fixture
 
 
 async def test_ratings_progress_and_join(env):

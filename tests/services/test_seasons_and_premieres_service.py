@@ -2,17 +2,13 @@
 follow their season's premiere unless scheduled on their own; Discord failures never undo a season change; an
 opened thread is linked from its season's announcement; the opening jobs follow the premiere."""
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.errors import UserFacingError
-from bot.services.episodes import EpisodeService, open_job_id
-from bot.services.settings import SettingsService
-from db.database import Database
-from db.migrate import migrate
-from tests.services.episode_service_env import GUILD, NOW, MemoryThreads
+from bot.services.episodes import open_job_id
+from tests.services.episode_service_env import GUILD, NOW, episode_service
 
 
 class MemoryPremieres:
@@ -54,20 +50,10 @@ class MemoryPremieres:
 
 @pytest.fixture
 async def env(tmp_path):
-    db = Database(tmp_path / "seasons.db")
-    await db.connect()
-    await migrate(db)
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.start()
     premieres = MemoryPremieres()
-    service = EpisodeService(db, scheduler, SettingsService(db), lambda: NOW, MemoryThreads(),
-                             bulk_open_spacing=timedelta(0), premiere_gateway=premieres)
-    show = await service.schedules.add_show(GUILD, "Night Shift", None, None, "all_at_once")
-    try:
+    async with episode_service(tmp_path, premiere_gateway=premieres) as (service, _):
+        show = await service.schedules.add_show(GUILD, "Night Shift", None, None, "all_at_once")
         yield service, premieres, show
-    finally:
-        scheduler.shutdown(wait=False)
-        await db.close()
 
 
 async def test_episodes_follow_the_premiere_unless_scheduled_on_their_own(env):

@@ -10,13 +10,10 @@ from bot.services.episodes import (
     parse_episode_ref,
     show_key,
 )
-from tests.services.episode_service_env import GUILD, episode_service
+from tests.services import episode_service_env
+from tests.services.episode_service_env import GUILD
 
-
-@pytest.fixture
-async def env(tmp_path):
-    async with episode_service(tmp_path) as built:
-        yield built
+env = episode_service_env.env  # the shared fixture
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -7,13 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import UserFacingError
-from tests.services.episode_service_env import GUILD, NOW, episode_service
+from tests.services import episode_service_env
+from tests.services.episode_service_env import GUILD, NOW
 
-
-@pytest.fixture
-async def env(tmp_path):
-    async with episode_service(tmp_path) as built:
-        yield built
+env = episode_service_env.env  # the shared fixture
 
 
 async def test_two_concurrent_requests_make_one_thread(env):

@@ -19,6 +19,15 @@ def _run(args, tmp_path, **env):
     )
 
 
+def _sqlite_file(path, *statements):
+    """A database file as another program (or a newer Code Blue) left it."""
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -44,11 +53,8 @@ def test_token_from_dotenv_file(tmp_path):
 
 def test_newer_database_refused_before_connecting(tmp_path):
     db = tmp_path / "new.db"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)")
-    conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'x')")
-    conn.commit()
-    conn.close()
+    _sqlite_file(db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)",
+                 "INSERT INTO schema_migrations VALUES (9999, 'future', 'x')")
     result = _run(["run"], tmp_path, DISCORD_TOKEN=TOKEN, CODEBLUE_DB=str(db),
                   DISCORD_API_BASE="http://127.0.0.1:9/api/v10")
     assert result.returncode == 2 and "newer Code Blue" in result.stderr
@@ -57,11 +63,7 @@ def test_newer_database_refused_before_connecting(tmp_path):
 
 def test_backup_command(tmp_path):
     db = tmp_path / "bot.db"
-    conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE t (x)")
-    conn.execute("INSERT INTO t VALUES (1)")
-    conn.commit()
-    conn.close()
+    _sqlite_file(db, "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
     result = _run(["backup", str(tmp_path / "copy.db")], tmp_path, CODEBLUE_DB=str(db))
     assert result.returncode == 0, result.stderr
     assert sqlite3.connect(tmp_path / "copy.db").execute("SELECT x FROM t").fetchall() == [(1,)]

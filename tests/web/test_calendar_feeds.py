@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 import vobject
 
-from tests.e2e.member_steps import answer, create_party, rsvp, set_up_watch_parties
+from tests.e2e.member_steps import (
+    KST_21,
+    PARTY_DAY,
+    answer,
+    cancel_party,
+    create_party,
+    edit_party,
+    rsvp,
+    set_up_watch_parties,
+)
 from tests.fakediscord.state import Member
 
-SEOUL = ZoneInfo("Asia/Seoul")
-PARTY_DAY = (datetime.now(SEOUL) + timedelta(days=3)).date()
-PARTY_START = datetime.combine(PARTY_DAY, time(21), SEOUL).astimezone(UTC)
 WHEN = f"{PARTY_DAY:%Y-%m-%d} 21:00"
 
 
@@ -36,8 +41,8 @@ async def test_server_feed_has_parties_and_air_times_in_utc_with_links_and_hints
     guild = fake.default_guild
     await set_up_watch_parties(fake, guild)
     await answer(fake, guild, guild.member("admin"), "show preset", name="trauma-code")
-    party_id, _announcement = await create_party(fake, guild, guild.member("fan1"), "Episode 3 together", WHEN,
-                                                description="Bring snacks")
+    party_id = (await create_party(fake, guild, guild.member("fan1"), "Episode 3 together", WHEN,
+                                   description="Bring snacks")).id
     path = await _server_calendar(fake, web)
 
     status, headers, body = await web.get(path)
@@ -47,8 +52,8 @@ async def test_server_feed_has_parties_and_air_times_in_utc_with_links_and_hints
     events = _events(body)
     party = events[f"party-{party_id}@codeblue"]
     assert str(party["SUMMARY"]) == "Episode 3 together"
-    assert party.decoded("DTSTART") == PARTY_START
-    assert party.decoded("DTEND") > PARTY_START
+    assert party.decoded("DTSTART") == KST_21
+    assert party.decoded("DTEND") > KST_21
     assert "Bring snacks" in str(party["DESCRIPTION"])
     assert "https://discord.com/" in str(party["DESCRIPTION"])
     assert str(party["LOCATION"]) == "#watch-party"
@@ -76,7 +81,7 @@ async def test_edits_bump_sequence_and_etag_cancel_keeps_the_party_cancelled(fak
     guild = fake.default_guild
     await set_up_watch_parties(fake, guild)
     host = guild.member("fan1")
-    party_id, _ = await create_party(fake, guild, host, "Episode 3", WHEN)
+    party_id = (await create_party(fake, guild, host, "Episode 3", WHEN)).id
     path = await _server_calendar(fake, web)
     uid = f"party-{party_id}@codeblue"
 
@@ -87,13 +92,13 @@ async def test_edits_bump_sequence_and_etag_cancel_keeps_the_party_cancelled(fak
     status, _, _ = await web.get(path, headers={"If-Modified-Since": first_headers["Last-Modified"]})
     assert status == 304
 
-    await answer(fake, guild, host, "watchparty edit", id=party_id, title="Episode 3 (moved)")
+    await edit_party(fake, guild, host, party_id, title="Episode 3 (moved)")
     status, headers, body = await web.get(path, headers={"If-None-Match": etag})
     assert status == 200 and headers["ETag"] != etag
     edited = _events(body)[uid]
     assert str(edited["SUMMARY"]) == "Episode 3 (moved)" and int(edited["SEQUENCE"]) == 1
 
-    await answer(fake, guild, host, "watchparty cancel", id=party_id)
+    await cancel_party(fake, guild, host, party_id)
     status, _, body = await web.get(path)
     cancelled = _events(body)[uid]
     assert str(cancelled["STATUS"]) == "CANCELLED" and int(cancelled["SEQUENCE"]) >= 2
@@ -113,7 +118,7 @@ async def test_a_reset_address_and_an_unknown_one_answer_404(fake, web):
 async def test_rsvps_change_the_counts_not_the_members_named(fake, web):
     guild = fake.default_guild
     await set_up_watch_parties(fake, guild)
-    _party_id, announcement = await create_party(fake, guild, guild.member("fan1"), "Episode 4", WHEN)
+    _, announcement = await create_party(fake, guild, guild.member("fan1"), "Episode 4", WHEN)
     await rsvp(fake, announcement, guild.member("fan2"), "going")
     path = await _server_calendar(fake, web)
     _, _, body = await web.get(path)
@@ -124,12 +129,13 @@ async def test_a_members_feed_has_their_going_and_maybe_parties_and_follows_them
     guild = fake.default_guild
     await set_up_watch_parties(fake, guild)
     host, fan = guild.member("fan1"), guild.member("fan2")
-    going, going_post = await create_party(fake, guild, host, "Going one", WHEN)
-    maybe, maybe_post = await create_party(fake, guild, host, "Maybe one", f"{PARTY_DAY:%Y-%m-%d} 22:00")
-    declined, declined_post = await create_party(fake, guild, host, "Declined one", f"{PARTY_DAY:%Y-%m-%d} 23:00")
-    await rsvp(fake, going_post, fan, "going")
-    await rsvp(fake, maybe_post, fan, "maybe")
-    await rsvp(fake, declined_post, fan, "declined")
+    going_party = await create_party(fake, guild, host, "Going one", WHEN)
+    maybe_party = await create_party(fake, guild, host, "Maybe one", f"{PARTY_DAY:%Y-%m-%d} 22:00")
+    declined_party = await create_party(fake, guild, host, "Declined one", f"{PARTY_DAY:%Y-%m-%d} 23:00")
+    await rsvp(fake, going_party.announcement, fan, "going")
+    await rsvp(fake, maybe_party.announcement, fan, "maybe")
+    await rsvp(fake, declined_party.announcement, fan, "declined")
+    going, maybe, declined = going_party.id, maybe_party.id, declined_party.id
 
     reply = await answer(fake, guild, fan, "watchparty calendar subscribe")
     mine, server = re.findall(r"<(https?://\S+\.ics)>", reply)
@@ -139,7 +145,7 @@ async def test_a_members_feed_has_their_going_and_maybe_parties_and_follows_them
     _, _, body = await web.get(server.removeprefix(web.base))
     assert {f"party-{going}@codeblue", f"party-{maybe}@codeblue", f"party-{declined}@codeblue"} <= set(_events(body))
 
-    await answer(fake, guild, host, "watchparty cancel", id=going)
+    await cancel_party(fake, guild, host, going)
     _, _, body = await web.get(mine.removeprefix(web.base))
     assert str(_events(body)[f"party-{going}@codeblue"]["STATUS"]) == "CANCELLED"
 
@@ -154,9 +160,8 @@ async def test_a_members_feed_has_their_going_and_maybe_parties_and_follows_them
 
 async def test_without_a_public_address_no_links_are_offered(fake, bot):
     guild = fake.default_guild
-    ix = await fake.slash(guild, guild.member("fan2"), "watchparty calendar subscribe")
-    response = await ix.response()
-    assert response.ephemeral and "CODEBLUE_PUBLIC_URL" in response.content and "http" not in response.content
+    reply = await answer(fake, guild, guild.member("fan2"), "watchparty calendar subscribe")  # ephemeral
+    assert "CODEBLUE_PUBLIC_URL" in reply and "http" not in reply
 
 
 async def test_season_premieres_are_in_the_server_feed_and_follow_their_date(fake, web):
@@ -190,11 +195,11 @@ async def test_a_members_feed_spans_every_server(fake, web):
     second.members[fan.id] = Member(fan.user, second.id, [])  # the same person is in both servers
     for guild in (first, second):
         await set_up_watch_parties(fake, guild)
-    here, here_post = await create_party(fake, first, first.member("fan1"), "Here", WHEN)
-    there, there_post = await create_party(fake, second, second.member("fan1"), "There", WHEN)
-    await rsvp(fake, here_post, fan, "going")
-    await rsvp(fake, there_post, second.members[fan.id], "maybe")
+    here = await create_party(fake, first, first.member("fan1"), "Here", WHEN)
+    there = await create_party(fake, second, second.member("fan1"), "There", WHEN)
+    await rsvp(fake, here.announcement, fan, "going")
+    await rsvp(fake, there.announcement, second.members[fan.id], "maybe")
     reply = await answer(fake, second, second.members[fan.id], "watchparty calendar subscribe")
     mine = re.findall(r"<(https?://\S+\.ics)>", reply)[0]
     _, _, body = await web.get(mine.removeprefix(web.base))
-    assert set(_events(body)) == {f"party-{here}@codeblue", f"party-{there}@codeblue"}
+    assert set(_events(body)) == {f"party-{here.id}@codeblue", f"party-{there.id}@codeblue"}

@@ -10,8 +10,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import BotRunner, free_port
-from tests.e2e.member_steps import answer, create_party, set_up_watch_parties
-from tests.e2e.watchparty_helpers import KST_21, SEOUL, ShiftedClock
+from tests.e2e.member_steps import KST_21, SEOUL, ShiftedClock, answer, create_party, set_up_watch_parties
 from tests.feeds import fixtures
 from tests.feeds.builders import Item
 

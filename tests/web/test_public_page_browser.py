@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.e2e.member_steps import answer, create_party, rsvp, set_up_watch_parties
+from tests.e2e.member_steps import KST_21, PARTY_DAY, answer, create_party, rsvp, set_up_watch_parties
 from tests.feeds import fixtures
 from tests.feeds.builders import Item
 
@@ -24,9 +24,6 @@ feed_server = fixtures.feed_server
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-SEOUL = ZoneInfo("Asia/Seoul")
-PARTY_DAY = (datetime.now(SEOUL) + timedelta(days=3)).date()
-PARTY_UTC = datetime.combine(PARTY_DAY, time(21), SEOUL).astimezone(UTC)
 
 
 @pytest.fixture
@@ -113,7 +110,7 @@ async def test_public_page_in_two_time_zones_and_two_languages(fake, web, feed_s
     await page.goto(url)
     party_time = page.locator("ol.parties li time").first
     await page.locator("ol.parties li time[data-converted]").first.wait_for()
-    expected = PARTY_UTC.astimezone(ZoneInfo("America/New_York"))
+    expected = KST_21.astimezone(ZoneInfo("America/New_York"))
     assert f"{expected:%H:%M}" in await party_time.inner_text()
     await page.screenshot(path=str(tmp_path / "public-page-new-york.png"), full_page=True)
 
