@@ -351,3 +351,43 @@ async def test_random_kills_in_a_discord_storm_lose_and_double_nothing(fake, tmp
     assert ignored_limits == [], [v.detail for v in ignored_limits]
     assert all(n == 1 for n in notice_kinds.values()), notices
     assert integrity == [("ok",)]
+
+
+async def test_a_dm_discord_stored_but_answered_503_is_not_sent_twice(fake, tmp_path, capsys):
+    """The bot tries a DM again after a 503 (`DM_RETRY_DELAYS`); when Discord had stored it before answering, the
+    second try carries the same nonce and gets the stored DM back instead of sending another."""
+    g = fake.default_guild
+    watch, host, guest = g.channel("watch-party"), g.member("fan1"), g.member("fan2")
+    bot = BotProcess(fake, tmp_path)
+    try:
+        await bot.start()
+        await answered(fake, g, g.member("admin"), "config channel", kind="watchparty", channel=watch)
+        await answered(fake, g, g.member("admin"), "config reminders", offsets="0")
+        when = (datetime.now(UTC) + timedelta(seconds=6)).strftime("%Y-%m-%d %H:%M:%S UTC")
+        await answered(fake, g, host, "watchparty create", title="Nonce party", when=when)
+        [(pid, message_id)] = bot.query("SELECT id, message_id FROM watch_parties")
+        assert (await (await fake.click(message_id, f"wp:{pid}:going", guest, locale="ko")).response()).type == 6
+        assert (await (await fake.click(message_id, f"wp:{pid}:dm", guest, locale="ko")).response()).type == 4
+        first_dm: list[Any] = []
+
+        def first_dm_only(request: Any) -> bool:
+            if int(request.params["channel_id"]) not in {c.id for c in fake.dm_channels.values()} or first_dm:
+                return False
+            first_dm.append(request)
+            return True
+
+        chaos = fake.chaos([("POST", MESSAGES)], fraction=1.0, statuses=(503,), stored_share=1.0, seed=SEED,
+                           predicate=first_dm_only)
+        await wait_for(lambda: bot.query("SELECT state FROM party_reminders") == [("sent",)], LONG,
+                       "the reminder to be sent")
+        await bot.stop()
+    finally:
+        await bot.abort()
+    tries = [r for r in fake.requests_to("POST", MESSAGES) if r.params["channel_id"] == first_dm[0].params[
+        "channel_id"]]
+    figures(capsys, f"\nDM stored and answered 503: injected {chaos.injected}, tries {len(tries)}, DMs "
+                    f"{dms_about(fake, 'Nonce party')[guest.id]}, nonce repeats answered {fake.nonce_hits}")
+    assert chaos.injected == {"503 after storing": 1}
+    assert len(tries) == 2 and tries[0].json["nonce"] == tries[1].json["nonce"]
+    assert dms_about(fake, "Nonce party") == Counter({guest.id: 1})
+    assert fake.nonce_hits == 1
