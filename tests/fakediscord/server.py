@@ -740,10 +740,17 @@ class FakeDiscord:
             return None
         now = time.monotonic()
         key = _route_key(record)
+        # Interaction webhooks (followups, @original) are not bound by the global rate limit, as on Discord.
+        global_applies = not record.template.startswith("/webhooks/")
         for chaos in self.chaos_runs:
-            windows = (chaos.blocked_all, chaos.blocked_routes.get(key, (0.0, 0.0)))
-            if any(start <= now < end for start, end in windows):
-                self.violation("rate_limit_ignored", f"{record.route} inside a 429 window", record)
+            windows = [("route", chaos.blocked_routes.get(key, (0.0, 0.0)))]
+            if global_applies:
+                windows.append(("global", chaos.blocked_all))
+            for kind, (start, end) in windows:
+                if start <= now < end:
+                    self.violation("rate_limit_ignored", f"{record.route} {now - start:.3f} s into a {kind} 429 "
+                                   f"window of {end - start:.3f} s", record)
+                    break
         for chaos in self.chaos_runs:
             if not chaos.matches(record.method, record.template, record.path):
                 continue
