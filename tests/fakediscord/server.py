@@ -175,6 +175,7 @@ class Chaos:
     rng: random.Random
     stored_share: float = 0.0
     predicate: Callable[[RecordedRequest], bool] | None = None
+    in_flight_slack: float | None = None  # None: IN_FLIGHT_SLACK, at most a third of retry_after
     injected: dict[str, int] = field(default_factory=dict)
     active: bool = True
     # A 429's window as (start, end) in monotonic time. It starts a little after the 429 was answered: requests the
@@ -597,13 +598,15 @@ class FakeDiscord:
     def chaos(self, routes: list[tuple[str, str]], *, fraction: float = 0.3,
               statuses: tuple[int, ...] = (500, 502, 503, 429), retry_after: float = 0.2, global_share: float = 0.2,
               seed: int = 0, stored_share: float = 0.0,
-              predicate: Callable[[RecordedRequest], bool] | None = None) -> Chaos:
+              predicate: Callable[[RecordedRequest], bool] | None = None,
+              in_flight_slack: float | None = None) -> Chaos:
         """From now on a seeded `fraction` of the requests to `routes` ((method, template or glob) pairs) answer one
         of `statuses` (a 429 is a global one with probability `global_share`, with `retry_after` seconds) before
         being handled; a share `stored_share` of the 5xx ones after being handled instead (what they asked for is
-        done); `predicate` narrows the matching requests further. Returns the `Chaos` (counts; `stop()`)."""
+        done); `predicate` narrows the matching requests further; `in_flight_slack` replaces the default slack
+        after a 429 (a busier client needs more). Returns the `Chaos` (counts; `stop()`)."""
         chaos = Chaos([(m.upper(), p) for m, p in routes], fraction, statuses, retry_after, global_share,
-                      random.Random(seed), stored_share, predicate)
+                      random.Random(seed), stored_share, predicate, in_flight_slack)
         self.chaos_runs.append(chaos)
         return chaos
 
@@ -768,7 +771,9 @@ class FakeDiscord:
             label = "429 global" if is_global else "429"
             chaos.injected[label] = chaos.injected.get(label, 0) + 1
             # Slack at both ends for clocks and scheduling: the client reads the answer, then waits retry_after.
-            window = (now + min(IN_FLIGHT_SLACK, chaos.retry_after / 3), now + chaos.retry_after * 0.9)
+            slack = min(IN_FLIGHT_SLACK, chaos.retry_after / 3) if chaos.in_flight_slack is None else \
+                chaos.in_flight_slack
+            window = (now + slack, now + chaos.retry_after * 0.9)
             if is_global:
                 chaos.blocked_all = window
             else:
