@@ -314,8 +314,9 @@ async def test_random_kills_in_a_discord_storm_lose_and_double_nothing(fake, tmp
     integrity = bot.query("PRAGMA integrity_check")
     dm_channels = {c.id for c in fake.dm_channels.values()}
     stored_where = Counter(
-        "alerts" if r.params["channel_id"] == str(news.id) else "reminders" if r.params["channel_id"] == str(watch.id)
-        else "DMs" if int(r.params["channel_id"]) in dm_channels else "other"
+        "alerts" if r.path.startswith(f"/channels/{news.id}/") else "reminders"
+        if r.path.startswith(f"/channels/{watch.id}/") else "DMs"
+        if int(r.params.get("channel_id", 0)) in dm_channels else r.route
         for r in fake.requests if r.failed_after_handling)
     duplicates = story_dups + reminder_dups + thread_dups + event_dups + dm_twice
     losses = len(stories_lost) + reminders_lost + len(rsvps_lost) + len(threads_missing)
