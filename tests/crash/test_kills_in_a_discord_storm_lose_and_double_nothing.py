@@ -19,7 +19,9 @@ again: with the same nonce, so Discord returns the stored DM; before that nonce,
 A 503 on a channel post is answered by the bot's back-off (news 30 s, a reminder 1 minute): those paths are covered
 in-process with an injected clock (`tests/e2e/test_discord_storms.py`, `tests/e2e/test_news_crash_recovery.py`),
 not here, where the run must stay under a minute of real time. Not injected: a thread, forum post or scheduled event
-stored and then answered 500/502; discord.py sends those again by itself and Discord has no nonce for them.
+stored and then answered 500/502; discord.py sends those again by itself and Discord has no nonce for them, so the
+thread is made twice (16 threads for 8 episodes when tried here): a known gap, kept as a strict expected failure
+below (`test_a_thread_discord_made_but_answered_500_is_made_once`).
 """
 
 from __future__ import annotations
@@ -394,3 +396,36 @@ async def test_a_dm_discord_stored_but_answered_503_is_not_sent_twice(fake, tmp_
     assert len(tries) == 2 and tries[0].json["nonce"] == tries[1].json["nonce"]
     assert dms_about(fake, "Nonce party") == Counter({guest.id: 1})
     assert fake.nonce_hits == 1
+
+
+KNOWN_THREAD_DEFECT = (
+    "known defect: discord.py sends a thread creation Discord answered 500/502 again by itself (discord/http.py, "
+    "unconditional retry), and threads have no nonce: a thread Discord made before answering 500 is made twice")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_THREAD_DEFECT)
+async def test_a_thread_discord_made_but_answered_500_is_made_once(fake, tmp_path, capsys):
+    g = fake.default_guild
+    forum, admin = g.channel("episode-discussion"), g.member("admin")
+    fake.set_role_permissions(g.role("Code Blue"), int(BOT_DEFAULT | Perm.MANAGE_CHANNELS))
+    bot = BotProcess(fake, tmp_path)
+    try:
+        await bot.start()
+        await answered(fake, g, admin, "config channel", kind="discussion", channel=forum)
+        await answered(fake, g, admin, "show preset", name="trauma-code")
+        first: list[Any] = []
+
+        def first_thread(request: Any) -> bool:
+            first.append(request)
+            return len(first) == 1
+
+        fake.chaos([("POST", THREADS)], fraction=1.0, statuses=(500,), stored_share=1.0, predicate=first_thread)
+        await fake.slash(g, admin, "episode thread", show="trauma-code", episode="S1E1")
+        # The row is written once the creation returned, after every try discord.py made.
+        await wait_for(lambda: bot.query("SELECT COUNT(*) FROM episode_threads") == [(1,)], LONG, "the thread row")
+        await bot.stop()
+    finally:
+        await bot.abort()
+    names = Counter(c.name for c in fake.channels.values() if c.parent_id == forum.id and c.is_thread)
+    figures(capsys, f"\nthread made and answered 500: threads {dict(names)}")
+    assert names == Counter({EPISODES[0]: 1})
