@@ -146,7 +146,8 @@ async def test_random_kills_in_a_discord_storm_lose_and_double_nothing(fake, tmp
         assert len(parties) == PARTIES, parties
 
         # From here on some posts are stored by Discord and answered 500/502 all the same (discord.py sends them
-        # again by itself): alerts, reminders (their announcements are made by now) and DMs.
+        # again by itself, with the same nonce): alerts, reminders (their announcements are made by now) and DMs;
+        # DMs also 503, which the bot itself tries again.
         def dm(request: Any) -> bool:
             return int(request.params["channel_id"]) in {c.id for c in fake.dm_channels.values()}
 
