@@ -136,11 +136,12 @@ class PartyNotices:
                 if is_network_failure(exc):
                     network_errors.append(exc)
         dms_sent = 0
+        dm_key = marker[0] if marker is not None else f"cancel.{party.id}"
         for user_id in (r.user_id for r in people if r.dm_reminders):
             if dms is not None and not await dms.claim(user_id):
                 continue  # recorded before: sent already, or interrupted by a crash (at most once per DM)
             try:
-                await self._dm(user_id, dm_text)
+                await self._dm(user_id, dm_text, render.dm_nonce(dm_key, user_id))
                 dms_sent += 1
             except DISCORD_FAILURES as exc:
                 if is_network_failure(exc):
@@ -156,13 +157,14 @@ class PartyNotices:
         if channel_error is not None:
             raise channel_error
 
-    async def _dm(self, user_id: int, text: str) -> None:
+    async def _dm(self, user_id: int, text: str, nonce: str) -> None:
         """DM one member; a failure that cannot have delivered anything (5xx, no connection) is tried again
-        after each of DM_RETRY_DELAYS, so a short Discord hiccup does not cost the DM."""
+        after each of DM_RETRY_DELAYS, so a short Discord hiccup does not cost the DM. Every try carries the same
+        nonce: a 5xx that Discord answered after storing the DM gets the stored one back, not a second DM."""
         for delay in (*DM_RETRY_DELAYS, None):
             try:
                 user = self.bot.get_user(user_id) or await self.bot.fetch_user(user_id)
-                await user.send(text, allowed_mentions=NO_MENTIONS)
+                await user.send(text, allowed_mentions=NO_MENTIONS, nonce=nonce)
                 return
             except DISCORD_FAILURES as exc:
                 if delay is None or not not_delivered(exc):

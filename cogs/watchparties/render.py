@@ -5,6 +5,7 @@ written here; the service hands over ids and datetimes."""
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -168,6 +169,13 @@ def reminder_nonce(marker: str, index: int) -> str:
     """The nonce of the `index`-th message of a reminder post (Discord refuses a second message with the same nonce
     for a few minutes; at most 25 characters)."""
     return f"{marker}.{index}"[-25:]
+
+
+def dm_nonce(key: str, user_id: int) -> str:
+    """The nonce of the DM about `key` (a reminder's marker, or a party's cancellation) to one member: the same for
+    every try, so a DM that Discord stored but answered with an error is returned by the next try, not sent twice
+    (Discord returns the earlier message for a repeated nonce for a few minutes; at most 25 characters)."""
+    return hashlib.sha256(f"{key}:{user_id}".encode()).hexdigest()[:25]
 
 
 def reminder_embed(t: Text, party: Party, marker: str) -> discord.Embed:

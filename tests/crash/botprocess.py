@@ -12,6 +12,8 @@ import os
 import signal
 import sqlite3
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,10 @@ class BotProcess:
     async def restart(self) -> None:
         await self.start()
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
     async def stop(self) -> None:
         """A clean stop (SIGTERM) at the end of a run; killed if it does not stop in time."""
         if self.process is None or self.process.returncode is not None:
@@ -93,6 +99,12 @@ class BotProcess:
         try:
             await asyncio.wait_for(self.process.wait(), 20)
         except TimeoutError:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+    async def abort(self) -> None:
+        """SIGKILL the bot if it still runs (a test that failed half-way leaves no process behind)."""
+        if self.process is not None and self.process.returncode is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             await self.process.wait()
 
@@ -111,3 +123,56 @@ class BotProcess:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+
+# -- steps and readings the crash tests share (a member's view through the fake; the stored state) ----------------
+
+
+async def answered(fake: Any, guild: Any, member: Any, command: str, **options: Any) -> Any:
+    """Run a slash command and return what the member was shown (the followup of a deferred answer)."""
+    ix = await fake.slash(guild, member, command, options=options)
+    response = await ix.response(timeout=10)
+    if response.type == 5:
+        [followup] = await ix.followups(1, timeout=20)
+        return followup
+    return response.data
+
+
+def party_id_of(message: dict[str, Any]) -> int:
+    """The party id in a watch-party announcement's or reminder's embed footer ("... #<id> ...")."""
+    return int(message["embeds"][0]["footer"]["text"].split("#")[1].split(" ")[0])
+
+
+def reminder_posts(fake: Any, channel: Any) -> Counter[int]:
+    """Reminder messages in the channel per party id (by the marker in their embed footer)."""
+    found: Counter[int] = Counter()
+    for message in fake.messages_in(channel):
+        for embed in message.get("embeds") or []:
+            text = (embed.get("footer") or {}).get("text") or ""
+            if " reminder · r" in text:
+                found[int(text.split("#")[1].split(" ")[0])] += 1
+    return found
+
+
+def dms_about(fake: Any, title: str) -> Counter[int]:
+    """DMs whose text names this party, per recipient."""
+    found: Counter[int] = Counter()
+    for user_id, channel in fake.dm_channels.items():
+        found[user_id] += sum(1 for m in fake.messages_in(channel) if title in (m.get("content") or ""))
+    return found
+
+
+def figures(capsys: Any, line: str) -> None:
+    """Show a test's figures in the pytest output (even when it passes)."""
+    with capsys.disabled():
+        sys.stdout.write(line + "\n")
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` (a reading of the database or the fake) until it holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e import test_news
-from tests.e2e.test_news import START, answer, configure, news_posts, old_items
 from tests.e2e.news_steps import run_poll_job
+from tests.e2e.test_news import START, answer, configure, news_posts, old_items
 from tests.fakediscord.state import Perm
 from tests.feeds import fixtures
 

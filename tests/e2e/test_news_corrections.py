@@ -4,6 +4,7 @@ on a later change only up to the limit. Polls are run by the real `news:poll` jo
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from tests.e2e import test_news
@@ -89,3 +90,24 @@ async def test_a_corrected_forum_post_has_its_starter_message_edited(fake, news)
     assert edit.params == {"channel_id": thread_id, "message_id": thread_id}
     assert edit.json["embeds"][0]["title"] == "Season 2 confirmed"
     assert fake.requests_to("POST", "/channels/{channel_id}/threads", since=mark) == []
+
+
+async def test_two_runs_at_once_edit_a_corrected_story_once(fake, news):
+    """The poll job and a manual check (or a push) may finish their polls together: the correction is edited by
+    one of them. The first edit's answer is held, so the second run starts while the first is still editing."""
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    news.feeds.server.serve_items("/outlet", [], title="Outlet")
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet")))
+    await answer(await fake.slash(g, g.member("admin"), "news keywords add", keyword="season"))
+    serve(news, "Season 2 confirmd", "Filming starts in 2025")
+    await news.next_cycle()
+    [post] = news_posts(fake, g.channel("news"))
+    serve(news, "Season 2 confirmed", "Filming starts in 2025")
+    fake.hold(*EDIT_MESSAGE, 0.5)
+    mark = fake.mark()
+    news.clock.advance(minutes=11)
+    await asyncio.gather(news.service.tick(), news.service.tick())
+    assert [r.params["message_id"] for r in fake.requests_to(*EDIT_MESSAGE, since=mark)] == [str(post["id"])]
+    assert fake.message(post["id"])["embeds"][0]["title"] == "Season 2 confirmed"

@@ -94,6 +94,8 @@ class RecordedRequest:
     time: datetime
     status: int = 0
     response: Any = None
+    # A chaos 5xx answered after the request was handled (Discord did it; the answer says it failed).
+    failed_after_handling: bool = False
 
     @property
     def route(self) -> str:
@@ -161,7 +163,9 @@ class Chaos:
     """`fake.chaos(...)`: a seeded fraction of the matching REST calls answer an error instead of being handled
     (nothing is stored), and 429s are checked: a request to the same route before its `retry_after` ran out (to
     any route, for a global one) is a `rate_limit_ignored` violation. `injected` counts the answers by status (and
-    "429 global")."""
+    "429 global"). With `stored_share`, that share of the injected 5xx answers comes after the request was handled
+    (Discord stored the message or made the thread, and still answered 5xx, as its edge does now and then);
+    counted as "<status> after storing"."""
 
     routes: list[tuple[str, str]]
     fraction: float
@@ -169,6 +173,9 @@ class Chaos:
     retry_after: float
     global_share: float
     rng: random.Random
+    stored_share: float = 0.0
+    predicate: Callable[[RecordedRequest], bool] | None = None
+    in_flight_slack: float | None = None  # None: IN_FLIGHT_SLACK, at most a third of retry_after
     injected: dict[str, int] = field(default_factory=dict)
     active: bool = True
     # A 429's window as (start, end) in monotonic time. It starts a little after the 429 was answered: requests the
@@ -590,12 +597,16 @@ class FakeDiscord:
 
     def chaos(self, routes: list[tuple[str, str]], *, fraction: float = 0.3,
               statuses: tuple[int, ...] = (500, 502, 503, 429), retry_after: float = 0.2, global_share: float = 0.2,
-              seed: int = 0) -> Chaos:
+              seed: int = 0, stored_share: float = 0.0,
+              predicate: Callable[[RecordedRequest], bool] | None = None,
+              in_flight_slack: float | None = None) -> Chaos:
         """From now on a seeded `fraction` of the requests to `routes` ((method, template or glob) pairs) answer one
         of `statuses` (a 429 is a global one with probability `global_share`, with `retry_after` seconds) before
-        being handled. Returns the `Chaos` (counts; `stop()`)."""
+        being handled; a share `stored_share` of the 5xx ones after being handled instead (what they asked for is
+        done); `predicate` narrows the matching requests further; `in_flight_slack` replaces the default slack
+        after a 429 (a busier client needs more). Returns the `Chaos` (counts; `stop()`)."""
         chaos = Chaos([(m.upper(), p) for m, p in routes], fraction, statuses, retry_after, global_share,
-                      random.Random(seed))
+                      random.Random(seed), stored_share, predicate, in_flight_slack)
         self.chaos_runs.append(chaos)
         return chaos
 
@@ -732,22 +743,37 @@ class FakeDiscord:
             return None
         now = time.monotonic()
         key = _route_key(record)
+        # Interaction webhooks (followups, @original) are not bound by the global rate limit, as on Discord.
+        global_applies = not record.template.startswith("/webhooks/")
         for chaos in self.chaos_runs:
-            windows = (chaos.blocked_all, chaos.blocked_routes.get(key, (0.0, 0.0)))
-            if any(start <= now < end for start, end in windows):
-                self.violation("rate_limit_ignored", f"{record.route} inside a 429 window", record)
+            windows = [("route", chaos.blocked_routes.get(key, (0.0, 0.0)))]
+            if global_applies:
+                windows.append(("global", chaos.blocked_all))
+            for kind, (start, end) in windows:
+                if start <= now < end:
+                    self.violation("rate_limit_ignored", f"{record.route} {now - start:.3f} s into a {kind} 429 "
+                                   f"window of {end - start:.3f} s", record)
+                    break
         for chaos in self.chaos_runs:
-            if not chaos.matches(record.method, record.template, record.path) or chaos.rng.random() >= chaos.fraction:
+            if not chaos.matches(record.method, record.template, record.path):
+                continue
+            if (chaos.predicate is not None and not chaos.predicate(record)) or chaos.rng.random() >= chaos.fraction:
                 continue
             status = chaos.rng.choice(chaos.statuses)
             if status != 429:
-                chaos.injected[str(status)] = chaos.injected.get(str(status), 0) + 1
+                label = str(status)
+                if chaos.stored_share and chaos.rng.random() < chaos.stored_share:
+                    record.failed_after_handling = True
+                    label = f"{status} after storing"
+                chaos.injected[label] = chaos.injected.get(label, 0) + 1
                 return status, {"message": f"{status}: injected", "code": 0}, {}
             is_global = chaos.rng.random() < chaos.global_share
             label = "429 global" if is_global else "429"
             chaos.injected[label] = chaos.injected.get(label, 0) + 1
             # Slack at both ends for clocks and scheduling: the client reads the answer, then waits retry_after.
-            window = (now + min(IN_FLIGHT_SLACK, chaos.retry_after / 3), now + chaos.retry_after * 0.9)
+            slack = min(IN_FLIGHT_SLACK, chaos.retry_after / 3) if chaos.in_flight_slack is None else \
+                chaos.in_flight_slack
+            window = (now + slack, now + chaos.retry_after * 0.9)
             if is_global:
                 chaos.blocked_all = window
             else:
@@ -759,8 +785,15 @@ class FakeDiscord:
     async def _answer_now(self, request: web.Request, route: _Route | None,
                           record: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
         injected = self._check_rate_limits(record)
-        if injected is not None:
+        if injected is not None and not record.failed_after_handling:
             return injected
+        answer = await self._handle(request, route, record)
+        if injected is not None and answer[0] < 400:
+            return injected  # done, and answered with an error all the same
+        return answer
+
+    async def _handle(self, request: web.Request, route: _Route | None,
+                      record: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
         for fault in self._faults:
             if fault.times > 0 and fault.matches(record.method, record.template, record.path):
                 fault.times -= 1

@@ -59,8 +59,8 @@ async def test_missed_opening_runs_at_startup_and_only_once(env):
     clock["now"] = NOW + timedelta(hours=1)  # ...and came back an hour later
     assert await service.openings.rebuild_jobs() == 1
     for _ in range(500):  # up to 10 s: a loaded machine is slow, a passing run never waits that long
-        if service.gateway.created:
-            break
+        if service.gateway.created and await service.threads.thread(episode) is not None:
+            break  # made and recorded (the row is written after Discord answered)
         await asyncio.sleep(0.02)
     assert len(service.gateway.created) == 1
     assert (await service.threads.thread(episode)).thread_id == service.gateway.created[0]
@@ -77,8 +77,8 @@ async def test_an_opening_job_that_fires_late_still_opens_the_thread(env):
     episode = await service.schedules.add_episode(show, 1, 1, None, real_now - timedelta(minutes=10))
     clock["now"] = real_now
     for _ in range(500):  # up to 10 s: a loaded machine is slow, a passing run never waits that long
-        if service.gateway.created:
-            break
+        if service.gateway.created and await service.threads.thread(episode) is not None:
+            break  # made and recorded (the row is written after Discord answered)
         await asyncio.sleep(0.02)
     assert len(service.gateway.created) == 1
     assert (await service.threads.thread(episode)).thread_id == service.gateway.created[0]

@@ -8,6 +8,7 @@ at most MAX_REVISIONS times (a feed whose summaries churn cannot keep editing an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime
@@ -36,6 +37,9 @@ class Corrections:
     def __init__(self, repo: NewsRepository, poster: NewsPoster) -> None:
         self.repo = repo
         self.poster = poster
+        # One run at a time: the poll job, /news check and a WebSub push each run it after their poll; two runs
+        # reading the same pending corrections would edit each message twice.
+        self._editing = asyncio.Lock()
 
     async def check(self, feed: FeedRecord, parsed: ParsedFeed) -> int:
         """Store the corrections a fetch (or a push) brings; returns how many stories changed."""
@@ -59,6 +63,10 @@ class Corrections:
 
     async def edit_pending(self) -> int:
         """Edit the messages of stored corrections; returns how many were edited."""
+        async with self._editing:
+            return await self._edit_pending()
+
+    async def _edit_pending(self) -> int:
         edited = 0
         for story in await self.repo.pending_edits():
             channel_id = story.posted_channel_id or story.channel_id

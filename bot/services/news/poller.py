@@ -113,6 +113,9 @@ class Poller:
                          observe_later: list[tuple[FeedRecord, FetchResult, int]], *, only_if_due: bool) -> None:
         try:
             async with self.locks(feed.id):
+                # Re-checked under the lock: a concurrent poll may have just fetched this feed. Looked up before the
+                # row is read again: that poll may record it and forget it here while the read is under way.
+                unrecorded = self._unrecorded.get(feed.id)
                 if self.locks.released_since(feed.id, read_at):
                     # Someone (a resume, a feed add, a check) held the feed since it was read: read it again.
                     fresh = await self.repo.get_feed(feed.id)
@@ -120,8 +123,6 @@ class Poller:
                         return
                     feed = fresh
                 now = self.schedule.now()
-                # Re-checked under the lock: a concurrent poll may have just fetched this feed.
-                unrecorded = self._unrecorded.get(feed.id)
                 next_poll_at = feed.next_poll_at if unrecorded is None else unrecorded.next_poll_at
                 if only_if_due and next_poll_at > now:
                     return
