@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import discord
@@ -91,3 +92,47 @@ async def notify_admins(client: CodeBlueBot, guild_id: int, content: str) -> boo
         log.warning("could not post to the log channel of guild %s", guild_id, exc_info=True)
         return False
     return True
+
+
+# A creation Discord stored but answered with a 500/502/504 is sent again by discord.py itself: a thread, a forum
+# post or a scheduled event carries no nonce, so the retry makes a twin. The caller keeps the earlier one.
+TWIN_WINDOW_SECONDS = 300
+
+
+def send_nonce() -> str:
+    """A nonce for one message send: discord.py resends the same payload after a 500/502/504, and Discord returns
+    the message it already stored under this nonce instead of posting a second (20 characters; Discord allows 25)."""
+    return secrets.token_hex(10)
+
+
+def earlier_twin_thread(channel: discord.TextChannel | discord.ForumChannel, created: discord.Thread,
+                        names: set[str]) -> discord.Thread | None:
+    """A thread the bot made in `channel` shortly before `created`, under one of `names` (its THREAD_CREATE
+    reached the bot while discord.py waited before its retry); None when `created` is the only one."""
+    window = TWIN_WINDOW_SECONDS * 1000 << 22  # snowflake distance of the window
+    twins = [t for t in channel.threads if t.id != created.id and created.id - window < t.id < created.id
+             and t.owner_id == created.owner_id and t.name in names and not t.archived]
+    return min(twins, key=lambda t: t.id, default=None)
+
+
+async def earlier_twin_event(guild: discord.Guild, created: discord.ScheduledEvent) -> discord.ScheduledEvent | None:
+    """A scheduled event the bot made shortly before `created` with the same name and start (read from Discord:
+    the bot does not receive scheduled-event events); None when `created` is the only one or the read fails."""
+    window = TWIN_WINDOW_SECONDS * 1000 << 22
+    try:
+        events = await guild.fetch_scheduled_events(with_counts=False)
+    except discord.HTTPException:
+        log.warning("could not read the scheduled events of guild %s to look for a twin", guild.id, exc_info=True)
+        return None
+    twins = [e for e in events if created.id - window < e.id < created.id and e.creator_id == created.creator_id
+             and e.name == created.name and e.start_time == created.start_time]
+    return min(twins, key=lambda e: e.id, default=None)
+
+
+async def discard_twin(what: discord.Thread | discord.ScheduledEvent, kept: int) -> None:
+    """Delete a twin made by a retried creation; a failure is logged (the twin stays, the earlier one is used)."""
+    log.warning("deleting %s %s: a retried creation made it twice (keeping %s)", type(what).__name__, what.id, kept)
+    try:
+        await what.delete()
+    except discord.HTTPException:
+        log.warning("could not delete the twin %s", what.id, exc_info=True)

@@ -11,7 +11,7 @@ import discord
 
 from bot.client import CodeBlueBot
 from bot.services.episodes import PremiereInfo
-from bot.ui import NO_MENTIONS, guild_text
+from bot.ui import NO_MENTIONS, discard_twin, earlier_twin_thread, guild_text, send_nonce
 
 from .discord_threads import THREAD_ARCHIVED, DiscordThreads
 from .render import Say, premiere_embed
@@ -38,12 +38,18 @@ class DiscordPremieres:
         say = self._say(info.guild_id)
         embed = premiere_embed(say, info)
         may_pin = channel.permissions_for(channel.guild.me).manage_messages
+        message: discord.Message | discord.PartialMessage
         if isinstance(channel, discord.ForumChannel):
             name = say("episodes.premiere.post_name", show=info.show.short_name, season=info.season.number)
             created = await channel.create_thread(name=name[:100], embed=embed, allowed_mentions=NO_MENTIONS)
-            where, message = created.thread.id, created.message
+            twin = earlier_twin_thread(channel, created.thread, {name[:100]})
+            if twin is not None:  # the creation was stored, answered 5xx and sent again by discord.py
+                await discard_twin(created.thread, kept=twin.id)
+                where, message = twin.id, twin.get_partial_message(twin.id)
+            else:
+                where, message = created.thread.id, created.message
         else:
-            message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+            message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS, nonce=send_nonce())
             where = channel.id
         if may_pin:
             try:

@@ -15,7 +15,17 @@ from bot.domain.episodes import episode_label, episode_tag_name, episode_thread_
 from bot.errors import UserFacingError
 from bot.i18n import LANGUAGES
 from bot.services.episodes import EpisodeThread, StarterInfo
-from bot.ui import CHANNEL_NEEDS, NO_MENTIONS, channel_family, guild_text, missing_permissions, notify_admins
+from bot.ui import (
+    CHANNEL_NEEDS,
+    NO_MENTIONS,
+    channel_family,
+    discard_twin,
+    earlier_twin_thread,
+    guild_text,
+    missing_permissions,
+    notify_admins,
+    send_nonce,
+)
 
 from .components import starter_view
 from .failures import ChannelPermissionError, failure_kind, failure_reason
@@ -30,6 +40,7 @@ MAX_APPLIED_TAGS = 5
 THREAD_ARCHIVED = 50083
 """Discord's error code for an action on an archived thread."""
 UNKNOWN_MESSAGE = 10008
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
 
 
 class DiscordThreads:
@@ -113,15 +124,24 @@ class DiscordThreads:
             created = await channel.create_thread(name=name, auto_archive_duration=minutes,
                                                   applied_tags=tags, embed=embed, view=view,
                                                   allowed_mentions=NO_MENTIONS)
+            twin = earlier_twin_thread(channel, created.thread, {name})
+            if twin is not None:  # the creation was stored, answered 5xx and sent again by discord.py
+                await discard_twin(created.thread, kept=twin.id)
+                return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, twin.id, twin.id, "forum",
+                                     "open")
             return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, created.thread.id,
                                  created.message.id, "forum", "open")
-        message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS, nonce=send_nonce())
         try:
-            thread = await message.create_thread(name=name, auto_archive_duration=minutes)
-        except discord.HTTPException:
-            await _quietly(message.delete())  # no starter message left without its thread
-            raise
-        return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, thread.id, message.id, "text", "open")
+            thread_id = (await message.create_thread(name=name, auto_archive_duration=minutes)).id
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                await _quietly(message.delete())  # no starter message left without its thread
+                raise
+            # discord.py sent the creation again after Discord stored it and answered 5xx: the thread is there,
+            # under the message's id.
+            thread_id = message.id
+        return EpisodeThread(starter.guild_id, starter.episode.id, channel.id, thread_id, message.id, "text", "open")
 
     def _names_in_every_language(self, starter: StarterInfo) -> set[str]:
         """The episode's thread name with each catalog language's suffix: the server's language may have

@@ -10,6 +10,7 @@ import discord
 
 from bot.client import CodeBlueBot
 from bot.services.watchparties import Party, WatchPartyService
+from bot.ui import discard_twin, earlier_twin_event
 
 from . import render
 from .notices import not_delivered
@@ -49,6 +50,7 @@ class ScheduledEvents:
         the bot may not (no Manage Events)."""
         if guild is None or not self._can_manage_events(guild):
             return False
+        event: discord.ScheduledEvent | None = None
         for delay in (*RETRY_DELAYS, None):
             try:
                 event = await self._create_in_discord(guild, self._plan(party, guild))
@@ -56,11 +58,17 @@ class ScheduledEvents:
             except discord.Forbidden:
                 return False
             except discord.HTTPException as exc:
-                if delay is not None and not_delivered(exc):  # Discord failed (5xx): nothing was created
+                if delay is not None and not_delivered(exc):  # 5xx: tried again; a twin it makes is found below
                     await asyncio.sleep(delay)
                     continue
                 log.warning("could not create the scheduled event of party %s", party.id, exc_info=True)
                 return True
+        if event is None:
+            return True
+        twin = await earlier_twin_event(guild, event)
+        if twin is not None:  # a creation Discord stored but answered 5xx was sent again (by discord.py or above)
+            await discard_twin(event, kept=twin.id)
+            event = twin
         await self.service.set_scheduled_event(party.id, event.id)
         return True
 
