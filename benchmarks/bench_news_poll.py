@@ -164,7 +164,7 @@ class StallMeter:
 
 class Breakdown:
     """Wall time the tick spent in its serialized parts: ingesting (one feed at a time, under the ingest lock:
-    matching, dedupe, the ingest transaction) and delivering (after the polls: reading intents, attempt marks,
+    dedupe and the ingest transaction) and delivering (after the polls: reading intents, attempt marks,
     sends, sent records), and within delivering, in the poster's sends (Discord's part; 0 with the recorder)."""
 
     def __init__(self, service: NewsService, poster: RecordingPoster) -> None:
@@ -328,7 +328,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 rate = f"{entries / wall:,.0f}" if entries else "-"
                 ingest, deliver, sends = breakdown.take()
                 results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst, deliver,
-                                                      sends))
+                                                      sends, cpu, loop_cpu))
                 print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
                       f"{rate:>11}"
                       f"{meter.worst * 1000:>14.1f}{floor_meter.worst * 1000:>8.1f}"
@@ -349,7 +349,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 print(f"  {'':<14} per-round ratios {', '.join(f'{x:.2f}' for x in ratios)}; median delivering "
                       f"{statistics.median(r[4] for r in rows):.2f} s, of it Discord sends "
                       f"{statistics.median(r[5] for r in rows):.2f} s; ratio without the sends "
-                      f"{statistics.median(without_sends):.2f}x")
+                      f"{statistics.median(without_sends):.2f}x; cpu {statistics.median(r[6] for r in rows):.2f} s "
+                      f"(loop {statistics.median(r[7] for r in rows):.2f} s)")
             if rounds:
                 full = statistics.median(r[0] for r in results["all changed"])
                 unchanged = statistics.median(r[0] for r in results["all unchanged"])
