@@ -46,7 +46,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.services.news import NewsPost, NewsService
-from bot.services.news.parsing import PARSE_PROCESSES, new_parse_pool
+from bot.services.news.parsing import PARSE_PROCESSES, new_parse_pool, parse_slots
 from bot.services.settings import SettingsService
 from db.database import Database
 from db.migrate import migrate
@@ -249,7 +249,8 @@ def profile_report(profile: cProfile.Profile, lines: int = 18) -> str:
 
 
 async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, parse_processes: int = 0,
-              rounds: int = 3, profile: bool = False, send_ms: float = 0.0) -> None:
+              rounds: int = 3, profile: bool = False, send_ms: float = 0.0,
+              parse_concurrency: int = 0) -> None:
     from bot.services.feed_fetch import FeedFetcher
 
     port_queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -272,7 +273,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             executor = new_parse_pool(parse_processes)
             service = NewsService(repo, fetcher, poster, settings, clock=clock, concurrency=concurrency,
                                   rng=random.Random(1), parse_executor=executor,
-                                  parse_concurrency=max(2, parse_processes))
+                                  parse_concurrency=parse_concurrency or parse_slots(parse_processes))
             breakdown = Breakdown(service, poster)
             now = int(clock.now.timestamp())
             for n in range(feeds):
@@ -375,13 +376,16 @@ def main() -> None:
     parser.add_argument("--trace-memory", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of phases 2-3 (default %(default)s)")
     parser.add_argument("--profile", action="store_true", help="cProfile this process in each phase")
+    parser.add_argument("--parse-concurrency", type=int, default=0,
+                        help="parses in flight at once (default: as the bot, parse_slots(processes))")
     parser.add_argument("--send-ms", type=float, default=0.0,
                         help="milliseconds each Discord send takes (default 0: the recorder answers at once)")
     parser.add_argument("--parse-processes", type=int, default=PARSE_PROCESSES,
                         help="parsing processes, as the bot uses (default %(default)s); 0 parses in threads")
     args = parser.parse_args()
     asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory, args.parse_processes,
-                    args.rounds, args.profile, args.send_ms))
+                    args.rounds, args.profile, args.send_ms,
+                    args.parse_concurrency))
 
 
 if __name__ == "__main__":

@@ -66,10 +66,10 @@ class Ingester:
         self._lock = asyncio.Lock()
 
     async def ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
-                     *, exclude_guild: int | None = None) -> tuple[int, int]:
+                     *, exclude_guild: int | None = None, digest: str | None = None) -> tuple[int, int]:
         """Mark the entries seen and queue deliveries for new ones; (new entries, queued). `exclude_guild`: a
-        server for which this fetch is a baseline (it just followed or resumed the feed). The caller holds the
-        feed's lock."""
+        server for which this fetch is a baseline (it just followed or resumed the feed). `digest`: the body's
+        body_hash when the caller has it already. The caller holds the feed's lock."""
         entries = list({e.key: e for e in parsed.entries}.values())
         keys = [e.key for e in entries]
         new: list[FeedEntry] = []
@@ -86,11 +86,12 @@ class Ingester:
                     matching.append((subscription, [e for e, f in zip(new, fields, strict=True)
                                                     if keywords.match_normalized(f).matched]))
         async with self._lock:
-            return await self._ingest(feed, parsed, result, now, keys, new, matching)
+            return await self._ingest(feed, parsed, result, now, keys, new, matching,
+                                      digest if digest is not None else body_hash(result.body))
 
     async def _ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int, keys: list[str],
                       new: list[FeedEntry], matching: list[tuple[SubscriptionRecord, list[FeedEntry]]],
-                      ) -> tuple[int, int]:
+                      digest: str | None) -> tuple[int, int]:
         """Under the ingest lock: dedupe per server against its recent stories, and write everything."""
         deliveries: list[NewDelivery] = []
         for subscription, entries in matching:
@@ -99,7 +100,7 @@ class Ingester:
             feed.id, now=now, next_poll_at=self.schedule.after_success(now), title=parsed.title,
             etag=result.etag, last_modified=result.last_modified, entry_keys=keys, new_item=bool(new),
             deliveries=deliveries, prune_seen_before=now - int(SEEN_RETENTION.total_seconds()),
-            body_hash=body_hash(result.body),
+            body_hash=digest,
         )
         return len(new), queued
 
