@@ -347,7 +347,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                       f"   longest stall {stall * 1000:5.1f} ms (floor {floor_stall * 1000:5.1f} ms)")
                 ratios = [r[0] / r[1] for r in rows]
                 without_sends = [(r[0] - r[5]) / r[1] for r in rows]
-                print(f"  {'':<14} per-round ratios {', '.join(f'{x:.2f}' for x in ratios)}; median delivering "
+                print(f"  {'':<14} per-round ratios {', '.join(f'{x:.2f}' for x in ratios)} (median "
+                      f"{statistics.median(ratios):.2f}x); median delivering "
                       f"{statistics.median(r[4] for r in rows):.2f} s, of it Discord sends "
                       f"{statistics.median(r[5] for r in rows):.2f} s; ratio without the sends "
                       f"{statistics.median(without_sends):.2f}x; cpu {statistics.median(r[6] for r in rows):.2f} s "
