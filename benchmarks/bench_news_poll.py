@@ -46,7 +46,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.services.news import NewsPost, NewsService
-from bot.services.news.parsing import PARSE_PROCESSES, new_parse_pool
+from bot.services.news.parsing import PARSE_PROCESSES, new_parse_pool, parse_slots
 from bot.services.settings import SettingsService
 from db.database import Database
 from db.migrate import migrate
@@ -116,11 +116,17 @@ def serve(port_queue: multiprocessing.Queue, command_queue: multiprocessing.Queu
 
 
 class RecordingPoster:
-    def __init__(self) -> None:
+    """Stands in for Discord: records the post and answers a message id at once (no HTTP round trip). With
+    `send_ms`, each post waits that long first, like a round trip to Discord (`--send-ms`)."""
+
+    def __init__(self, send_ms: float = 0.0) -> None:
         self.posts = 0
         self._ids = 10**17
+        self.send_delay = send_ms / 1000
 
     async def post(self, post: NewsPost) -> int:
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         self.posts += 1
         self._ids += 1
         return self._ids
@@ -154,6 +160,35 @@ class StallMeter:
     def __exit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
+
+
+class Breakdown:
+    """Wall time the tick spent in its serialized parts: ingesting (one feed at a time, under the ingest lock:
+    dedupe and the ingest transaction) and delivering (after the polls: reading intents, attempt marks,
+    sends, sent records), and within delivering, in the poster's sends (Discord's part; 0 with the recorder)."""
+
+    def __init__(self, service: NewsService, poster: RecordingPoster) -> None:
+        self.ingest = self.deliver = self.sends = 0.0
+        self._wrap(service.poller.ingester, "_ingest", "ingest")
+        self._wrap(service.deliverer, "deliver_pending", "deliver")
+        self._wrap(poster, "post", "sends")
+
+    def _wrap(self, owner: object, name: str, total: str) -> None:
+        original = getattr(owner, name)
+
+        async def timed(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                setattr(self, total, getattr(self, total) + time.perf_counter() - started)
+
+        setattr(owner, name, timed)
+
+    def take(self) -> tuple[float, float, float]:
+        figures = (self.ingest, self.deliver, self.sends)
+        self.ingest = self.deliver = self.sends = 0.0
+        return figures
 
 
 class Clock:
@@ -202,14 +237,20 @@ class Floor:
 
 
 def profile_report(profile: cProfile.Profile, lines: int = 18) -> str:
+    """The functions with the most own time, then the project's own functions by cumulative time (time spent
+    waiting inside them included: the database thread, the parse processes, other tasks)."""
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(lines)
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(lines)
+    stats.sort_stats("cumulative").print_stats(r"/(bot|db)/", lines)
     text = out.getvalue()
-    return text[text.find("   ncalls"):] if "   ncalls" in text else text
+    return "\n".join(line for line in text.splitlines()
+                     if line.startswith(("   ncalls", " ")) and line.strip())
 
 
 async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, parse_processes: int = 0,
-              rounds: int = 3, profile: bool = False) -> None:
+              rounds: int = 3, profile: bool = False, send_ms: float = 0.0,
+              parse_concurrency: int = 0) -> None:
     from bot.services.feed_fetch import FeedFetcher
 
     port_queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -228,11 +269,12 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
         connector = aiohttp.TCPConnector(limit=concurrency * 2)
         async with aiohttp.ClientSession(connector=connector) as session:
             fetcher = FeedFetcher(session, user_agent="CodeBlue-bench", allow_private=True)
-            poster = RecordingPoster()
+            poster = RecordingPoster(send_ms)
             executor = new_parse_pool(parse_processes)
             service = NewsService(repo, fetcher, poster, settings, clock=clock, concurrency=concurrency,
                                   rng=random.Random(1), parse_executor=executor,
-                                  parse_concurrency=max(2, parse_processes))
+                                  parse_concurrency=parse_concurrency or parse_slots(parse_processes))
+            breakdown = Breakdown(service, poster)
             now = int(clock.now.timestamp())
             for n in range(feeds):
                 feed = await repo.ensure_feed(f"http://127.0.0.1:{port}/feed/{n}", now=now, next_poll_at=now)
@@ -241,10 +283,11 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
 
             parsing = f"{parse_processes} parse processes" if parse_processes else "parse in threads"
             print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}, "
-                  f"{rounds} round(s) of phases 2-3")
+                  f"{rounds} round(s) of phases 2-3"
+                  + (f", {send_ms:g} ms per Discord send" if send_ms else ""))
             print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'loop cpu':>9}{'entries/s':>11}"
                   f"{'max stall ms':>14}{'(floor)':>8}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}"
-                  f"{'traced MB':>10}")
+                  f"{'traced MB':>10}{'ingest s':>9}{'deliver s':>10}{'sends s':>8}")
             urls = [f"http://127.0.0.1:{port}/feed/{n}" for n in range(feeds)]
             floor_connector = aiohttp.TCPConnector(limit=concurrency * 2)
             floor_session = aiohttp.ClientSession(connector=floor_connector)
@@ -254,7 +297,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(executor, floor_parse, warm_body)
                                    for _ in range(max(2, parse_processes) * 2)))
-            results: dict[str, list[tuple[float, float, float]]] = {}
+            results: dict[str, list[tuple[float, ...]]] = {}
             profiles: list[tuple[str, cProfile.Profile]] = []
             phases = ["first poll"] + ["all changed", "all unchanged"] * rounds
             for phase in phases:
@@ -284,12 +327,15 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 entries = 0 if phase == "all unchanged" else feeds * items
                 rate = f"{entries / wall:,.0f}" if entries else "-"
-                results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst))
+                ingest, deliver, sends = breakdown.take()
+                results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst, deliver,
+                                                      sends, cpu, loop_cpu))
                 print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
                       f"{rate:>11}"
                       f"{meter.worst * 1000:>14.1f}{floor_meter.worst * 1000:>8.1f}"
                       f"{poster.posts - posted_before:>8}{summary.not_modified:>6}"
-                      f"{summary.failed:>8}{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}")
+                      f"{summary.failed:>8}{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}"
+                      f"{ingest:>9.2f}{deliver:>10.2f}{sends:>8.2f}")
             await floor_session.close()
             print()
             print(f"medians over {rounds} round(s):")
@@ -299,6 +345,14 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 stall, floor_stall = max(r[2] for r in rows), max(r[3] for r in rows)
                 print(f"  {phase:<14} {wall:6.2f} s   floor {floor_wall:6.3f} s   ratio {wall / floor_wall:5.2f}x"
                       f"   longest stall {stall * 1000:5.1f} ms (floor {floor_stall * 1000:5.1f} ms)")
+                ratios = [r[0] / r[1] for r in rows]
+                without_sends = [(r[0] - r[5]) / r[1] for r in rows]
+                print(f"  {'':<14} per-round ratios {', '.join(f'{x:.2f}' for x in ratios)} (median "
+                      f"{statistics.median(ratios):.2f}x); median delivering "
+                      f"{statistics.median(r[4] for r in rows):.2f} s, of it Discord sends "
+                      f"{statistics.median(r[5] for r in rows):.2f} s; ratio without the sends "
+                      f"{statistics.median(without_sends):.2f}x; cpu {statistics.median(r[6] for r in rows):.2f} s "
+                      f"(loop {statistics.median(r[7] for r in rows):.2f} s)")
             if rounds:
                 full = statistics.median(r[0] for r in results["all changed"])
                 unchanged = statistics.median(r[0] for r in results["all unchanged"])
@@ -323,11 +377,16 @@ def main() -> None:
     parser.add_argument("--trace-memory", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of phases 2-3 (default %(default)s)")
     parser.add_argument("--profile", action="store_true", help="cProfile this process in each phase")
+    parser.add_argument("--parse-concurrency", type=int, default=0,
+                        help="parses in flight at once (default: as the bot, parse_slots(processes))")
+    parser.add_argument("--send-ms", type=float, default=0.0,
+                        help="milliseconds each Discord send takes (default 0: the recorder answers at once)")
     parser.add_argument("--parse-processes", type=int, default=PARSE_PROCESSES,
                         help="parsing processes, as the bot uses (default %(default)s); 0 parses in threads")
     args = parser.parse_args()
     asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory, args.parse_processes,
-                    args.rounds, args.profile))
+                    args.rounds, args.profile, args.send_ms,
+                    args.parse_concurrency))
 
 
 if __name__ == "__main__":

@@ -7,16 +7,24 @@ The poll and ingest queries are shaped for few round trips (each statement is se
 thread, which cost more than the SQL): what one ingest reads comes back from one statement (`ingest_state`,
 `dedupe_state`), what it writes is one transaction, and the feeds a poll found unchanged are recorded together
 (`record_unchanged`).
+
+Posting is batched the same way (`claim_attempts`, `finish_sends`): the attempt marks of a channel's next stories
+are committed in one transaction before any of them is sent, and the message ids of the stories sent are recorded
+in the next such transaction. A story claimed but whose send has not started is only known to this process (it
+looks attempted in the table), so the claims are kept per database in memory: pausing or removing a feed, or
+leaving a server, revokes its claims at once (`begin_send` then refuses them) and deletes or drops those rows as
+if no send had been started for them (none was).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from db.database import Database, Transaction
-from db.news_features import NewsFeaturesMixin
+from db.news_features import UNCHANGED, NewsFeaturesMixin, Unchanged
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
 _IN_CHUNK = 500
@@ -145,6 +153,22 @@ _DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_
                      "published_at, state, attempts, attempted_at, message_id, created_at, retries, next_attempt_at")
 
 
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """A story the poster sent (its message id), to be recorded as sent with others (`finish_sends`)."""
+
+    delivery_id: int
+    message_id: int
+    sent_at: int
+    channel_id: int | None  # the channel it was posted in (0019)
+
+
+# Stories whose attempt mark a batch committed but whose send has not started, per database (every repository on
+# one database shares them): delivery id -> (server id, subscription id).
+_Claims = dict[int, tuple[int, int | None]]
+_CLAIMS: weakref.WeakKeyDictionary[Database, _Claims] = weakref.WeakKeyDictionary()
+
+
 def _prefixed(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
@@ -194,6 +218,15 @@ def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[st
 class NewsRepository(NewsFeaturesMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._claims: _Claims = _CLAIMS.setdefault(db, {})
+
+    def _revoke(self, claimed_for: Callable[[int, int | None], bool]) -> list[int]:
+        """Take back the claims (server id, subscription id) -> True selects; their sends will not start."""
+        revoked = [d for d, (guild_id, subscription_id) in self._claims.items()
+                   if claimed_for(guild_id, subscription_id)]
+        for delivery_id in revoked:
+            del self._claims[delivery_id]
+        return revoked
 
     # -- feeds ----------------------------------------------------------------------------------------------------
     async def get_feed(self, feed_id: int) -> FeedRecord | None:
@@ -381,6 +414,7 @@ class NewsRepository(NewsFeaturesMixin):
         """The bot left the server: pause all its subscriptions (kept, for when it is added back) and drop its
         queued stories (marked failed with `reason`, so the dedupe still knows them); (paused, dropped)."""
         async with self.db.transaction() as tx:
+            self._revoke(lambda claimed_guild, _subscription: claimed_guild == guild_id)  # all dropped just below
             paused = await tx.execute("UPDATE news_subscriptions SET paused = 1 WHERE guild_id = ? AND paused = 0",
                                       (guild_id,))
             dropped = await tx.execute("UPDATE news_deliveries SET state = 'failed', error = ?"
@@ -412,6 +446,18 @@ class NewsRepository(NewsFeaturesMixin):
                 (row["feed_id"], row["feed_id"]),
             )
         return True
+
+    async def update_subscription(self, guild_id: int, subscription_id: int, *,
+                                  channel_id: int | Unchanged | None = UNCHANGED,
+                                  ping_role_id: int | Unchanged | None = UNCHANGED,
+                                  thread: bool | Unchanged | None = UNCHANGED) -> bool:
+        """As NewsFeaturesMixin.update_subscription; a channel change first takes back the feed's stories a batch
+        claimed but has not started sending (their attempt undone), so they move with the unsent ones."""
+        if not isinstance(channel_id, Unchanged):
+            revoked = self._revoke(lambda _guild, claimed_subscription: claimed_subscription == subscription_id)
+            await self.finish_sends((), revoked)
+        return await super().update_subscription(guild_id, subscription_id, channel_id=channel_id,
+                                                 ping_role_id=ping_role_id, thread=thread)
 
     # -- keywords -------------------------------------------------------------------------------------------------
     async def add_keyword(self, guild_id: int, subscription_id: int | None, raw: str, kind: str, now: int) -> bool:
@@ -513,6 +559,58 @@ class NewsRepository(NewsFeaturesMixin):
         )
         return result.rowcount == 1
 
+    async def claim_attempts(self, deliveries: Sequence[DeliveryRecord], now: int,
+                             sent: Sequence[SentRecord] = ()) -> set[int]:
+        """Record, in one transaction, that the sends of `deliveries` start (as `mark_attempt` does for each) and
+        that the `sent` stories were sent; returns the ids claimed (those still pending). Each claimed story must
+        then go through `begin_send` right before its send, and end in `finish_sends` (sent or released) or in its
+        own outcome (`mark_failed`, `mark_retry`...)."""
+        claimed: set[int] = set()
+        async with self.db.transaction() as tx:
+            await self._record_sent(tx, sent)
+            for start in range(0, len(deliveries), _IN_CHUNK):
+                chunk = deliveries[start:start + _IN_CHUNK]
+                rows = await tx.fetch_all(
+                    "UPDATE news_deliveries SET attempted_at = ?, attempts = attempts + 1"  # noqa: S608
+                    f" WHERE state = 'pending' AND id IN ({', '.join('?' * len(chunk))}) RETURNING id",
+                    (now, *(d.id for d in chunk)),
+                )
+                claimed.update(int(r[0]) for r in rows)
+        # Registered before anything else can run on the event loop (no await since the commit).
+        self._claims.update({d.id: (d.guild_id, d.subscription_id) for d in deliveries if d.id in claimed})
+        return claimed
+
+    def begin_send(self, delivery_id: int) -> bool:
+        """A claimed story's send starts now; False when its claim was revoked (its feed paused or removed, or the
+        bot left the server, since the claim): then nothing may be sent."""
+        return self._claims.pop(delivery_id, None) is not None
+
+    async def finish_sends(self, sent: Sequence[SentRecord], unsent: Sequence[int]) -> None:
+        """Record the `sent` stories, and release the claims of the `unsent` ones (claimed, never sent: their
+        attempt is undone, as if it had not been marked), in one transaction."""
+        for delivery_id in unsent:
+            self._claims.pop(delivery_id, None)
+        if not sent and not unsent:
+            return
+        async with self.db.transaction() as tx:
+            await self._record_sent(tx, sent)
+            for start in range(0, len(unsent), _IN_CHUNK):
+                chunk = unsent[start:start + _IN_CHUNK]
+                await tx.execute(
+                    "UPDATE news_deliveries SET attempted_at = NULL, attempts = attempts - 1"  # noqa: S608
+                    f" WHERE state = 'pending' AND attempted_at IS NOT NULL AND id IN ({', '.join('?' * len(chunk))})",
+                    tuple(chunk),
+                )
+
+    @staticmethod
+    async def _record_sent(tx: Transaction, sent: Sequence[SentRecord]) -> None:
+        if sent:
+            await tx.executemany(
+                "UPDATE news_deliveries SET state = 'sent', message_id = ?, sent_at = ?, error = NULL,"
+                " posted_channel_id = COALESCE(?, posted_channel_id) WHERE id = ?",
+                [(s.message_id, s.sent_at, s.channel_id, s.delivery_id) for s in sent],
+            )
+
     async def mark_sent(self, delivery_id: int, message_id: int, now: int, *, channel_id: int | None = None) -> None:
         """`channel_id`: the channel it was posted in (kept for corrections and /news why links; 0019)."""
         await self.db.execute(
@@ -546,12 +644,17 @@ class NewsRepository(NewsFeaturesMixin):
                                      " AND channel_id = ? AND state = 'pending'", (guild_id, channel_id))
         return moved.rowcount
 
-    @staticmethod
-    async def _cancel_pending(tx: Transaction, subscription_id: int) -> None:
+    async def _cancel_pending(self, tx: Transaction, subscription_id: int) -> None:
         """Forget the subscription's queued stories no send was started for (deleted, so the same story can
-        still come through another feed). Attempted ones stay: they may be in the channel, and reconcile."""
+        still come through another feed): those never attempted and those only claimed by a batch (revoked here).
+        Attempted ones stay: they may be in the channel, and reconcile."""
+        revoked = self._revoke(lambda _guild, claimed_subscription: claimed_subscription == subscription_id)
         await tx.execute("DELETE FROM news_deliveries WHERE subscription_id = ? AND state = 'pending'"
                          " AND attempted_at IS NULL", (subscription_id,))
+        for start in range(0, len(revoked), _IN_CHUNK):
+            chunk = revoked[start:start + _IN_CHUNK]
+            await tx.execute(f"DELETE FROM news_deliveries WHERE state = 'pending' AND id IN "  # noqa: S608
+                             f"({', '.join('?' * len(chunk))})", tuple(chunk))
 
     async def mark_failed(self, delivery_id: int, error: str) -> None:
         await self.db.execute(

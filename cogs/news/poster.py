@@ -32,6 +32,12 @@ def _archive(minutes: int) -> ThreadArchiveDuration:
     return cast("ThreadArchiveDuration", value)
 
 
+def news_nonce(delivery_id: int) -> str:
+    """The nonce of a story's post, derived from its delivery id (Discord returns the message already stored with
+    this nonce, within a few minutes, instead of posting it again; at most 25 characters)."""
+    return f"news.{delivery_id}"[:25]
+
+
 def post_error(exc: discord.HTTPException) -> PostError:
     """What an HTTP error answer means for a news post: 403/404/other 4xx permanent; 408/429 temporary and
     nothing was posted; 5xx temporary, and Discord may have accepted the message anyway."""
@@ -91,7 +97,10 @@ class DiscordNewsPoster:
                 created = await channel.create_thread(name=forum_post_name(self.bot, channel.guild, post.title),
                                                       content=content, embed=embed, allowed_mentions=mentions)
                 return created.message.id
-            message = await channel.send(content, embed=embed, allowed_mentions=mentions)
+            # discord.py resends a 500/502/504 by itself: the nonce (enforced) keeps a message Discord stored before
+            # failing from being posted twice, and so does it for the service's own resend of the same story.
+            message = await channel.send(content, embed=embed, allowed_mentions=mentions,
+                                         nonce=news_nonce(post.delivery_id))
         except discord.HTTPException as exc:
             raise post_error(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -136,13 +136,16 @@ class _Fault:
 class Hold:
     """`fake.hold(...)`: the next `times` matching requests are handled (Discord stores what they create, the
     member sees an interaction's answer) and their answer is then held back `seconds`. `reached` is set as soon as
-    one is being held (`await hold.wait()`), `requests` lists them."""
+    one is being held (`await hold.wait()`), `requests` lists them. With `status` (e.g. 500), the request is still
+    handled (what it creates is stored) but answered with that error status after the hold, like a Discord that
+    stored a message and then failed to say so."""
 
     method: str
     pattern: str
     seconds: float
     times: int
     predicate: Callable[[RecordedRequest], bool] | None = None
+    status: int | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     reached: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -588,10 +591,11 @@ class FakeDiscord:
         self._faults.append(_Fault(method.upper(), path_pattern, times, status, {"message": message, "code": code}))
 
     def hold(self, method: str, path_pattern: str, seconds: float, *, times: int = 1,
-             predicate: Callable[[RecordedRequest], bool] | None = None) -> Hold:
+             predicate: Callable[[RecordedRequest], bool] | None = None, status: int | None = None) -> Hold:
         """Handle the next `times` matching requests, then hold their answers `seconds` (a kill then lands after
-        Discord stored the request and before the bot heard back)."""
-        hold = Hold(method.upper(), path_pattern, seconds, times, predicate)
+        Discord stored the request and before the bot heard back). `status`: answer that error status instead of
+        the real answer (what the request created stays stored)."""
+        hold = Hold(method.upper(), path_pattern, seconds, times, predicate, status=status)
         self.holds.append(hold)
         return hold
 
@@ -733,6 +737,8 @@ class FakeDiscord:
                 hold.requests.append(record)
                 hold.reached.set()
                 await asyncio.sleep(hold.seconds)
+                if hold.status is not None:
+                    return hold.status, {"message": f"{hold.status}: held and failed", "code": 0}, {}
                 break
         return answer
 

@@ -1,13 +1,23 @@
 """Posting delivery intents, oldest story first, crash-safely.
 
-Crash safety: an intent row is written (with the whole story) before anything is sent, `attempted_at` is set just
-before the send call, and the message id is recorded after it. A crash can therefore leave two situations:
+Crash safety: an intent row is written (with the whole story) before anything is sent, `attempted_at` is committed
+before the send call, and the message id is recorded after it. For speed both are batched per channel
+(`ChannelSends`): the attempt marks of the channel's next CLAIM_BATCH stories are committed in one transaction before
+the first of them is sent, and the message ids of the stories sent meanwhile are recorded in that same transaction
+(or when the channel's round ends, which also releases the claims of stories that were not sent: their attempt is
+undone). A story claimed but not yet sent is in doubt only for a crash; pausing or removing its feed or leaving its
+server meanwhile revokes the claim in memory (`NewsRepository.begin_send` refuses it), so it is not sent. A crash can
+therefore leave two situations:
 - intent without `attempted_at`: never sent; it is simply posted on the next delivery run (nothing lost);
 - intent with `attempted_at`: the send may or may not have reached Discord. Before resending we look for the story
   in the channel's recent messages (embed URL match since the attempt): found -> recorded as sent, absent -> sent.
   This costs one history read per such row, only after a crash, and avoids both a lost alert and a double post;
   the only remaining window is a message Discord accepted but that is not readable back (deleted meanwhile, or
-  beyond the history we read), which is then posted again: the unavoidable case.
+  beyond the history we read), which is then posted again: the unavoidable case. A crash after a batch's sends and
+  before its commit leaves up to CLAIM_BATCH such rows per channel: each is found (sent) or not (posted).
+Every text-channel post carries a nonce derived from its delivery id (`cogs/news/poster.py`), sent with
+`enforce_nonce`: a resend of the same story within Discord's nonce window (discord.py's own retries after a 500,
+502 or 504 that came after Discord stored the message) returns the stored message instead of posting it again.
 A failed send is recorded by what its answer proves:
 - a definite refusal (4xx such as 403/404, or 429/408 that outlived discord.py's own retries) means nothing was
   posted: permanent ones mark the story failed (admins are told), 429/408 clear `attempted_at` and retry later;
@@ -49,19 +59,64 @@ from bot.services.news.models import (
 from bot.services.news.notices import Notifier
 from bot.services.news.schedule import PollSchedule
 from db.models import GuildSettings
-from db.news import DeliveryRecord, NewsRepository
+from db.news import DeliveryRecord, NewsRepository, SentRecord
 from db.news_features import SubscriptionOptions
 
 log = logging.getLogger(__name__)
 
 CHANNEL_MISSING = "channel_missing"  # PostError reason for a deleted channel (see _channel_gone)
 DELIVERY_BATCH = 500  # intents read per page and posted per round (channels run concurrently within a round)
+CLAIM_BATCH = 50  # a channel's stories whose attempt marks are committed together (their sends recorded together)
 
 # What _deliver_one reports, and the notice an outcome prefix gets (once per server, channel and reason a run).
 _NOTICES = {"failed": "news.notice.post_failed", "gave_up": "news.notice.gave_up"}
 # Problems of one run, counted per (server, notice key, channel id, reason); told once each at the end of the run.
 Problems = dict[tuple[int, str, int | None, str], int]
 Queued = list[tuple[DeliveryRecord, GuildSettings]]
+
+
+class ChannelSends:
+    """One channel's sends in a delivery round, with the database writes batched: `start` commits the attempt
+    marks of the next CLAIM_BATCH never-attempted stories (from this one on, in the round's order) in one
+    transaction, together with the sent records kept since the last one; `finish` records what is left and
+    releases the claims of stories not sent."""
+
+    def __init__(self, repo: NewsRepository, fresh: list[DeliveryRecord]) -> None:
+        self.repo = repo
+        self._fresh = fresh  # the round's stories of this channel without an attempt, oldest first
+        self._position = {d.id: i for i, d in enumerate(fresh)}
+        self._next = 0  # index in _fresh of the first story not yet claimed
+        self._claimed: set[int] = set()  # claimed, send not started
+        self._sent: list[SentRecord] = []
+
+    async def start(self, delivery: DeliveryRecord, now: int) -> bool:
+        """The attempt of this never-attempted story is committed and its send may start now; False when it
+        may not be sent (no longer pending, or its claim was revoked since)."""
+        index = self._position.get(delivery.id)
+        if index is None:
+            return await self.repo.mark_attempt(delivery.id, now)
+        if index >= self._next:
+            chunk = self._fresh[index:index + CLAIM_BATCH]
+            sent, self._sent = self._sent, []
+            try:
+                self._claimed |= await self.repo.claim_attempts(chunk, now, sent)
+            except BaseException:
+                self._sent = sent + self._sent  # not recorded: kept for the next commit
+                raise
+            self._next = index + len(chunk)
+        if delivery.id not in self._claimed:
+            return False
+        self._claimed.discard(delivery.id)
+        return self.repo.begin_send(delivery.id)
+
+    def sent(self, delivery_id: int, message_id: int, now: int, channel_id: int) -> None:
+        """A story was sent: recorded with the next commit (until then it looks attempted: a crash reconciles)."""
+        self._sent.append(SentRecord(delivery_id, message_id, now, channel_id))
+
+    async def finish(self) -> None:
+        sent, unsent = self._sent, sorted(self._claimed)
+        self._sent, self._claimed = [], set()
+        await self.repo.finish_sends(sent, unsent)
 
 
 class Deliverer:
@@ -167,6 +222,14 @@ class Deliverer:
 
     async def _deliver_channel(self, channel_id: int | None, items: Queued, problems: Problems) -> tuple[int, bool]:
         """Sequential sends to one channel (discord.py waits out 429s); returns (posted, channel must rest)."""
+        sends = ChannelSends(self.repo, [d for d, _ in items if d.attempted_at is None])
+        try:
+            return await self._send_in_order(channel_id, items, problems, sends)
+        finally:
+            await sends.finish()
+
+    async def _send_in_order(self, channel_id: int | None, items: Queued, problems: Problems,
+                             sends: ChannelSends) -> tuple[int, bool]:
         posted = 0
         for delivery, settings in items:
             if channel_id is None:
@@ -182,7 +245,7 @@ class Deliverer:
                 await self.repo.mark_failed(delivery.id, "gave_up: channel_missing")
                 problems[(delivery.guild_id, _NOTICES["gave_up"], channel_id, "channel_missing")] += 1
                 continue
-            outcome = await self._deliver_one(delivery, channel_id, settings)
+            outcome = await self._deliver_one(delivery, channel_id, settings, sends)
             if outcome == "sent":
                 posted += 1
             elif outcome == "retry":
@@ -192,7 +255,8 @@ class Deliverer:
                 problems[(delivery.guild_id, _NOTICES[kind], channel_id, reason)] += 1
         return posted, False
 
-    async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> str:
+    async def _deliver_one(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings,
+                           sends: ChannelSends) -> str:
         """Reconcile or send one intent: "sent", "reconciled", "dropped" (no longer pending), "retry",
         "failed:<reason>" or "gave_up:<reason>"."""
         now = self.schedule.now()
@@ -219,7 +283,10 @@ class Deliverer:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
             return "gave_up:too_many_attempts"
         post = await self._post_for(delivery, channel_id, settings)
-        if not await self.repo.mark_attempt(delivery.id, now):
+        # A fresh story's attempt is committed with its batch's (ChannelSends); one in doubt is marked on its own.
+        started = (await sends.start(delivery, now) if delivery.attempted_at is None
+                   else await self.repo.mark_attempt(delivery.id, now))
+        if not started:
             return "dropped"  # paused, removed or left since the batch was read
         try:
             message_id = await self.poster.post(post)
@@ -230,7 +297,7 @@ class Deliverer:
                 await self.repo.mark_failed(delivery.id, exc.reason)
                 return f"failed:{exc.reason}"
             return await self._retry_later(delivery, exc.reason, now, maybe_posted=exc.maybe_posted, sent=True)
-        await self.repo.mark_sent(delivery.id, message_id, self.schedule.now(), channel_id=channel_id)
+        sends.sent(delivery.id, message_id, self.schedule.now(), channel_id)
         return "sent"
 
     async def _thread_of_reconciled(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings,

@@ -53,9 +53,11 @@ class KeywordMatchers:
 
 
 class Ingester:
-    """Records full fetches. One feed at a time: deciding deliveries reads the servers' recent stories and writes
-    new ones, so two feeds carrying the same story could otherwise both miss each other (fetching and parsing stay
-    concurrent)."""
+    """Records full fetches. One feed at a time from the dedupe on: deciding deliveries reads the servers' recent
+    stories and writes new ones, so two feeds carrying the same story could otherwise both miss each other. What
+    only concerns the feed itself (which entries it showed before, its subscriptions, keyword matching) is done
+    before, outside that lock, concurrently with other feeds' ingests: every caller holds the feed's own lock
+    (FeedLocks), so nothing else changes the feed's seen entries meanwhile."""
 
     def __init__(self, repo: NewsRepository, schedule: PollSchedule, matchers: KeywordMatchers) -> None:
         self.repo = repo
@@ -64,39 +66,45 @@ class Ingester:
         self._lock = asyncio.Lock()
 
     async def ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
-                     *, exclude_guild: int | None = None) -> tuple[int, int]:
+                     *, exclude_guild: int | None = None, digest: str | None = None) -> tuple[int, int]:
         """Mark the entries seen and queue deliveries for new ones; (new entries, queued). `exclude_guild`: a
-        server for which this fetch is a baseline (it just followed or resumed the feed)."""
-        async with self._lock:
-            return await self._ingest(feed, parsed, result, now, exclude_guild=exclude_guild)
-
-    async def _ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
-                      *, exclude_guild: int | None) -> tuple[int, int]:
+        server for which this fetch is a baseline (it just followed or resumed the feed). `digest`: the body's
+        body_hash when the caller has it already. The caller holds the feed's lock."""
         entries = list({e.key: e for e in parsed.entries}.values())
         keys = [e.key for e in entries]
         new: list[FeedEntry] = []
-        deliveries: list[NewDelivery] = []
+        matching: list[tuple[SubscriptionRecord, list[FeedEntry]]] = []
         if feed.last_success_at is not None:  # else this is the feed's baseline: nothing in it is new
             known, subscriptions = await self.repo.ingest_state(feed.id, keys)
             new = [e for e in entries if e.key not in known]
         if new:
-            # Normalized once here, matched against each server's keywords below.
+            # Normalized once here, matched against each server's keywords.
             fields = [(normalize_text(e.title or ""), normalize_text(e.summary or "")) for e in new]
             for subscription in subscriptions:
                 if subscription.guild_id != exclude_guild:
-                    deliveries.extend(await self._deliveries_for(subscription, feed, parsed.title, new, fields, now))
+                    keywords = await self.matchers.for_subscription(subscription.guild_id, subscription.id)
+                    matching.append((subscription, [e for e, f in zip(new, fields, strict=True)
+                                                    if keywords.match_normalized(f).matched]))
+        async with self._lock:
+            return await self._ingest(feed, parsed, result, now, keys, new, matching,
+                                      digest if digest is not None else body_hash(result.body))
+
+    async def _ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int, keys: list[str],
+                      new: list[FeedEntry], matching: list[tuple[SubscriptionRecord, list[FeedEntry]]],
+                      digest: str | None) -> tuple[int, int]:
+        """Under the ingest lock: dedupe per server against its recent stories, and write everything."""
+        deliveries: list[NewDelivery] = []
+        for subscription, entries in matching:
+            deliveries.extend(await self._deliveries_for(subscription, feed, parsed.title, entries, now))
         queued = await self.repo.record_fetched(
             feed.id, now=now, next_poll_at=self.schedule.after_success(now), title=parsed.title,
             etag=result.etag, last_modified=result.last_modified, entry_keys=keys, new_item=bool(new),
             deliveries=deliveries, prune_seen_before=now - int(SEEN_RETENTION.total_seconds()),
-            body_hash=body_hash(result.body),
+            body_hash=digest,
         )
         return len(new), queued
 
     async def _deliveries_for(self, subscription: SubscriptionRecord, feed: FeedRecord, feed_title: str | None,
-                              entries: Sequence[FeedEntry], fields: Sequence[tuple[str, str]],
-                              now: int) -> list[NewDelivery]:
-        keywords = await self.matchers.for_subscription(subscription.guild_id, subscription.id)
-        matching = [e for e, f in zip(entries, fields, strict=True) if keywords.match_normalized(f).matched]
+                              matching: Sequence[FeedEntry], now: int) -> list[NewDelivery]:
         fresh = await unseen_stories(self.repo, subscription.guild_id, matching, now)
         return [delivery_for(subscription, feed, feed_title, entry) for entry in fresh]

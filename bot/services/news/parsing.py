@@ -52,6 +52,13 @@ def new_parse_pool(workers: int = PARSE_PROCESSES) -> ProcessPoolExecutor | None
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority)
 
 
+def parse_slots(workers: int) -> int:
+    """How many parses may be in flight at once: with worker processes two per worker, so each worker finds its
+    next feed already queued in the pool when it finishes one (no idle gap while the event loop is busy elsewhere);
+    with threads (0 workers) two, so the event loop still gets the GIL often."""
+    return max(2, workers * 2)
+
+
 class FeedParser:
     """Turns a fetch result into a ParsedFeed, a few at a time (`concurrency`), or raises FeedProblem."""
 

@@ -129,7 +129,8 @@ class Poller:
                 summary.feeds += 1
                 async with self._fetch_slots:
                     result = await self.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
-                    if result.status == "not_modified" or self._same_body(feed, result.status, result.body):
+                    digest = body_hash(result.body) if result.status == "ok" else None  # hashed once per fetch
+                    if result.status == "not_modified" or self._same_body(feed, result.status, digest):
                         self.metrics.feed_fetched("not_modified" if result.status == "not_modified" else "unchanged")
                         summary.not_modified += 1
                         await self._record_unchanged(feed, result, now, unchanged)
@@ -147,7 +148,7 @@ class Poller:
                     await self._record_failure(feed, now, parsed.text)
                     return
                 self.metrics.feed_fetched("ok")
-                new, queued = await self.ingester.ingest(feed, parsed, result, now)
+                new, queued = await self.ingester.ingest(feed, parsed, result, now, digest=digest)
                 summary.new_entries += new
                 summary.queued += queued
                 await self._maybe_recovered(feed)
@@ -166,11 +167,11 @@ class Poller:
             log.exception("after-poll hook failed for feed %s", feed.id)
 
     @staticmethod
-    def _same_body(feed: FeedRecord, status: str, body: bytes | None) -> bool:
-        """A full answer whose bytes are those of the last ingested fetch (a server ignoring conditional
-        requests): nothing in it can be new, so it is not parsed again."""
+    def _same_body(feed: FeedRecord, status: str, digest: str | None) -> bool:
+        """A full answer whose bytes (`digest`: their body_hash) are those of the last ingested fetch (a server
+        ignoring conditional requests): nothing in it can be new, so it is not parsed again."""
         return (status == "ok" and feed.body_hash is not None and feed.last_success_at is not None
-                and body_hash(body) == feed.body_hash)
+                and digest == feed.body_hash)
 
     async def _record_unchanged(self, feed: FeedRecord, result: FetchResult, now: int,
                                 unchanged: list[UnchangedFeed]) -> None:

@@ -37,7 +37,7 @@ from bot.services.news.models import (
     SettingsLookup,
 )
 from bot.services.news.notices import Notifier
-from bot.services.news.parsing import PARSE_PROCESSES, FeedParser, new_parse_pool
+from bot.services.news.parsing import PARSE_PROCESSES, FeedParser, new_parse_pool, parse_slots
 from bot.services.news.poller import Poller
 from bot.services.news.schedule import FeedLocks, PollSchedule
 from bot.services.news.subscriptions import Subscriptions
@@ -196,5 +196,5 @@ def build_news_service(db: Database, session: aiohttp.ClientSession, poster: New
     workers = PARSE_PROCESSES if parse_processes is None else parse_processes
     return NewsService(NewsRepository(db), fetcher, poster, settings, clock=clock, interval=interval,
                        allow_private=allow_private, parse_executor=new_parse_pool(workers),
-                       parse_concurrency=max(2, workers), in_guild=in_guild, metrics=metrics, session=session,
+                       parse_concurrency=parse_slots(workers), in_guild=in_guild, metrics=metrics, session=session,
                        public_url=public_url)
