@@ -12,7 +12,7 @@ import discord
 
 from bot.client import CodeBlueBot
 from bot.services.news import AlertThread, NewsPost, PostError
-from bot.ui import notify_admins
+from bot.ui import discard_twin, earlier_twin_thread, notify_admins
 
 from .render import embed_title, forum_post_name, news_allowed_mentions, news_embed, notice_text, role_mention
 
@@ -94,8 +94,13 @@ class DiscordNewsPoster:
         mentions = news_allowed_mentions(post.role_id)
         try:
             if isinstance(channel, discord.ForumChannel):
-                created = await channel.create_thread(name=forum_post_name(self.bot, channel.guild, post.title),
-                                                      content=content, embed=embed, allowed_mentions=mentions)
+                name = forum_post_name(self.bot, channel.guild, post.title)
+                created = await channel.create_thread(name=name, content=content, embed=embed,
+                                                      allowed_mentions=mentions)
+                twin = earlier_twin_thread(channel, created.thread, {name})
+                if twin is not None:  # stored, answered 5xx and sent again by discord.py (a forum post has no nonce)
+                    await discard_twin(created.thread, kept=twin.id)
+                    return twin.id  # a forum post's starter message has the thread's id
                 return created.message.id
             # discord.py resends a 500/502/504 by itself: the nonce (enforced) keeps a message Discord stored before
             # failing from being posted twice, and so does it for the service's own resend of the same story.

@@ -87,3 +87,24 @@ async def test_a_forum_post_carries_no_nonce_and_is_still_posted_once(fake, news
     [request] = fake.requests_to("POST", "/channels/{channel_id}/threads")
     assert "nonce" not in request.json
     assert (await delivery_row(news, LINK))["state"] == "sent"
+
+
+async def test_a_forum_post_stored_before_a_500_is_kept_once_and_recorded(fake, news):
+    """discord.py sends the forum post again by itself after the 500, and Discord makes a second post: the bot keeps
+    the earlier one (heard over the gateway while discord.py waited), deletes the twin and records the one kept."""
+    g = fake.default_guild
+    forum = g.channel("episode-discussion")
+    await news.runner.start()
+    await configure(news.bot, g)
+    news.feeds.set("outlet", "Outlet", [])
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet"), channel=forum))
+    news.feeds.add("outlet", "Season 2 stored, then a 500, in the forum", LINK, START)
+    tries: list = []
+    chaos = fake.chaos([("POST", "/channels/{channel_id}/threads")], fraction=1.0, statuses=(500,),
+                       stored_share=1.0, predicate=lambda r: not tries.append(r) and len(tries) == 1)
+    await news.next_cycle()
+    assert chaos.injected == {"500 after storing": 1}
+    assert len(fake.requests_to("POST", "/channels/{channel_id}/threads")) == 2
+    [kept] = [c for c in fake.channels.values() if c.is_thread and c.parent_id == forum.id and not c.deleted]
+    row = await delivery_row(news, LINK)
+    assert (row["state"], row["message_id"]) == ("sent", kept.id)
