@@ -15,11 +15,13 @@ Figures: time from start to all shards ready; resident memory per server; latenc
 feels it (the fake dispatches INTERACTION_CREATE -> the bot's first callback arrives), p50/p99/max, for /help,
 /episode thread, /watchparty create (natural-language time), /watchparty list, /news feed list, a rating click and
 an RSVP click, idle and while a full 500-feed poll runs (every feed changed: 50 new items); and the longest
-event-loop stall of the bot in each phase (a 5 ms ticker in the bot's process). Printed next to the goals.
+event-loop stall of the bot in each phase (a 5 ms ticker in the bot's process; at start-up split into before the
+first IDENTIFY, i.e. setup_hook, and while the servers arrive). Printed next to the goals, followed by what one
+server's GUILD_CREATE costs step by step (`--parse-only` prints only that). Figures and analysis: docs/SCALING.md.
 
 The machine may be shared: run it a few times (`--runs`) and read the medians printed at the end.
 
-    python benchmarks/bench_scale.py [--servers 10000] [--rounds 40] [--runs 1]
+    python benchmarks/bench_scale.py [--servers 10000] [--rounds 40] [--runs 1] [--json FILE] [--parse-only]
 """
 
 from __future__ import annotations
