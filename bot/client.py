@@ -51,8 +51,9 @@ FREEZE_EVERY_GUILDS = 500
 # The kernel's receive buffer of discord.py's sockets (gateway and REST). discord.py parses every gateway frame that
 # aiohttp has already read in one event-loop step (no await yields while frames are buffered); with Linux's
 # auto-tuned buffers one read brings up to 256 KiB, over 400 compressed GUILD_CREATEs at start-up (about 85 ms of
-# parsing). This caps what one read can bring (Linux doubles the value for its bookkeeping); see docs/SCALING.md.
-GATEWAY_RECEIVE_BUFFER = 16 * 1024
+# parsing). 8 KiB (Linux doubles it for its bookkeeping) caps one read at about 27 of them, about 5 ms, even with
+# every shard's read in the same step; docs/SCALING.md has the figures and the TCP-window trade-off.
+GATEWAY_RECEIVE_BUFFER = 8 * 1024
 ChannelLookup = (discord.VoiceChannel | discord.StageChannel | discord.ForumChannel | discord.TextChannel
                  | discord.CategoryChannel | discord.Thread | discord.abc.PrivateChannel)
 
