@@ -15,11 +15,13 @@ Figures: time from start to all shards ready; resident memory per server; latenc
 feels it (the fake dispatches INTERACTION_CREATE -> the bot's first callback arrives), p50/p99/max, for /help,
 /episode thread, /watchparty create (natural-language time), /watchparty list, /news feed list, a rating click and
 an RSVP click, idle and while a full 500-feed poll runs (every feed changed: 50 new items); and the longest
-event-loop stall of the bot in each phase (a 5 ms ticker in the bot's process). Printed next to the goals.
+event-loop stall of the bot in each phase (a 5 ms ticker in the bot's process; at start-up split into before the
+first IDENTIFY, i.e. setup_hook, and while the servers arrive). Printed next to the goals, followed by what one
+server's GUILD_CREATE costs step by step (`--parse-only` prints only that). Figures and analysis: docs/SCALING.md.
 
 The machine may be shared: run it a few times (`--runs`) and read the medians printed at the end.
 
-    python benchmarks/bench_scale.py [--servers 10000] [--rounds 40] [--runs 1]
+    python benchmarks/bench_scale.py [--servers 10000] [--rounds 40] [--runs 1] [--json FILE] [--parse-only]
 """
 
 from __future__ import annotations
@@ -162,11 +164,28 @@ async def child() -> None:
     started = time.perf_counter()
     runner = loop.create_task(run_bot(settings, stop=stop, on_created=created.set_result))
     bot = await created
-    await bot.wait_until_ready()
+    before_gateway: dict[str, float] = {}  # the loop's longest stall before the first IDENTIFY (setup_hook)
+    identify = bot.before_identify_hook
+
+    async def first_identify(shard_id: int | None, *, initial: bool = False) -> None:
+        if not before_gateway:
+            before_gateway.update(stall=meter.take(), busy=meter.take_busy())
+        await identify(shard_id, initial=initial)
+
+    bot.before_identify_hook = first_identify
+    ready_task = loop.create_task(bot.wait_until_ready())
+    await asyncio.wait({ready_task, runner}, return_when=asyncio.FIRST_COMPLETED)
+    if runner.done():  # the bot stopped before it was ready: say why rather than wait for ever
+        runner.result()
+        raise RuntimeError("the bot stopped before it was ready")
     ready = time.perf_counter() - started
+    if profile is not None and os.environ.get("BENCH_PROFILE_STARTUP"):  # diagnosis: start-up alone
+        profile.disable()
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
+        profile = None
     emit(event="ready", seconds=ready, rss_before=rss_before, rss=rss_mib(), guilds=len(bot.guilds),
          shards=bot.shard_count, stall=meter.take(), busy=meter.take_busy(), db_trips=trips["n"],
-         gc=gc_pauses.take())
+         gc=gc_pauses.take(), setup_stall=before_gateway.get("stall", 0.0), setup_busy=before_gateway.get("busy", 0.0))
 
     watching = {"poll": False}
 
@@ -488,6 +507,76 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def measure_guild_parse(servers: int) -> dict[str, float]:
+    """What one GUILD_CREATE costs the bot, step by step, outside any event loop (µs per server, best of 3):
+    zlib inflate, JSON decoding and discord.py building its Guild (channels, roles, the bot's member), then the
+    bot's own work at arrival (CodeBlueBot.dispatch: the channel index; discord.py scheduling the listener tasks).
+    Also the compressed size of one GUILD_CREATE on the wire: how many fit in one socket read (asyncio reads up to
+    256 KiB), i.e. how many servers discord.py parses in one event-loop step when they arrive faster than parsed."""
+    import zlib
+
+    import discord
+
+    from bot.client import CodeBlueBot
+    from tests.fakediscord.server import FakeDiscord
+
+    fake = FakeDiscord(token="x")  # noqa: S106 - never connected to
+    guilds = build_world(fake, servers)
+    payloads: list[Any] = [fake.gateway.guild_create_payload(g) for g in guilds]
+    texts = [json.dumps({"op": 0, "t": "GUILD_CREATE", "s": n, "d": p}, separators=(",", ":"), ensure_ascii=False)
+             for n, p in enumerate(payloads)]
+    compressor = zlib.compressobj()
+    frames = [compressor.compress(t.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH) for t in texts]
+    client = discord.Client(intents=discord.Intents(guilds=True))
+    state = client._connection
+    state.user = discord.ClientUser(state=state, data=fake.bot_user.to_payload())  # type: ignore[arg-type]
+
+    def best(step: Any) -> float:
+        took = []
+        for _ in range(3):
+            gc.collect()
+            gc.disable()  # as in the bot until READY
+            started = time.perf_counter()
+            step()
+            took.append(time.perf_counter() - started)
+            gc.enable()
+        return min(took) / servers * 1e6
+
+    results: dict[str, float] = {}
+
+    def inflate() -> None:
+        context = discord.utils._ActiveDecompressionContext()
+        for frame in frames:
+            context.decompress(frame)
+
+    results["inflate"] = best(inflate)
+    results["json"] = best(lambda: [discord.utils._from_json(t) for t in texts])
+    built: list[discord.Guild] = []
+    results["guild"] = best(lambda: built.__setitem__(slice(None), [discord.Guild(data=p, state=state)
+                                                                     for p in payloads]))
+
+    bot = CodeBlueBot.__new__(CodeBlueBot)  # only what guild_arrived touches: no connection, no database
+    bot._channel_guilds = {}
+    bot._guilds_arrived = 0
+
+    def ours() -> None:
+        for guild in built:
+            bot.guild_arrived(guild)
+
+    async def tasks() -> None:  # discord.py's dispatch: one task per listener (ConfigCog.on_guild_available)
+        client.loop = asyncio.get_running_loop()
+        for guild in built:
+            client.dispatch("guild_available", guild)
+        await asyncio.sleep(0)
+
+    client.on_guild_available = lambda guild: asyncio.sleep(0)  # type: ignore[attr-defined]
+    results["listener_tasks"] = best(lambda: asyncio.run(tasks()))
+    results["ours"] = best(ours)
+    results["wire_bytes"] = statistics.median(len(f) for f in frames)
+    results["json_bytes"] = statistics.median(len(t) for t in texts)
+    return results
+
+
 def ms(value: float) -> str:
     return f"{value * 1000:.1f}"
 
@@ -510,9 +599,12 @@ def report(runs: list[dict[str, Any]], servers: int) -> None:
           f"{med(r['ready']['db_trips'] for r in runs):.0f}")
     print(f"memory: RSS {rss:.0f} MiB at ready, {per_server:.1f} KiB per server over the bot before start "
           f"({per_server * 1000 / 1024:.1f} MiB per 1,000 servers)")
-    print(f"longest event-loop stall during start-up: {ms(med(r['ready']['stall'] for r in runs))} ms, of the "
-          f"loop's own work {ms(med(r['ready']['busy'] for r in runs))} ms (longest "
-          f"garbage-collector pause {ms(med(r['ready']['gc'] for r in runs))} ms)")
+    print(f"longest event-loop stall while the servers arrive (first IDENTIFY -> all shards ready): "
+          f"{ms(med(r['ready']['stall'] for r in runs))} ms, of the loop's own work "
+          f"{ms(med(r['ready']['busy'] for r in runs))} ms (longest garbage-collector pause "
+          f"{ms(med(r['ready']['gc'] for r in runs))} ms); before connecting (setup_hook: migrations, cogs, job "
+          f"rebuilds, warm-up; nobody is served yet): {ms(med(r['ready']['setup_stall'] for r in runs))} ms, own "
+          f"{ms(med(r['ready']['setup_busy'] for r in runs))} ms")
     for phase, title in (("idle", "idle"), ("poll", "during a full 500-feed poll")):
         goal = GOALS[phase]
         extra = ""
@@ -543,6 +635,20 @@ def report(runs: list[dict[str, Any]], servers: int) -> None:
     print(f"\nfake Discord violations: {violations or 'none'}")
 
 
+def report_parse(servers: int) -> None:
+    parse = measure_guild_parse(servers)
+    discord_py = parse["inflate"] + parse["json"] + parse["guild"] + parse["listener_tasks"]
+    per_read = 256 * 1024 / parse["wire_bytes"]
+    print(f"\none server's GUILD_CREATE ({CHANNELS} channels, {ROLES} roles; {parse['json_bytes']:.0f} bytes of JSON, "
+          f"{parse['wire_bytes']:.0f} compressed on the wire), µs, best of 3 over {servers:,} servers, no event loop:")
+    print(f"  discord.py: zlib {parse['inflate']:.0f} + JSON {parse['json']:.0f} + Guild {parse['guild']:.0f} + "
+          f"listener task {parse['listener_tasks']:.0f} = {discord_py:.0f}; the bot's own (CodeBlueBot.guild_arrived) "
+          f"{parse['ours']:.1f}")
+    print(f"  one socket read (256 KiB) holds {per_read:.0f} servers: {per_read * discord_py / 1000:.0f} ms parsed in "
+          f"one event-loop step when a burst arrives faster than it is parsed; a 1,000-server shard "
+          f"{discord_py:.0f} ms in all")
+
+
 async def main(args: argparse.Namespace) -> None:
     runs = []
     for n in range(args.runs):
@@ -560,6 +666,13 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=40, help="rounds of the seven commands per phase")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--json", help="also write the raw figures of every run here")
+    parser.add_argument("--parse-only", action="store_true",
+                        help="only what one server's GUILD_CREATE costs, step by step (no bot, no gateway)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    asyncio.run(child() if arguments.child else main(arguments))
+    if arguments.child:
+        asyncio.run(child())
+    else:
+        if not arguments.parse_only:
+            asyncio.run(main(arguments))
+        report_parse(min(arguments.servers, 1000))

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import logging
 import pkgutil
+import socket
 import sqlite3
 import sys
 import time
@@ -47,6 +48,12 @@ log = logging.getLogger(__name__)
 DATABASE_NOTICE_INTERVAL = 3600.0  # seconds between two notices to admins about the same kind of database fault
 
 FREEZE_EVERY_GUILDS = 500
+# The kernel's receive buffer of discord.py's sockets (gateway and REST). discord.py parses every gateway frame that
+# aiohttp has already read in one event-loop step (no await yields while frames are buffered); with Linux's
+# auto-tuned buffers one read brings up to 256 KiB, over 400 compressed GUILD_CREATEs at start-up (about 85 ms of
+# parsing). 8 KiB (Linux doubles it for its bookkeeping) caps one read at about 27 of them, about 5 ms, even with
+# every shard's read in the same step; docs/SCALING.md has the figures and the TCP-window trade-off.
+GATEWAY_RECEIVE_BUFFER = 8 * 1024
 ChannelLookup = (discord.VoiceChannel | discord.StageChannel | discord.ForumChannel | discord.TextChannel
                  | discord.CategoryChannel | discord.Thread | discord.abc.PrivateChannel)
 
@@ -91,6 +98,15 @@ def bot_intents() -> discord.Intents:
     intents = discord.Intents.none()
     intents.guilds = True
     return intents
+
+
+def discord_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """aiohttp's socket factory for discord.py's connector: a plain TCP socket with a small receive buffer
+    (GATEWAY_RECEIVE_BUFFER), set before connecting so the TCP window is sized from it."""
+    family, type_, proto, _, _ = addr_info
+    sock = socket.socket(family=family, type=type_, proto=proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, GATEWAY_RECEIVE_BUFFER)
+    return sock
 
 
 class RunningJobs:
@@ -166,6 +182,8 @@ class CodeBlueBot(commands.AutoShardedBot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             shard_count=settings.shards,
+            # discord.py's own default (no connection limit), plus a small receive buffer: see discord_socket
+            connector=aiohttp.TCPConnector(limit=0, socket_factory=discord_socket),
         )
         self.settings = settings
         self.http_session = session
@@ -367,12 +385,7 @@ class CodeBlueBot(commands.AutoShardedBot):
         while it grows would walk every server parsed so far.
         """
         if event_name in ("guild_available", "guild_join") and args and isinstance(args[0], discord.Guild):
-            guild = args[0]
-            for channel in (*guild.channels, *guild.threads):
-                self._channel_guilds[channel.id] = guild.id
-            self._guilds_arrived += 1
-            if self._guilds_arrived % FREEZE_EVERY_GUILDS == 0:
-                gc.freeze()
+            self.guild_arrived(args[0])
         elif event_name == "ready":
             gc.freeze()
             self._resume_garbage_collection()
@@ -381,6 +394,18 @@ class CodeBlueBot(commands.AutoShardedBot):
             if isinstance(channel, discord.abc.GuildChannel | discord.Thread):
                 self._channel_guilds[channel.id] = channel.guild.id
         super().dispatch(event_name, *args, **kwargs)
+
+    def guild_arrived(self, guild: discord.Guild) -> None:
+        """The bot's own work when a server arrives (start-up or join), run inside discord.py's parse step."""
+        guild_id = guild.id
+        index = self._channel_guilds
+        for channel in guild.channels:
+            index[channel.id] = guild_id
+        for thread in guild.threads:
+            index[thread.id] = guild_id
+        self._guilds_arrived += 1
+        if self._guilds_arrived % FREEZE_EVERY_GUILDS == 0:
+            gc.freeze()
 
     def _resume_garbage_collection(self) -> None:
         if self._gc_paused:

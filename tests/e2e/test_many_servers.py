@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import socket
 
 import discord
 import pytest
 
+from bot.client import GATEWAY_RECEIVE_BUFFER
 from tests.fakediscord.state import ChannelType
 
 SERVERS = 300
@@ -45,7 +47,12 @@ async def test_a_start_with_many_servers_creates_their_settings_in_batches_and_w
     welcome = await fake.wait_for_request(*POST_MESSAGE, since=mark)
     assert welcome.params["channel_id"] == str(newcomer.channel("general").id)
     assert welcome.json["allowed_mentions"] == {"parse": []}
-    assert (await bot.settings_service.get(newcomer.id)).guide_posted_at is not None
+
+    async def guide_recorded() -> None:  # written once Discord's answer reaches the bot, after the fake logged it
+        while (await bot.settings_service.get(newcomer.id)).guide_posted_at is None:
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(guide_recorded(), 10)
     await runner.restart()
     assert [r.params["channel_id"] for r in fake.requests_to(*POST_MESSAGE, since=mark)] == [
         str(newcomer.channel("general").id)], "one guide, to the newcomer only, and not again after a restart"
@@ -95,3 +102,17 @@ async def test_a_start_that_fails_leaves_garbage_collection_on(fake, runner):
     assert gc.isenabled()
     with contextlib.suppress(discord.ConnectionClosed):  # the runner still holds the failed run
         await runner.stop()
+
+
+async def test_every_shard_reads_the_gateway_through_a_small_receive_buffer(fake, runner):
+    """discord.py parses every gateway frame already read in one event-loop step: the socket's small receive
+    buffer caps how many GUILD_CREATEs one read can bring (docs/SCALING.md), on every shard."""
+    fake.guilds_per_shard = 1
+    fake.add_guild("Second")
+    bot = await runner.start()
+    assert bot.shard_count == 2
+    for shard_id in range(2):
+        websocket = bot.get_shard(shard_id)._parent.ws.socket
+        sock = websocket.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) <= 2 * GATEWAY_RECEIVE_BUFFER  # Linux doubles
+    assert len(bot.get_guild(fake.default_guild.id).channels) > 0, "and the servers arrived whole"
