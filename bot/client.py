@@ -59,8 +59,8 @@ ChannelLookup = (discord.VoiceChannel | discord.StageChannel | discord.ForumChan
 
 
 def warm_up_time_parsing() -> None:
-    """dateparser loads its language data on first use (~100 ms): done here, before the gateway connects, rather
-    than as an event-loop stall under the first member's /watchparty create."""
+    """dateparser loads its language data on first use (~100 ms): done in a thread before the gateway connects,
+    rather than as an event-loop stall under the first member's /watchparty create."""
     parse_when("tomorrow 9pm", zone=UTC, now=datetime.now(UTC))
 
 
@@ -351,7 +351,7 @@ class CodeBlueBot(commands.AutoShardedBot):
         if self.serving:
             await migrate(self.db)
             self.loop_monitor.start()
-            warm_up_time_parsing()
+            await asyncio.to_thread(warm_up_time_parsing)  # off the loop (awaited: done before anything parses)
             if gc.isenabled():  # resumed at READY or close (see dispatch)
                 self._gc_paused = True
                 gc.disable()
