@@ -18,38 +18,51 @@ from bot.services.feed_fetch import FetchResult, body_hash
 from bot.services.news.dedupe import delivery_for, unseen_stories
 from bot.services.news.models import SEEN_RETENTION
 from bot.services.news.schedule import PollSchedule
-from db.news import FeedRecord, NewDelivery, NewsRepository, SubscriptionRecord
+from db.news import FeedRecord, KeywordRecord, NewDelivery, NewsRepository, SubscriptionRecord
 
 log = logging.getLogger(__name__)
 
 
 class KeywordMatchers:
-    """Compiled keywords per (server, subscription), cached until the server's keywords or feeds change."""
+    """Compiled keywords per (server, subscription), cached until the server's keywords or feeds change; the
+    server's stored keywords are read once for all its subscriptions."""
 
     def __init__(self, repo: NewsRepository) -> None:
         self.repo = repo
         self._cache: dict[tuple[int, int], KeywordSet] = {}
+        self._records: dict[int, list[KeywordRecord]] = {}
+        self._changes: dict[int, int] = {}  # forget() calls per server: what was read before one is not kept
 
     async def for_subscription(self, guild_id: int, subscription_id: int) -> KeywordSet:
         cache_key = (guild_id, subscription_id)
-        if cache_key not in self._cache:
-            parsed: list[tuple[bool, Keyword]] = []
-            for record in await self.repo.keywords_of_guild(guild_id):
-                if record.subscription_id not in (None, subscription_id):
-                    continue
-                try:
-                    parsed.append((record.subscription_id is not None, parse_keyword(record.raw)))
-                except KeywordError:
-                    log.warning("stored keyword %r of guild %s no longer parses; ignored", record.raw, guild_id)
-            feed_includes = any(own and not k.is_exclusion for own, k in parsed)
-            chosen = [k for own, k in parsed if k.is_exclusion or own == feed_includes]
-            self._cache[cache_key] = compile_keywords(chosen)
-        return self._cache[cache_key]
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached
+        changes = self._changes.get(guild_id, 0)
+        records = self._records.get(guild_id)
+        if records is None:
+            records = await self.repo.keywords_of_guild(guild_id)
+        parsed: list[tuple[bool, Keyword]] = []
+        for record in records:
+            if record.subscription_id not in (None, subscription_id):
+                continue
+            try:
+                parsed.append((record.subscription_id is not None, parse_keyword(record.raw)))
+            except KeywordError:
+                log.warning("stored keyword %r of guild %s no longer parses; ignored", record.raw, guild_id)
+        feed_includes = any(own and not k.is_exclusion for own, k in parsed)
+        compiled = compile_keywords([k for own, k in parsed if k.is_exclusion or own == feed_includes])
+        if self._changes.get(guild_id, 0) == changes:  # else the keywords changed while they were read
+            self._records[guild_id] = records
+            self._cache[cache_key] = compiled
+        return compiled
 
     def forget(self, guild_id: int) -> None:
         """The server's keywords or subscriptions changed."""
         for key in [k for k in self._cache if k[0] == guild_id]:
             del self._cache[key]
+        self._records.pop(guild_id, None)
+        self._changes[guild_id] = self._changes.get(guild_id, 0) + 1
 
 
 class Ingester:
