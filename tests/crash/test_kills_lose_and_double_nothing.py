@@ -13,14 +13,20 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sys
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from tests.crash.botprocess import BotProcess
-from tests.e2e.member_steps import party_id_of
+from tests.crash.botprocess import (
+    BotProcess,
+    answered,
+    dms_about,
+    figures,
+    party_id_of,
+    reminder_posts,
+    wait_for,
+)
 from tests.fakediscord.state import BOT_DEFAULT, Perm
 from tests.feeds.builders import Item
 from tests.feeds.server import FeedServer
@@ -31,49 +37,6 @@ SEED = int(os.environ.get("CODEBLUE_CRASH_SEED", "20261204"))
 MESSAGES = "/channels/{channel_id}/messages"
 CALLBACK = "/interactions/{interaction_id}/{interaction_token}/callback"
 THREADS = "/channels/{channel_id}/threads"
-
-
-async def answered(fake: Any, guild: Any, member: Any, command: str, **options: Any) -> Any:
-    ix = await fake.slash(guild, member, command, options=options)
-    response = await ix.response(timeout=10)
-    if response.type == 5:
-        [followup] = await ix.followups(1, timeout=20)
-        return followup
-    return response.data
-
-
-def reminder_posts(fake: Any, channel: Any) -> Counter[int]:
-    """Reminder messages in the channel per party id (by the marker in their embed footer)."""
-    found: Counter[int] = Counter()
-    for message in fake.messages_in(channel):
-        for embed in message.get("embeds") or []:
-            text = (embed.get("footer") or {}).get("text") or ""
-            if " reminder · r" in text:
-                found[int(text.split("#")[1].split(" ")[0])] += 1
-    return found
-
-
-def dms_about(fake: Any, title: str) -> Counter[int]:
-    """DMs whose text names this party, per recipient."""
-    found: Counter[int] = Counter()
-    for user_id, channel in fake.dm_channels.items():
-        found[user_id] += sum(1 for m in fake.messages_in(channel) if title in (m.get("content") or ""))
-    return found
-
-
-def figures(capsys: Any, line: str) -> None:
-    """Show a test's figures in the pytest output (even when it passes)."""
-    with capsys.disabled():
-        sys.stdout.write(line + "\n")
-
-
-async def wait_for(condition: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_reminders_and_rsvps_survive_random_and_placed_kills(fake, tmp_path, capsys):

@@ -2,23 +2,14 @@
 only pending ones whose time has come are due, a refusal is told once per channel until cleared, and a record goes
 with its delivery."""
 
-import pytest
 
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewDelivery, NewsRepository
 from db.news_features import AlertThreadRecord
 
 NOW = 1_750_000_000
 
 
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
-    yield NewsRepository(db)
-    await db.close()
+REPOSITORY = NewsRepository  # the `repo` fixture (tests/db/conftest.py)
 
 
 async def delivery(repo, key: str) -> int:

@@ -2,21 +2,11 @@
 records kept since the last batch), claims a pause, a removal, a channel change or leaving the server takes back
 before their sends start, and claims released when their sends never started."""
 
-import pytest
 
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewsRepository, SentRecord
 from tests.db.test_news_repo import NOW, _delivery, _fetched
 
-
-@pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
-    yield NewsRepository(db)
-    await db.close()
+REPOSITORY = NewsRepository  # the `repo` fixture (tests/db/conftest.py)
 
 
 async def queued(repo, guild_id=1, count=4, feed_url="https://feeds.test/a"):
