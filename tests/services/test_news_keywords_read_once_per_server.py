@@ -20,13 +20,15 @@ class CountingRepository(NewsRepository):
     def __init__(self, db):
         super().__init__(db)
         self.reads = 0
+        self.read_done = asyncio.Event()
         self.hold: asyncio.Event | None = None
 
     async def keywords_of_guild(self, guild_id):
         self.reads += 1
         records = await super().keywords_of_guild(guild_id)
+        self.read_done.set()
         if self.hold is not None:
-            await self.hold.wait()
+            await self.hold.wait()  # the read is done, its result not yet handed back
         return records
 
 
@@ -73,8 +75,7 @@ async def test_keywords_read_before_a_change_are_not_kept(repo):
     matchers = KeywordMatchers(repo)
     repo.hold = asyncio.Event()
     reading = asyncio.create_task(matchers.for_subscription(1, a.id))
-    while repo.reads == 0:
-        await asyncio.sleep(0)
+    await repo.read_done.wait()
     await repo.add_keyword(1, None, "-rumor", "exclude", NOW)  # the change lands while the read waits
     matchers.forget(1)
     repo.hold.set()
