@@ -162,6 +162,30 @@ def dms_about(fake: Any, title: str) -> Counter[int]:
     return found
 
 
+async def kill_mid_click(bot: BotProcess, ix: Any, rng: Any) -> bool:
+    """Kill the bot a few milliseconds into a click's handling; whether the member saw the click acknowledged."""
+    await asyncio.sleep(rng.uniform(0.0, 0.05))
+    await bot.kill()
+    try:
+        response = await ix.response(timeout=0.5)
+    except (TimeoutError, AssertionError):
+        return False
+    return response.type == 6
+
+
+def nth_post_to(channel: Any, n: int) -> Callable[[Any], bool]:
+    """A predicate for the fake's `hold`: the `n`-th message posted to `channel` (counted from now)."""
+    sent = 0
+
+    def nth(request: Any) -> bool:
+        nonlocal sent
+        if request.params["channel_id"] != str(channel.id):
+            return False
+        sent += 1
+        return sent == n
+    return nth
+
+
 def figures(capsys: Any, line: str) -> None:
     """Show a test's figures in the pytest output (even when it passes)."""
     with capsys.disabled():

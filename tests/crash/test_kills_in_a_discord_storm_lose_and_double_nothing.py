@@ -41,6 +41,7 @@ from tests.crash.botprocess import (
     answered,
     dms_about,
     figures,
+    kill_mid_click,
     reminder_posts,
     wait_for,
 )
@@ -243,13 +244,7 @@ async def test_random_kills_in_a_discord_storm_lose_and_double_nothing(fake, tmp
             async with storm.lifecycle:
                 ix = await fake.click(message_id, f"wp:{pid}:{action}", member, locale=locale)
                 if index == killing_click:  # random: a few milliseconds into the click's handling
-                    await asyncio.sleep(rng.uniform(0.0, 0.05))
-                    await bot.kill()
-                    try:
-                        response = await ix.response(timeout=0.5)
-                    except (TimeoutError, AssertionError):
-                        response = None
-                    if response is not None and response.type == 6:
+                    if await kill_mid_click(bot, ix, rng):
                         acknowledged[(pid, member.id)] = action
                     else:
                         unacknowledged += 1

@@ -23,6 +23,8 @@ from tests.crash.botprocess import (
     answered,
     dms_about,
     figures,
+    kill_mid_click,
+    nth_post_to,
     party_id_of,
     reminder_posts,
     wait_for,
@@ -100,13 +102,7 @@ async def test_reminders_and_rsvps_survive_random_and_placed_kills(fake, tmp_pat
                 continue
             ix = await fake.click(announcement_id, f"wp:{pid}:{action}", member)
             if index in random_kill_at:  # random: a few milliseconds into the click's handling
-                await asyncio.sleep(rng.uniform(0.0, 0.05))
-                await bot.kill()
-                try:
-                    response = await ix.response(timeout=0.5)
-                except (TimeoutError, AssertionError):
-                    response = None
-                if response is not None and response.type == 6:
+                if await kill_mid_click(bot, ix, rng):
                     acknowledged[(pid, member.id)] = action
                 else:
                     unacknowledged += 1
@@ -228,16 +224,7 @@ async def test_a_burst_of_news_larger_than_a_history_page_is_posted_once_across_
             feeds.add_item("/burst.xml", Item(title, f"https://outlet.test/crash/{n}"))
 
         # Placed: the 60th alert is stored by Discord, the bot killed before it hears back.
-        sent = 0
-
-        def sixtieth(request: Any) -> bool:
-            nonlocal sent
-            if request.params["channel_id"] != str(news.id):
-                return False
-            sent += 1
-            return sent == 60
-
-        hold = fake.hold("POST", MESSAGES, 3.0, predicate=sixtieth)
+        hold = fake.hold("POST", MESSAGES, 3.0, predicate=nth_post_to(news, 60))
         await fake.slash(g, admin, "news check")
         await hold.wait(60)
         await bot.kill()

@@ -6,12 +6,11 @@ channel exactly once and recorded with its message: the sent ones found in the c
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import pytest
 
-from tests.crash.botprocess import BotProcess
-from tests.crash.test_kills_lose_and_double_nothing import MESSAGES, answered, figures, wait_for
+from tests.crash.botprocess import BotProcess, answered, figures, nth_post_to, wait_for
+from tests.crash.test_kills_lose_and_double_nothing import MESSAGES
 from tests.feeds.builders import Item
 from tests.feeds.server import FeedServer
 
@@ -36,16 +35,7 @@ async def test_a_kill_between_a_batchs_sends_and_its_commit_doubles_and_loses_no
         stories = [f"Batch story {n}" for n in range(STORIES)]
         for n, title in enumerate(stories):
             feeds.add_item("/batch.xml", Item(title, f"https://outlet.test/batch/{n}"))
-        sent = 0
-
-        def held(request: Any) -> bool:
-            nonlocal sent
-            if request.params["channel_id"] != str(news.id):
-                return False
-            sent += 1
-            return sent == HELD
-
-        hold = fake.hold("POST", MESSAGES, 5.0, predicate=held)
+        hold = fake.hold("POST", MESSAGES, 5.0, predicate=nth_post_to(news, HELD))
         await fake.slash(g, admin, "news check")
         await hold.wait(60)
         await bot.kill()
