@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 2000  # a write waits this long for another process's lock: within Discord's 3 s to answer
 Params = Sequence[Any] | dict[str, Any]
 FaultListener = Callable[[str | None], None]
+T = TypeVar("T")
 
 # SQLite primary result codes (the low byte of an extended code) that mean "the database cannot be written now".
 _FAULT_KINDS = {13: "disk_full", 8: "read_only", 5: "locked", 6: "locked", 10: "io_error", 14: "io_error"}
@@ -67,29 +68,69 @@ class Executed:
     lastrowid: int | None
 
 
+def _in_thread(conn: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+    """Run `work` with the underlying sqlite3 connection in the connection's own thread: one trip there and back.
+
+    aiosqlite's statement API costs one trip per execute, per fetch and per cursor close; a trip is a thread hand-off
+    of about 60 microseconds of CPU (two wake-ups and a self-pipe write), which added up to most of a news poll's
+    database cost (`benchmarks/bench_news_poll.py`). aiosqlite has no public call for this: `_execute` and `_conn`
+    are what its own methods use (pinned `aiosqlite<1`; tests/db/test_database_trips.py checks them).
+    """
+    trip: Awaitable[T] = conn._execute(work, conn._conn)  # type: ignore[no-untyped-call]
+    return trip
+
+
+class SyncTransaction:
+    """The statements of a transaction run as a whole in the database thread (`Database.write`): the same calls as
+    `Transaction`, not awaited."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Params = ()) -> Executed:
+        cursor = self._conn.execute(sql, params)
+        try:
+            return Executed(rowcount=cursor.rowcount, lastrowid=cursor.lastrowid)
+        finally:
+            cursor.close()
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        self._conn.executemany(sql, rows).close()
+
+    def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        cursor = self._conn.execute(sql, params)
+        try:
+            row: sqlite3.Row | None = cursor.fetchone()
+            return row
+        finally:
+            cursor.close()
+
+    def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        cursor = self._conn.execute(sql, params)
+        try:
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+
 class Transaction:
-    """Statements inside one BEGIN IMMEDIATE ... COMMIT; obtained from `Database.transaction()`."""
+    """Statements inside one BEGIN IMMEDIATE ... COMMIT; obtained from `Database.transaction()`. Each statement is
+    one trip to the database thread (`_in_thread`)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> Executed:
-        cursor = await self._conn.execute(sql, params)
-        try:
-            return Executed(rowcount=cursor.rowcount, lastrowid=cursor.lastrowid)
-        finally:
-            await cursor.close()
+        return await _in_thread(self._conn, lambda c: SyncTransaction(c).execute(sql, params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._conn.executemany(sql, rows)
+        await _in_thread(self._conn, lambda c: SyncTransaction(c).executemany(sql, rows))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return await _in_thread(self._conn, lambda c: SyncTransaction(c).fetch_one(sql, params))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await _in_thread(self._conn, lambda c: SyncTransaction(c).fetch_all(sql, params))
 
 
 class Database:
@@ -265,6 +306,44 @@ class Database:
             wrote = conn.total_changes > changes
         if wrote:
             self._written()
+
+    async def write(self, work: Callable[[SyncTransaction], T]) -> T:
+        """One transaction in one trip to the database thread: BEGIN IMMEDIATE, `work`, COMMIT (ROLLBACK when it
+        raises). `work` runs in that thread, so it must not touch the event loop or anything it owns; it suits hot
+        paths whose statements need nothing awaited between them (a polled feed's record). Faults are handled as in
+        `transaction()`. A caller cancelled meanwhile does not cut it short: the transaction still ends whole,
+        committed or rolled back, before the connection is free again."""
+
+        def run(conn: sqlite3.Connection) -> tuple[T, bool]:
+            conn.execute("BEGIN IMMEDIATE")
+            changes = conn.total_changes
+            try:
+                result = work(SyncTransaction(conn))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("rollback failed")
+                raise
+            return result, conn.total_changes > changes
+
+        async with self._lock:
+            trip = asyncio.ensure_future(_in_thread(self.connection, run))
+            try:
+                result, wrote = await asyncio.shield(trip)
+            except asyncio.CancelledError:
+                await asyncio.wait({trip})  # the connection stays taken until the transaction has ended
+                if trip.exception() is not None:  # retrieved: a fault seen here is still reported
+                    self._failed(trip.exception())  # type: ignore[arg-type]
+                raise
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                raise
+        if wrote:
+            self._written()
+        return result
 
     @staticmethod
     async def _execute(conn: aiosqlite.Connection, sql: str) -> None:

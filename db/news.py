@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from db.database import Database, Transaction
+from db.database import Database, SyncTransaction, Transaction
 from db.news_features import UNCHANGED, NewsFeaturesMixin, Unchanged
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
@@ -276,8 +276,8 @@ class NewsRepository(NewsFeaturesMixin):
         Returns how many delivery intents were written (duplicates by (guild, dedupe key) are skipped); 0, and
         nothing written, when the feed was deleted meanwhile (its last subscription removed).
         """
-        async with self.db.transaction() as tx:
-            updated = await tx.execute(
+        def write(tx: SyncTransaction) -> int:  # one trip to the database thread: this runs once per polled feed
+            updated = tx.execute(
                 "UPDATE news_feeds SET title = COALESCE(?, title), etag = ?, last_modified = ?, last_checked_at = ?,"
                 " last_success_at = ?, last_new_item_at = CASE WHEN ? THEN ? ELSE last_new_item_at END,"
                 " last_error = NULL, consecutive_failures = 0, next_poll_at = ?, body_hash = ? WHERE id = ?",
@@ -286,23 +286,24 @@ class NewsRepository(NewsFeaturesMixin):
             if updated.rowcount == 0:
                 return 0
             if entry_keys:
-                await tx.executemany(
+                tx.executemany(
                     "INSERT INTO news_seen_entries (feed_id, entry_key, first_seen_at, last_seen_at)"
                     " VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (feed_id, entry_key) DO UPDATE SET last_seen_at = excluded.last_seen_at",
                     [(feed_id, key, now, now) for key in entry_keys],
                 )
-            await tx.execute("DELETE FROM news_seen_entries WHERE feed_id = ? AND last_seen_at < ?",
-                             (feed_id, prune_seen_before))
+            tx.execute("DELETE FROM news_seen_entries WHERE feed_id = ? AND last_seen_at < ?",
+                       (feed_id, prune_seen_before))
             written = 0
             for start in range(0, len(deliveries), _DELIVERY_ROWS):
                 chunk = deliveries[start:start + _DELIVERY_ROWS]
-                result = await tx.execute(
+                written += tx.execute(
                     _INSERT_DELIVERIES.format(values=", ".join([_DELIVERY_VALUES] * len(chunk))),
                     [value for d in chunk for value in _delivery_params(d, now)],
-                )
-                written += result.rowcount
-        return written
+                ).rowcount
+            return written
+
+        return await self.db.write(write)
 
     async def record_unchanged(self, feeds: Sequence[UnchangedFeed], *, now: int) -> None:
         """Fetches that brought nothing new (304s, unchanged bodies), in one transaction (a feed polled again or
