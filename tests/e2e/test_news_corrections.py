@@ -111,3 +111,24 @@ async def test_two_runs_at_once_edit_a_corrected_story_once(fake, news):
     await asyncio.gather(news.service.tick(), news.service.tick())
     assert [r.params["message_id"] for r in fake.requests_to(*EDIT_MESSAGE, since=mark)] == [str(post["id"])]
     assert fake.message(post["id"])["embeds"][0]["title"] == "Season 2 confirmed"
+
+
+async def test_a_fetch_with_a_new_story_and_a_corrected_one_posts_the_new_and_edits_the_old(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    news.feeds.server.serve_items("/outlet", [], title="Outlet")
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet")))
+    serve(news, "Season 2 confirmd", "Filming starts in 2025")
+    await news.next_cycle()
+    [post] = news_posts(fake, g.channel("news"))
+
+    fresh = Item(title="Season 2 poster revealed", link="https://outlet.test/poster", guid="poster",
+                 summary="A first look", published=START + timedelta(minutes=5))
+    serve(news, "Season 2 confirmed", "Filming starts in 2025", extra=[fresh])
+    mark = fake.mark()
+    await news.next_cycle()
+    assert [r.params["message_id"] for r in fake.requests_to(*EDIT_MESSAGE, since=mark)] == [str(post["id"])]
+    assert fake.message(post["id"])["embeds"][0]["title"] == "Season 2 confirmed"
+    [new_post] = [r.json for r in fake.requests_to(*POST_MESSAGE, since=mark)]
+    assert new_post["embeds"][0]["title"] == "Season 2 poster revealed"

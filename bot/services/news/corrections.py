@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Collection
 from datetime import datetime
 
 from bot.domain.feed_entries import ParsedFeed
@@ -41,9 +42,15 @@ class Corrections:
         # reading the same pending corrections would edit each message twice.
         self._editing = asyncio.Lock()
 
-    async def check(self, feed: FeedRecord, parsed: ParsedFeed) -> int:
-        """Store the corrections a fetch (or a push) brings; returns how many stories changed."""
-        entries = {entry.key: entry for entry in parsed.entries}
+    async def check(self, feed: FeedRecord, parsed: ParsedFeed, seen_before: Collection[str] | None = None) -> int:
+        """Store the corrections a fetch (or a push) brings; returns how many stories changed.
+
+        `seen_before`: the keys of the fetch's entries that the feed had shown before it (None: look at all). Only
+        those can be stories already posted: a story is posted after its entry was first seen, and a feed's seen
+        entries are kept (SEEN_RETENTION) far longer than its posted stories (the dedupe window), so an entry new
+        to the feed has no posted story to correct, and a fetch of only new entries reads nothing."""
+        entries = {entry.key: entry for entry in parsed.entries
+                   if seen_before is None or entry.key in seen_before}
         if not entries:
             return 0
         changed = 0

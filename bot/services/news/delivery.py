@@ -40,7 +40,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -161,6 +161,7 @@ class Deliverer:
                 by_channel = await self._deliverable(resting, settings_cache)
                 if not by_channel:
                     return posted
+                await self._read_options(d.subscription_id for items in by_channel.values() for d, _ in items)
                 problems: Problems = defaultdict(int)
                 results = await asyncio.gather(*(self._deliver_channel(channel_id, items, problems)
                                                  for channel_id, items in by_channel.items()),
@@ -356,6 +357,13 @@ class Deliverer:
         else:
             await self.repo.postpone(delivery.id, reason, next_attempt_at=next_attempt_at)
         return "retry"
+
+    async def _read_options(self, subscription_ids: Iterable[int | None]) -> None:
+        """Per-feed ping and thread of a batch's subscriptions, read together (kept for the run)."""
+        wanted = {s for s in subscription_ids if s is not None and s not in self._options}
+        if wanted:
+            found = await self.repo.subscription_options(sorted(wanted))
+            self._options.update({s: found.get(s) for s in wanted})
 
     async def _post_for(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> NewsPost:
         """The post with the feed's own ping (None: the news role, 0: quiet) and thread setting."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.domain.feed_entries import FeedEntry, ParsedFeed
 from bot.domain.news_match import Keyword, KeywordError, KeywordSet, compile_keywords, normalize_text, parse_keyword
@@ -21,6 +22,16 @@ from bot.services.news.schedule import PollSchedule
 from db.news import FeedRecord, KeywordRecord, NewDelivery, NewsRepository, SubscriptionRecord
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What ingesting a fetch did: entries new to the feed, deliveries queued, and the keys of the fetch's entries
+    the feed had shown before (None for a baseline, where that was not read)."""
+
+    new: int
+    queued: int
+    seen_before: frozenset[str] | None
 
 
 class KeywordMatchers:
@@ -79,16 +90,18 @@ class Ingester:
         self._lock = asyncio.Lock()
 
     async def ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
-                     *, exclude_guild: int | None = None, digest: str | None = None) -> tuple[int, int]:
-        """Mark the entries seen and queue deliveries for new ones; (new entries, queued). `exclude_guild`: a
+                     *, exclude_guild: int | None = None, digest: str | None = None) -> Ingested:
+        """Mark the entries seen and queue deliveries for new ones. `exclude_guild`: a
         server for which this fetch is a baseline (it just followed or resumed the feed). `digest`: the body's
         body_hash when the caller has it already. The caller holds the feed's lock."""
         entries = list({e.key: e for e in parsed.entries}.values())
         keys = [e.key for e in entries]
         new: list[FeedEntry] = []
         matching: list[tuple[SubscriptionRecord, list[FeedEntry]]] = []
+        seen_before: frozenset[str] | None = None
         if feed.last_success_at is not None:  # else this is the feed's baseline: nothing in it is new
             known, subscriptions = await self.repo.ingest_state(feed.id, keys)
+            seen_before = frozenset(known)
             new = [e for e in entries if e.key not in known]
         if new:
             # Normalized once here, matched against each server's keywords.
@@ -99,13 +112,15 @@ class Ingester:
                     matching.append((subscription, [e for e, f in zip(new, fields, strict=True)
                                                     if keywords.match_normalized(f).matched]))
         async with self._lock:
-            return await self._ingest(feed, parsed, result, now, keys, new, matching,
-                                      digest if digest is not None else body_hash(result.body))
+            queued = await self._ingest(feed, parsed, result, now, keys, new, matching,
+                                        digest if digest is not None else body_hash(result.body))
+        return Ingested(len(new), queued, seen_before)
 
     async def _ingest(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int, keys: list[str],
                       new: list[FeedEntry], matching: list[tuple[SubscriptionRecord, list[FeedEntry]]],
-                      digest: str | None) -> tuple[int, int]:
-        """Under the ingest lock: dedupe per server against its recent stories, and write everything."""
+                      digest: str | None) -> int:
+        """Under the ingest lock: dedupe per server against its recent stories, and write everything; returns the
+        deliveries queued."""
         deliveries: list[NewDelivery] = []
         for subscription, entries in matching:
             deliveries.extend(await self._deliveries_for(subscription, feed, parsed.title, entries, now))
@@ -115,7 +130,7 @@ class Ingester:
             deliveries=deliveries, prune_seen_before=now - int(SEEN_RETENTION.total_seconds()),
             body_hash=digest,
         )
-        return len(new), queued
+        return queued
 
     async def _deliveries_for(self, subscription: SubscriptionRecord, feed: FeedRecord, feed_title: str | None,
                               matching: Sequence[FeedEntry], now: int) -> list[NewDelivery]:

@@ -114,9 +114,11 @@ class NewsPoster(Protocol):
 
 
 class PollObserver(Protocol):
-    """Told after each successful poll of a feed (`parsed` None for a 304), under the feed's lock."""
+    """Told after each successful poll of a feed (`parsed` None for a 304), under the feed's lock; `seen_before`:
+    the keys of the fetch's entries the feed had shown before it (None: not known, as for a baseline)."""
 
-    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None: ...
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int,
+                      seen_before: frozenset[str] | None = None) -> None: ...
 
 
 class Fetcher(Protocol):

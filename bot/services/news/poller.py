@@ -148,21 +148,22 @@ class Poller:
                     await self._record_failure(feed, now, parsed.text)
                     return
                 self.metrics.feed_fetched("ok")
-                new, queued = await self.ingester.ingest(feed, parsed, result, now, digest=digest)
-                summary.new_entries += new
-                summary.queued += queued
+                ingested = await self.ingester.ingest(feed, parsed, result, now, digest=digest)
+                summary.new_entries += ingested.new
+                summary.queued += ingested.queued
                 await self._maybe_recovered(feed)
-                await self._observe(feed, parsed, result, now)
+                await self._observe(feed, parsed, result, now, ingested.seen_before)
         except Exception:
             # One broken feed (or a bug its content triggers) never stops the others.
             log.exception("polling feed %s failed", feed.id)
             summary.failed += 1
 
-    async def _observe(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None:
+    async def _observe(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int,
+                       seen_before: frozenset[str] | None = None) -> None:
         if self.observer is None:
             return
         try:
-            await self.observer.fetched(feed, parsed, result, now)
+            await self.observer.fetched(feed, parsed, result, now, seen_before)
         except Exception:
             log.exception("after-poll hook failed for feed %s", feed.id)
 

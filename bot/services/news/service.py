@@ -178,9 +178,10 @@ class _AfterPoll:
         self.websub = websub
         self.corrections = corrections
 
-    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None:
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int,
+                      seen_before: frozenset[str] | None = None) -> None:
         if parsed is not None:
-            await self.corrections.check(feed, parsed)
+            await self.corrections.check(feed, parsed, seen_before)
         await self.websub.fetched(feed, parsed, result, now)
 
 

@@ -133,13 +133,13 @@ class Subscriptions:
         async with self.locks(feed.id):
             feed = await self.repo.get_feed(feed.id) or feed
             # Entries other servers have not had yet are theirs; for this server they are backlog.
-            await self.ingester.ingest(feed, parsed, result, now, exclude_guild=guild_id)
+            ingested = await self.ingester.ingest(feed, parsed, result, now, exclude_guild=guild_id)
             subscription = await self.repo.create_subscription(guild_id, feed.id, channel_id=channel_id,
                                                                created_by=created_by, now=now)
             if subscription is None:
                 raise NewsError("news.feed.already", url=url[:200])
             if self.observer is not None:
-                await self.observer.fetched(feed, parsed, result, now)
+                await self.observer.fetched(feed, parsed, result, now, ingested.seen_before)
         for raw, keyword in parsed_keywords:
             await self.repo.add_keyword(guild_id, subscription.id, _keyword_text(keyword, raw),
                                         _keyword_kind(keyword), now)

@@ -251,7 +251,7 @@ class WebSub:
             # Conditional-GET validators are kept: the push says nothing about the feed URL's own answer.
             result = FetchResult("ok", feed.url, body=body, content_type=content_type, etag=feed.etag,
                                  last_modified=feed.last_modified)
-            await self.ingester.ingest(feed, parsed, result, now)
-            await self.corrections.check(feed, parsed)
+            ingested = await self.ingester.ingest(feed, parsed, result, now)
+            await self.corrections.check(feed, parsed, ingested.seen_before)
             await self.repo.postpone_poll(feed.id, now + self.safety_interval())
         return PushOutcome(202, ingested=True)
