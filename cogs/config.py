@@ -172,6 +172,9 @@ class ConfigCog(commands.Cog):
                 channel=channel.mention,
                 permissions=", ".join(permission_label(interaction, name) for name in missing),
             )
+        for cog in self.bot.cogs.values():  # another area may refuse it (news: alert threads it could not open)
+            if (check := getattr(cog, "check_channel_change", None)) is not None:
+                await check(interaction, kind.value, channel)
         await self.settings.set_channel(guild_id_of(interaction), kind.value, channel.id)
         await interaction.response.send_message(
             text(interaction, "config.channel.saved", kind=text(interaction, f"config.kind.{kind.value}"),

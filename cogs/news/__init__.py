@@ -38,9 +38,11 @@ from .options import (
     NO_PING,
     THREAD_CHOICES,
     check_edit_threads,
+    check_news_channel_threads,
     parse_ping,
     parse_thread,
     ping_autocomplete,
+    require_feed_threads,
     require_thread_permissions,
     server_thread_channels,
 )
@@ -141,6 +143,12 @@ class NewsCog(commands.Cog):
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
 
+    async def check_channel_change(self, interaction: Interaction, kind: str, channel: object) -> None:
+        """Asked by `/config channel` before it saves: a new news channel must allow the alert threads of the feeds
+        that post there (cogs do not import each other; the config cog asks every cog that has this method)."""
+        if kind == "news":
+            await check_news_channel_threads(interaction, self.service, channel)
+
     # -- helpers ------------------------------------------------------------------------------------------------
     async def _target_channel(self, interaction: Interaction, channel: NewsChannel | None) -> NewsChannel:
         """Where a feed posts: the given channel or the news channel, refused when the bot cannot post there."""
@@ -184,8 +192,7 @@ class NewsCog(commands.Cog):
                        thread: app_commands.Choice[str] | None = None) -> None:
         target = await self._target_channel(interaction, channel)
         options = {"ping_role_id": parse_ping(interaction, ping), "thread": parse_thread(thread)}
-        if options["thread"] is True:
-            require_thread_permissions(interaction, [target])
+        await require_feed_threads(interaction, options["thread"], target)  # not given: the server's setting
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.add_feed(
             guild_id_of(interaction), url, created_by=interaction.user.id,
@@ -316,6 +323,7 @@ class NewsCog(commands.Cog):
     async def preset(self, interaction: Interaction, show: app_commands.Choice[str],
                      channel: NewsChannel | None = None) -> None:
         target = await self._target_channel(interaction, channel)
+        await require_feed_threads(interaction, None, target)  # preset feeds follow the server's setting
         result = await self.service.add_preset(guild_id_of(interaction), show.value, created_by=interaction.user.id,
                                                channel_id=channel.id if channel is not None else None)
         reply = text(interaction, "news.preset.added", count=len(result.added), show=show.name,

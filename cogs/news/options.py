@@ -23,6 +23,8 @@ _ROLE_ID = re.compile(r"<@&(\d+)>|(\d+)")
 # An alert thread in a text channel is opened on the alert (Create Public Threads) and gets the story's link
 # (Send Messages in Threads). Forum channels get a post per story anyway: nothing more to check there.
 THREAD_NEEDS = ("create_public_threads", "send_messages_in_threads")
+THREAD_MISSING = "news.feed.thread_missing"
+SERVER_THREAD_MISSING = "news.feed.thread_missing_server"  # the threads come from `/news threads on`
 
 
 def parse_ping(interaction: Interaction, raw: str | None) -> object:
@@ -65,9 +67,11 @@ async def ping_autocomplete(interaction: Interaction, current: str) -> list[app_
     return choices[:25]
 
 
-def require_thread_permissions(interaction: Interaction, channels: Iterable[object]) -> None:
+def require_thread_permissions(interaction: Interaction, channels: Iterable[object],
+                               key: str = THREAD_MISSING) -> None:
     """Refuse (before anything is written) when alerts would get threads in a text channel of `channels` where the
-    bot cannot open them. Forum channels, and channels that are gone (None), are not checked."""
+    bot cannot open them (`key`: the explanation; SERVER_THREAD_MISSING when they would get threads because
+    server-wide threads are on). Forum channels, and channels that are gone (None), are not checked."""
     guild = interaction.guild
     if guild is None:
         return
@@ -76,21 +80,39 @@ def require_thread_permissions(interaction: Interaction, channels: Iterable[obje
             continue
         missing = missing_permissions(channel.permissions_for(guild.me), THREAD_NEEDS)
         if missing:
-            raise UserFacingError("news.feed.thread_missing", channel=channel.mention,
+            raise UserFacingError(key, channel=channel.mention,
                                   permissions=", ".join(permission_label(interaction, n) for n in missing))
+
+
+async def server_threads_on(interaction: Interaction) -> bool:
+    """Server-wide alert threads (`/news threads on`), which the feeds on `thread:server` follow."""
+    guild = interaction.guild
+    return guild is not None and (await interaction.client.settings_service.get(guild.id)).news_threads
+
+
+async def require_feed_threads(interaction: Interaction, thread: object, channel: object) -> None:
+    """A feed whose alerts go to `channel` with `thread` (True: on; None or UNCHANGED, as on add: the server's
+    setting; False: off) must be able to get the threads it would have there."""
+    if thread is True:
+        require_thread_permissions(interaction, [channel])
+    elif thread is not False and isinstance(channel, discord.TextChannel) and await server_threads_on(interaction):
+        require_thread_permissions(interaction, [channel], SERVER_THREAD_MISSING)
 
 
 async def check_edit_threads(interaction: Interaction, service: NewsService, subscription_id: int,
                              target: discord.abc.GuildChannel | None, thread: object) -> None:
-    """`/news feed edit`: `thread:on`, or a move (`target`) of a feed set to `thread:on`, needs thread permissions
-    in the channel the feed posts in afterwards."""
+    """`/news feed edit`: the feed's alerts must be able to get their threads in the channel it posts in afterwards
+    when `thread:on` or `thread:server` is given, or when it is moved (`target`) with a stored setting that gives
+    threads (on, or the server's while server-wide threads are on). An edit of other options checks nothing."""
     guild = interaction.guild
-    if guild is None:
+    if guild is None or (thread is UNCHANGED and target is None):
         return
-    if thread is UNCHANGED and target is not None:
+    if thread is UNCHANGED:
         options = (await service.subscription_options([subscription_id])).get(subscription_id)
-        thread = options.thread if options is not None else None
-    if thread is not True:
+        if options is None:
+            return  # an unknown feed is refused by the edit itself
+        thread = options.thread
+    if thread is False:
         return
     if target is None:  # where the feed posts now: its own channel or the news channel
         item = next((i for i in await service.list_feeds(guild.id) if i.subscription.id == subscription_id), None)
@@ -98,9 +120,25 @@ async def check_edit_threads(interaction: Interaction, service: NewsService, sub
             return  # an unknown feed is refused by the edit itself
         channel_id = item.subscription.channel_id or (
             await interaction.client.settings_service.get(guild.id)).news_channel_id
-        require_thread_permissions(interaction, [guild.get_channel(channel_id or 0)])
+        await require_feed_threads(interaction, thread, guild.get_channel(channel_id or 0))
         return
-    require_thread_permissions(interaction, [target])
+    await require_feed_threads(interaction, thread, target)
+
+
+async def check_news_channel_threads(interaction: Interaction, service: NewsService, channel: object) -> None:
+    """`/config channel kind:news`: the feeds without a channel of their own move with the news channel; refused
+    where their alerts would get threads the bot cannot open there (feeds on `thread:on`, and feeds on
+    `thread:server` while server-wide threads are on)."""
+    guild = interaction.guild
+    if guild is None or not isinstance(channel, discord.TextChannel):
+        return
+    items = [i for i in await service.list_feeds(guild.id) if not i.subscription.channel_id]
+    options = await service.subscription_options([i.subscription.id for i in items])
+    threads = {getattr(options.get(i.subscription.id), "thread", None) for i in items}
+    if True in threads:
+        require_thread_permissions(interaction, [channel])
+    if None in threads and await server_threads_on(interaction):
+        require_thread_permissions(interaction, [channel], SERVER_THREAD_MISSING)
 
 
 async def server_thread_channels(interaction: Interaction, service: NewsService) -> list[object]:

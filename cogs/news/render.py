@@ -40,19 +40,26 @@ def relative_time(epoch: int | None, none: str) -> str:
     return discord.utils.format_dt(datetime.fromtimestamp(epoch, UTC), "R") if epoch else none
 
 
-def notice_params(params: dict[str, object]) -> dict[str, object]:
-    """A notice's parameters for the catalog: channel ids become mentions ("-" when there is none)."""
+def notice_params(params: dict[str, object], guild_id: int | None = None) -> dict[str, object]:
+    """A notice's parameters for the catalog: channel ids become mentions ("-" when there is none), `message_ids`
+    (of messages in `channel_id`) become `messages`, their links."""
     rendered: dict[str, object] = {}
     for name, value in params.items():
         if name in NOTICE_CHANNELS:
             rendered[NOTICE_CHANNELS[name]] = channel_mention(value if isinstance(value, int) else None)
+        elif name == "message_ids" and isinstance(value, tuple | list):
+            channel_id = params.get("channel_id")
+            links = [message_link(guild_id, channel_id if isinstance(channel_id, int) else None, m) for m in value]
+            count = params.get("count")
+            more = " …" if isinstance(count, int) and count > len(value) else ""  # more alerts than links
+            rendered["messages"] = (" ".join(link for link in links if link) or "-") + more
         else:
             rendered[name] = value
     return rendered
 
 
 def notice_text(client: CodeBlueBot, guild: discord.Guild | None, key: str, params: dict[str, object]) -> str:
-    return cut(guild_text(client, guild, key, **notice_params(params)), MESSAGE_LIMIT)
+    return cut(guild_text(client, guild, key, **notice_params(params, guild.id if guild else None)), MESSAGE_LIMIT)
 
 
 def news_allowed_mentions(role_id: int | None) -> discord.AllowedMentions:

@@ -1,6 +1,7 @@
 """Alert threads that are never lost: with `thread:on` each news alert in a text channel gets exactly one discussion
 thread, also when Discord fails the thread (5xx: opened by a later poll, the message never posted again), refuses it
-(403: admins told once, no retry loop) or the bot crashes between the post and its thread (after a restart the
+(403: admins told once, no retry loop), keeps failing until it is given up (admins told once per channel, with
+links to the alerts) or the bot crashes between the post and its thread (after a restart the
 story is found in the channel and gets its one thread). End to end: the real bot on the fake Discord, feeds from
 the local feed server, polls run by the real `news:poll` scheduler job (`run_poll_job`).
 """
@@ -127,6 +128,69 @@ async def test_a_thread_failing_every_time_is_retried_with_backoff_then_given_up
     [(_, state, attempts, _)] = await alert_thread_rows(news)
     assert (state, attempts) == ("given_up", 6)
     assert len(news_posts(fake, channel)) == 1
+
+
+def given_up_notice(guild, channel, posts: list, korean: bool) -> str:
+    links = " ".join(f"https://discord.com/channels/{guild.id}/{channel.id}/{p['id']}" for p in posts)
+    if korean:
+        return (f"⚠️ {channel.mention}에서 뉴스 알림 {len(posts)}개의 토론 스레드를 열다가 포기했어요: Discord가 계속 "
+                f"실패했어요. 알림은 올라가 있어요. 스레드가 필요하면 직접 열어 주세요: {links}")
+    return (f"⚠️ I gave up opening the discussion threads of {len(posts)} news alert(s) in {channel.mention}: Discord "
+            f"kept failing. The alerts are posted; open their threads by hand if you want them: {links}")
+
+
+@pytest.mark.parametrize("korean", [False, True], ids=["english", "korean"])
+async def test_threads_given_up_are_told_to_the_admins_once_per_channel_with_links_to_the_alerts(fake, news, korean):
+    g = korean_guild(fake) if korean else fake.default_guild
+    bot = await news.runner.start()
+    channel, general, log_channel = g.channel("news"), g.channel("general"), g.channel("bot-log")
+    await configure(bot, g)
+    await follow_threaded(fake, news, g, "outlet")
+    news.feeds.set("other", "Other", old_items("https://other.test/old"))
+    await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("other"), channel=general,
+                                  thread="on"))
+    news.feeds.add("outlet", "First stuck", "https://outlet.test/1", START)
+    news.feeds.add("outlet", "Second stuck", "https://outlet.test/2", START + timedelta(minutes=1))
+    news.feeds.add("other", "Elsewhere stuck", "https://other.test/1", START)
+    fake.fail(*THREAD_FROM_MESSAGE, status=503, times=100)
+    for tries in range(1, 6):  # each poll job moves the clock 11 minutes, past every backoff
+        await run_poll_job(bot, news.clock)
+        assert {(state, attempts) for _, state, attempts, _ in await alert_thread_rows(news)} == {("pending", tries)}
+        assert fake.messages_in(log_channel) == []  # not told while tries remain
+    posts, elsewhere = news_posts(fake, channel), news_posts(fake, general)
+    assert (len(posts), len(elsewhere)) == (2, 1)
+
+    await run_poll_job(bot, news.clock)  # the sixth try of all three: given up together
+    assert {(state, attempts) for _, state, attempts, _ in await alert_thread_rows(news)} == {("given_up", 6)}
+    notices = sorted(m["content"] for m in fake.messages_in(log_channel))
+    assert notices == sorted([given_up_notice(g, channel, posts, korean), given_up_notice(g, general, elsewhere,
+                                                                                          korean)])
+    mark = fake.mark()
+    await run_poll_job(bot, news.clock)  # when a retry would run: none, and nothing told again
+    assert fake.requests_to(*THREAD_FROM_MESSAGE, since=mark) == []
+    assert len(fake.messages_in(log_channel)) == 2
+    assert len(news_posts(fake, channel)) == 2 and threads_of(fake, channel) == []
+
+
+async def test_a_given_up_notice_that_cannot_be_posted_is_logged_and_the_poll_goes_on(fake, news, caplog):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    channel, log_channel = g.channel("news"), g.channel("bot-log")
+    await configure(bot, g)
+    await follow_threaded(fake, news, g, "outlet")
+    news.feeds.add("outlet", "Stuck", "https://outlet.test/stuck", START)
+    fake.fail(*THREAD_FROM_MESSAGE, status=503, times=100)
+    for _ in range(5):
+        await run_poll_job(bot, news.clock)
+    fake.set_overwrite(log_channel, g.role("Code Blue"), deny=Perm.SEND_MESSAGES)
+    await run_poll_job(bot, news.clock)  # given up; the notice is refused (403)
+    [(_, state, attempts, _)] = await alert_thread_rows(news)
+    assert (state, attempts) == ("given_up", 6)
+    assert fake.messages_in(log_channel) == []
+    assert any(r.getMessage() == f"could not post to the log channel of guild {g.id}" for r in caplog.records)
+    news.feeds.add("outlet", "Posted after it", "https://outlet.test/after", START + timedelta(minutes=1))
+    await run_poll_job(bot, news.clock)
+    assert len(news_posts(fake, channel)) == 2
 
 
 @pytest.mark.parametrize("korean", [False, True], ids=["english", "korean"])

@@ -1,7 +1,10 @@
 """Alert threads need permissions: `/news feed add|edit thread:on` and `/news threads on` are refused, ephemerally
 and in the member's language, when the bot lacks Create Public Threads or Send Messages in Threads in the text
-channel the alerts would go to (the feed's channel or the news channel), and nothing is written. Forum channels
-need no check (a post per story). End to end with the fake Discord's permission overwrites."""
+channel the alerts would go to (the feed's channel or the news channel), and nothing is written. So are feeds that
+get threads because they follow the server's setting while server-wide threads are on (`/news feed add` without
+`thread:` or with `thread:server`, `/news preset`, `/news feed edit thread:server` or a move of such a feed), and a
+new news channel (`/config channel kind:news`) for the feeds that post there; `thread:off` stays allowed. Forum
+channels need no check (a post per story). End to end with the fake Discord's permission overwrites."""
 
 from __future__ import annotations
 
@@ -42,6 +45,19 @@ def refusal(channel, missing: str) -> str:
 def korean_refusal(channel, missing: str) -> str:
     return (f"<#{channel.id}>에서 알림 스레드를 열 수 없어요: 그 채널에 {missing} 권한이 없어요. 그 채널에서 제 역할에 "
             "권한을 주거나 `thread:off`로 해 주세요.")
+
+
+def server_refusal(channel, missing: str) -> str:
+    return (f"Alert threads are on for the whole server (`/news threads`), so alerts in <#{channel.id}> would get "
+            f"threads, but I'm missing {missing} there. Grant them to my role, or pick `thread:off` (for the feed "
+            "with `/news feed edit`, or server-wide with `/news threads`).")
+
+
+def korean_server_refusal(channel, missing: str) -> str:
+    return (f"서버 전체에 알림 스레드가 켜져 있어서(`/news threads`) <#{channel.id}>의 알림에도 "
+            f"스레드가 열려야 하는데, 그 채널에 {missing} 권한이 없어요. "
+            "그 채널에서 제 역할에 권한을 주거나 `thread:off`로 해 주세요 "
+            "(피드만이면 `/news feed edit`, 서버 전체면 `/news threads`).")
 
 
 async def subscription_id(world, guild, url: str) -> int:
@@ -151,3 +167,136 @@ async def test_server_wide_threads_are_refused_where_alerts_could_not_get_them_a
     [post] = news_posts(fake, general)
     [thread] = fake.requests_to(*THREAD_FROM_MESSAGE, since=mark)
     assert thread.params["message_id"] == str(post["id"])
+
+
+async def server_threads_on(fake, bot, guild) -> None:
+    content, _ = await answer(await fake.slash(guild, guild.member("admin"), "news threads", thread="on"))
+    assert content.startswith("Every news alert in a text channel now gets its own discussion thread")
+    assert (await bot.settings_service.get(guild.id)).news_threads is True
+
+
+async def test_feeds_following_server_wide_threads_are_refused_on_add_where_threads_cannot_open(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    admin, channel, general = g.member("admin"), g.channel("news"), g.channel("general")
+    await server_threads_on(fake, bot, g)
+    news.feeds.set("outlet", "Outlet", old_items())
+    url = news.feeds.url("outlet")
+
+    await deny_bot(fake, bot, general, Perm.CREATE_PUBLIC_THREADS)
+    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, channel=general))
+    assert ephemeral and content == server_refusal(general, "Create Public Threads")
+    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, channel=general,
+                                                       thread="server", locale="ko"))
+    assert ephemeral and content == korean_server_refusal(general, "공개 스레드 만들기")
+    # Into the news channel (no channel given), and a preset's feeds, which follow the server's setting too.
+    await deny_bot(fake, bot, channel, Perm.SEND_MESSAGES_IN_THREADS)
+    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, thread="server"))
+    assert ephemeral and content == server_refusal(channel, "Send Messages in Threads")
+    content, ephemeral = await answer(await fake.slash(g, admin, "news preset", show="trauma-code"))
+    assert ephemeral and content == server_refusal(channel, "Send Messages in Threads")
+    content, ephemeral = await answer(await fake.slash(g, admin, "news preset", show="trauma-code", locale="ko"))
+    assert ephemeral and content == korean_server_refusal(channel, "스레드에서 메시지 보내기")
+    assert await news.service.list_feeds(g.id) == [] and news.feeds.requests["outlet"] == 0  # nothing written
+
+    # thread:off into the same channels is fine.
+    content, _ = await answer(await fake.slash(g, admin, "news feed add", url=url, channel=general, thread="off"))
+    assert content.startswith("Following **Outlet**")
+    news.feeds.set("other", "Other", old_items("https://other.test"))
+    content, _ = await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url("other"),
+                                               thread="off", locale="ko"))
+    assert content.startswith("**Other** 구독을 시작했어요")
+    assert len(await news.service.list_feeds(g.id)) == 2
+
+
+async def test_editing_or_moving_a_feed_on_server_wide_threads_is_refused_where_threads_cannot_open(fake, news):
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    admin, general = g.member("admin"), g.channel("general")
+    news.feeds.set("outlet", "Outlet", old_items())
+    await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url("outlet"), channel=general,
+                                  thread="off"))
+    feed = await subscription_id(news, g, news.feeds.url("outlet"))
+    await server_threads_on(fake, bot, g)
+    await deny_bot(fake, bot, general, Perm.CREATE_PUBLIC_THREADS)
+
+    # Back to the server's setting where the feed posts: refused (en, ko); nothing written.
+    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="server",
+                                                       ping="none"))
+    assert ephemeral and content == server_refusal(general, "Create Public Threads")
+    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="server",
+                                                       locale="ko"))
+    assert ephemeral and content == korean_server_refusal(general, "공개 스레드 만들기")
+    options = (await news.service.subscription_options([feed]))[feed]
+    assert (options.thread, options.ping_role_id) == (False, None)
+
+    # On the server's setting in a channel that allows threads, then moved to one that does not: refused.
+    target = fake.add_channel(g, "no-threads")
+    await deny_bot(fake, bot, target, Perm.SEND_MESSAGES_IN_THREADS)
+    content, _ = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="server",
+                                               channel=g.channel("news")))
+    assert content.startswith(f"**Outlet** now posts in <#{g.channel('news').id}>")
+    for locale, expected in (("en-US", server_refusal(target, "Send Messages in Threads")),
+                             ("ko", korean_server_refusal(target, "스레드에서 메시지 보내기"))):
+        content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed),
+                                                           channel=target, locale=locale))
+        assert ephemeral and content == expected
+    content, _ = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), channel=target,
+                                               thread="server"))
+    assert content == server_refusal(target, "Send Messages in Threads")
+    [item] = await news.service.list_feeds(g.id)
+    options = (await news.service.subscription_options([feed]))[feed]
+    assert (item.subscription.channel_id, options.thread) == (g.channel("news").id, None)
+
+    # An edit that does not touch threads or the channel checks nothing; moving with thread:off is fine.
+    content, _ = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), ping="none"))
+    assert content.startswith("**Outlet** now posts in")
+    content, _ = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), channel=target,
+                                               thread="off"))
+    assert content.startswith(f"**Outlet** now posts in <#{target.id}>")
+
+
+async def test_a_news_channel_without_thread_permissions_is_refused_while_its_feeds_would_get_threads(fake, news):
+    """`/config channel kind:news` moves the feeds without a channel of their own: refused where their alerts would
+    get threads (server-wide threads on and feeds following it, or a feed on thread:on) the bot cannot open."""
+    bot = await news.runner.start()
+    g = fake.default_guild
+    await configure(bot, g)
+    admin, channel = g.member("admin"), g.channel("news")
+    target = fake.add_channel(g, "no-threads")
+    await deny_bot(fake, bot, target, Perm.CREATE_PUBLIC_THREADS | Perm.SEND_MESSAGES_IN_THREADS)
+    news.feeds.set("outlet", "Outlet", old_items())
+    await answer(await fake.slash(g, admin, "news feed add", url=news.feeds.url("outlet")))
+    feed = await subscription_id(news, g, news.feeds.url("outlet"))
+    missing = "Create Public Threads, Send Messages in Threads"
+    # Threads off server-wide: the feed on the server's setting gets none, so the channel is fine ...
+    content, _ = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target))
+    assert content == f"News channel set to <#{target.id}>."
+    await answer(await fake.slash(g, admin, "config channel", kind="news", channel=channel))
+    await server_threads_on(fake, bot, g)
+
+    # ... but with threads on server-wide it is refused (en, ko) and the news channel stays.
+    content, ephemeral = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target))
+    assert ephemeral and content == server_refusal(target, missing)
+    content, ephemeral = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target,
+                                                       locale="ko"))
+    assert ephemeral and content == korean_server_refusal(target, "공개 스레드 만들기, 스레드에서 메시지 보내기")
+    assert (await bot.settings_service.get(g.id)).news_channel_id == channel.id
+
+    # A feed on thread:on in the news channel is refused the same way, with threads off server-wide.
+    await answer(await fake.slash(g, admin, "news threads", thread="off"))
+    await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="on"))
+    content, ephemeral = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target))
+    assert ephemeral and content == refusal(target, missing)
+    content, _ = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target, locale="ko"))
+    assert content == korean_refusal(target, "공개 스레드 만들기, 스레드에서 메시지 보내기")
+    assert (await bot.settings_service.get(g.id)).news_channel_id == channel.id
+
+    # The feed on thread:off (or in a channel of its own): the news channel may move there.
+    await answer(await fake.slash(g, admin, "news threads", thread="on"))
+    await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="off"))
+    content, _ = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target))
+    assert content == f"News channel set to <#{target.id}>."
+    assert (await bot.settings_service.get(g.id)).news_channel_id == target.id

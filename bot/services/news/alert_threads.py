@@ -6,8 +6,10 @@ A thread that cannot be opened never makes the story be sent again (the message 
 `news_alert_threads` by what the answer means:
 - a failure that may pass (5xx, 429 beyond discord.py's own retries, timeout, lost connection): state `pending`,
   tried again by `retry_due` (the `news:poll` job's upkeep) from `next_attempt_at` (RETRY_BASE doubling, at most
-  RETRY_CAP), given up after THREAD_ATTEMPTS tries in all. A retry looks for the thread first (the failed answer may
-  hide a thread Discord opened; a message's thread has the message's id), so no message gets a second thread;
+  RETRY_CAP), given up after THREAD_ATTEMPTS tries in all (`given_up`: the admins are told, one notice per channel
+  and retry run naming the alerts, so they can open the threads by hand). A retry looks for the thread first (the
+  failed answer may hide a thread Discord opened; a message's thread has the message's id), so no message gets a
+  second thread;
 - a refusal (403: no Create Public Threads permission in the channel): `refused`, never retried; the admins are told
   once per channel (`news_thread_refusals`), again only after a thread has opened there since;
 - a deleted message or channel, or another rejection: `failed`.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from datetime import datetime
 
 from bot.services.news.models import RETRY_BASE, RETRY_CAP, AlertThread, NewsPost, NewsPoster, PostError
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 
 THREAD_ATTEMPTS = 6  # the first try and five retries (30 s, 1, 2, 4 and 8 minutes after the failures)
 THREAD_RETRY_BATCH = 50  # threads retried per upkeep run
+GIVEN_UP_LINKS = 10  # alert messages named in one given-up notice (the count says how many there were)
 REFUSED = "forbidden"  # the PostError reason of a 403
 
 
@@ -52,7 +56,7 @@ class AlertThreads:
     async def post(self, post: NewsPost) -> int:
         message_id = await self.poster.post(post)
         if post.thread:
-            await self._open(AlertThread.of(post, message_id), check_existing=False, attempts=0, recorded=False)
+            await self._open_and_tell(AlertThread.of(post, message_id), check_existing=False)
         return message_id
 
     async def open_thread(self, alert: AlertThread, *, check_existing: bool) -> int | None:
@@ -65,7 +69,7 @@ class AlertThreads:
         except Exception:
             log.warning("could not read the thread record of news delivery %s", alert.delivery_id, exc_info=True)
             return None
-        return await self._open(alert, check_existing=check_existing, attempts=0, recorded=False)
+        return await self._open_and_tell(alert, check_existing=check_existing)
 
     async def find_posted(self, channel_id: int, link: str | None, title: str, since: datetime) -> int | None:
         return await self.poster.find_posted(channel_id, link, title, since)
@@ -81,24 +85,49 @@ class AlertThreads:
         """Try again the threads whose backoff has passed; returns how many exist now. One run at a time."""
         async with self._retrying:
             opened = 0
+            given_up: list[AlertThread] = []
             for row in await self.repo.due_alert_threads(self.schedule.now(), THREAD_RETRY_BATCH):
                 alert = AlertThread(row.delivery_id, row.guild_id, row.channel_id, row.message_id, row.title,
                                     row.archive_minutes)
-                if await self._open(alert, check_existing=True, attempts=row.attempts, recorded=True) is not None:
+                if await self._open(alert, check_existing=True, attempts=row.attempts, recorded=True,
+                                    given_up=given_up) is not None:
                     opened += 1
+            await self._tell_given_up(given_up)
             return opened
 
-    async def _open(self, alert: AlertThread, *, check_existing: bool, attempts: int, recorded: bool) -> int | None:
+    async def _open_and_tell(self, alert: AlertThread, *, check_existing: bool) -> int | None:
+        """A first try outside the retries (given up at once only if THREAD_ATTEMPTS were 1)."""
+        given_up: list[AlertThread] = []
+        thread_id = await self._open(alert, check_existing=check_existing, attempts=0, recorded=False,
+                                     given_up=given_up)
+        await self._tell_given_up(given_up)
+        return thread_id
+
+    async def _tell_given_up(self, alerts: list[AlertThread]) -> None:
+        """One notice per channel for the alerts whose threads were given up together, naming their messages."""
+        by_channel: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+        for alert in alerts:
+            by_channel[(alert.guild_id, alert.channel_id)].append(alert.message_id)
+        for (guild_id, channel_id), message_ids in by_channel.items():
+            await self.notifier.notify(guild_id, "news.notice.thread_given_up", channel_id=channel_id,
+                                       count=len(message_ids), message_ids=tuple(message_ids[:GIVEN_UP_LINKS]))
+
+    async def _open(self, alert: AlertThread, *, check_existing: bool, attempts: int, recorded: bool,
+                    given_up: list[AlertThread]) -> int | None:
         """One try; the outcome is recorded (a failure) or the record removed (done). Never raises: the alert is
-        posted whatever happens to its thread."""
+        posted whatever happens to its thread. An alert given up now is added to `given_up` (the caller tells the
+        admins, `_tell_given_up`)."""
+        failure: PostError | None = None
         try:
             thread_id = await self.poster.open_thread(alert, check_existing=check_existing)
         except PostError as exc:
-            await self._failed(alert, exc, attempts + 1)
-            return None
+            failure = exc
         except Exception as exc:  # a bug or an unexpected answer: kept for a retry, like a failure that may pass
             log.warning("opening the thread of news message %s failed", alert.message_id, exc_info=True)
-            await self._failed(alert, PostError(f"error: {type(exc).__name__}", permanent=False), attempts + 1)
+            failure = PostError(f"error: {type(exc).__name__}", permanent=False)
+        if failure is not None:
+            if await self._failed(alert, failure, attempts + 1) == "given_up":
+                given_up.append(alert)
             return None
         try:
             if recorded:
@@ -109,7 +138,8 @@ class AlertThreads:
             log.warning("could not record the thread of news message %s", alert.message_id, exc_info=True)
         return thread_id
 
-    async def _failed(self, alert: AlertThread, exc: PostError, attempts: int) -> None:
+    async def _failed(self, alert: AlertThread, exc: PostError, attempts: int) -> str | None:
+        """Records the failure; returns the alert's state now (None when it could not be recorded)."""
         now = self.schedule.now()
         next_attempt_at: int | None = None
         if exc.permanent:
@@ -131,6 +161,8 @@ class AlertThreads:
                 await self.notifier.notify(alert.guild_id, "news.notice.thread_refused", channel_id=alert.channel_id)
         except Exception:
             log.warning("could not record the failed thread of news message %s", alert.message_id, exc_info=True)
+            return None
+        return state
 
     async def _threads_work_in(self, alert: AlertThread) -> None:
         """A thread opened in the channel: a later refusal there is news to the admins again."""
