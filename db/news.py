@@ -566,17 +566,21 @@ class NewsRepository(NewsFeaturesMixin):
         that the `sent` stories were sent; returns the ids claimed (those still pending). Each claimed story must
         then go through `begin_send` right before its send, and end in `finish_sends` (sent or released) or in its
         own outcome (`mark_failed`, `mark_retry`...)."""
-        claimed: set[int] = set()
-        async with self.db.transaction() as tx:
-            await self._record_sent(tx, sent)
+
+        def write(tx: SyncTransaction) -> set[int]:  # one trip to the database thread
+            self._record_sent(tx, sent)
+            claimed: set[int] = set()
             for start in range(0, len(deliveries), _IN_CHUNK):
                 chunk = deliveries[start:start + _IN_CHUNK]
-                rows = await tx.fetch_all(
+                rows = tx.fetch_all(
                     "UPDATE news_deliveries SET attempted_at = ?, attempts = attempts + 1"  # noqa: S608
                     f" WHERE state = 'pending' AND id IN ({', '.join('?' * len(chunk))}) RETURNING id",
                     (now, *(d.id for d in chunk)),
                 )
                 claimed.update(int(r[0]) for r in rows)
+            return claimed
+
+        claimed = await self.db.write(write)
         # Registered before anything else can run on the event loop (no await since the commit).
         self._claims.update({d.id: (d.guild_id, d.subscription_id) for d in deliveries if d.id in claimed})
         return claimed
@@ -593,20 +597,23 @@ class NewsRepository(NewsFeaturesMixin):
             self._claims.pop(delivery_id, None)
         if not sent and not unsent:
             return
-        async with self.db.transaction() as tx:
-            await self._record_sent(tx, sent)
+
+        def write(tx: SyncTransaction) -> None:  # one trip to the database thread
+            self._record_sent(tx, sent)
             for start in range(0, len(unsent), _IN_CHUNK):
                 chunk = unsent[start:start + _IN_CHUNK]
-                await tx.execute(
+                tx.execute(
                     "UPDATE news_deliveries SET attempted_at = NULL, attempts = attempts - 1"  # noqa: S608
                     f" WHERE state = 'pending' AND attempted_at IS NOT NULL AND id IN ({', '.join('?' * len(chunk))})",
                     tuple(chunk),
                 )
 
+        await self.db.write(write)
+
     @staticmethod
-    async def _record_sent(tx: Transaction, sent: Sequence[SentRecord]) -> None:
+    def _record_sent(tx: SyncTransaction, sent: Sequence[SentRecord]) -> None:
         if sent:
-            await tx.executemany(
+            tx.executemany(
                 "UPDATE news_deliveries SET state = 'sent', message_id = ?, sent_at = ?, error = NULL,"
                 " posted_channel_id = COALESCE(?, posted_channel_id) WHERE id = ?",
                 [(s.message_id, s.sent_at, s.channel_id, s.delivery_id) for s in sent],

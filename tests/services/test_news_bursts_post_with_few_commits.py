@@ -17,9 +17,10 @@ BURST = CLAIM_BATCH * 2 + 20
 
 
 def count_write_transactions(world, monkeypatch) -> list[int]:
-    """Counts every transaction and single-statement write on the database (a spy: they still run)."""
+    """Counts every transaction (either kind) and single-statement write on the database (a spy: they still
+    run)."""
     counts = [0]
-    transaction, execute = world.repo.db.transaction, world.repo.db.execute
+    transaction, execute, write = world.repo.db.transaction, world.repo.db.execute, world.repo.db.write
 
     @asynccontextmanager
     async def counted_transaction():
@@ -31,7 +32,12 @@ def count_write_transactions(world, monkeypatch) -> list[int]:
         counts[0] += 1
         return await execute(sql, params)
 
+    async def counted_write(work):
+        counts[0] += 1
+        return await write(work)
+
     monkeypatch.setattr(world.repo.db, "transaction", counted_transaction)
+    monkeypatch.setattr(world.repo.db, "write", counted_write)
     monkeypatch.setattr(world.repo.db, "execute", counted_execute)
     return counts
 
