@@ -4,7 +4,8 @@ Phases:
 1. first poll (every feed's baseline: parsed, all entries marked seen, nothing posted),
 2. all changed (every feed has 50 new items; about 10 % match the keywords and are "posted" to a recorder),
 3. all unchanged (conditional requests: every feed answers 304, nothing parsed).
-Phases 2 and 3 are repeated `--rounds` times (the feeds change again before each round); medians are printed.
+Phases 2 and 3 are repeated `--rounds` times (the feeds change again before each round); medians are printed, the
+ratio as the median of the rounds' own ratios (each round's floor is measured just before it).
 
 The floor, measured in the same run just before each phase against the same server state: the same feeds fetched
 with a plain aiohttp session (same fetch concurrency) and, for full bodies, `feedparser.parse(body)` (the library's
@@ -14,8 +15,10 @@ default call, returning only the entry count) run in the same worker processes t
 Prints wall time, the floor and their ratio, CPU time of this process (all its threads: event loop, database,
 process-pool I/O) and of the event loop's thread alone ("loop cpu"), entries per second, the longest event-loop
 stall (a ticker task measuring how late it wakes up; also during the floor, which shows what the machine's other
-load alone does to the loop) and peak memory; then the medians, and the all-unchanged cycle
-as a share of a full poll. The feed server runs in a separate process so its work is not counted. `--profile`
+load alone does to the loop) and peak memory; then the medians, the CPU time of this process and of the parse
+processes next to the floor's (on 2 cores a full poll is CPU-bound, so the wall time follows their sum; the CPU
+figures also move less with the machine's other load than wall times do), and the all-unchanged cycle as a share of
+a full poll. The feed server runs in a separate process so its work is not counted. `--profile`
 prints where this process spent its time in each phase (cProfile of the event loop's thread).
 Run: `python benchmarks/bench_news_poll.py [--feeds 500] [--items 50] [--rounds 3]`. Prints figures; not a test.
 """
@@ -27,6 +30,7 @@ import asyncio
 import cProfile
 import io
 import multiprocessing
+import os
 import pstats
 import random
 import resource
@@ -199,6 +203,19 @@ class Clock:
         return self.now
 
 
+def processes_cpu(executor: object) -> float:
+    """CPU seconds (user + system) the parse processes have used so far (Linux /proc; nan elsewhere, or with
+    parsing in threads, where it is this process's own)."""
+    total = 0.0
+    for pid in list(getattr(executor, "_processes", None) or {}):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total if executor is not None else float("nan")
+
+
 def floor_parse(body: bytes) -> int:
     """The floor's parse, in a worker process: feedparser's default call, nothing else."""
     return len(feedparser.parse(body).entries)
@@ -304,14 +321,17 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 if phase == "all changed":
                     command_queue.put("bump")
                     port_queue.get(timeout=60)
+                floor_cpu, floor_workers = time.process_time(), processes_cpu(executor)
                 with StallMeter() as floor_meter:
                     floor_wall, _, _ = await floor.run(conditional=phase == "all unchanged")
+                floor_cpu, floor_workers = time.process_time() - floor_cpu, processes_cpu(executor) - floor_workers
                 clock.now += timedelta(hours=1)
                 posted_before = poster.posts
                 if trace_memory:
                     tracemalloc.start()
                 profiler = cProfile.Profile() if profile else None
                 wall, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+                workers = processes_cpu(executor)
                 with StallMeter() as meter:
                     if profiler is not None:
                         profiler.enable()
@@ -320,6 +340,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                         profiler.disable()
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 loop_cpu = time.thread_time() - loop_cpu
+                workers = processes_cpu(executor) - workers
                 if profiler is not None:
                     profiles.append((phase, profiler))
                 peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
@@ -329,7 +350,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 rate = f"{entries / wall:,.0f}" if entries else "-"
                 ingest, deliver, sends = breakdown.take()
                 results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst, deliver,
-                                                      sends, cpu, loop_cpu))
+                                                      sends, cpu, loop_cpu, floor_cpu, workers, floor_workers))
                 print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
                       f"{rate:>11}"
                       f"{meter.worst * 1000:>14.1f}{floor_meter.worst * 1000:>8.1f}"
@@ -343,16 +364,26 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 wall = statistics.median(r[0] for r in rows)
                 floor_wall = statistics.median(r[1] for r in rows)
                 stall, floor_stall = max(r[2] for r in rows), max(r[3] for r in rows)
-                print(f"  {phase:<14} {wall:6.2f} s   floor {floor_wall:6.3f} s   ratio {wall / floor_wall:5.2f}x"
-                      f"   longest stall {stall * 1000:5.1f} ms (floor {floor_stall * 1000:5.1f} ms)")
                 ratios = [r[0] / r[1] for r in rows]
+                # The ratio is that of each round's pair (the floor run just before the service's), then the median:
+                # the machine's other load drifts between rounds, so medians of unpaired walls mix different loads.
+                paired = statistics.median(ratios)
+                print(f"  {phase:<14} {wall:6.2f} s   floor {floor_wall:6.3f} s   ratio {paired:5.2f}x"
+                      f"   longest stall {stall * 1000:5.1f} ms (floor {floor_stall * 1000:5.1f} ms)")
                 without_sends = [(r[0] - r[5]) / r[1] for r in rows]
-                print(f"  {'':<14} per-round ratios {', '.join(f'{x:.2f}' for x in ratios)} (median "
-                      f"{statistics.median(ratios):.2f}x); median delivering "
+                print(f"  {'':<14} per-round ratios {', '.join(f'{x:.2f}' for x in ratios)} (ratio of the median "
+                      f"walls {wall / floor_wall:.2f}x); median delivering "
                       f"{statistics.median(r[4] for r in rows):.2f} s, of it Discord sends "
                       f"{statistics.median(r[5] for r in rows):.2f} s; ratio without the sends "
                       f"{statistics.median(without_sends):.2f}x; cpu {statistics.median(r[6] for r in rows):.2f} s "
                       f"(loop {statistics.median(r[7] for r in rows):.2f} s)")
+                own, floor_own = statistics.median(r[6] for r in rows), statistics.median(r[8] for r in rows)
+                parse, floor_parse_cpu = statistics.median(r[9] for r in rows), statistics.median(r[10] for r in rows)
+                both, floor_both = (statistics.median(r[6] + r[9] for r in rows),
+                                    statistics.median(r[8] + r[10] for r in rows))
+                print(f"  {'':<14} cpu: this process {own:.2f} s (floor {floor_own:.2f} s), parse processes "
+                      f"{parse:.2f} s (floor {floor_parse_cpu:.2f} s); both {both:.2f} s (floor {floor_both:.2f} s, "
+                      f"ratio {both / floor_both if floor_both else float('nan'):.2f}x)")
             if rounds:
                 full = statistics.median(r[0] for r in results["all changed"])
                 unchanged = statistics.median(r[0] for r in results["all unchanged"])
