@@ -267,7 +267,7 @@ def profile_report(profile: cProfile.Profile, lines: int = 18) -> str:
 
 async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, parse_processes: int = 0,
               rounds: int = 3, profile: bool = False, send_ms: float = 0.0,
-              parse_concurrency: int = 0) -> None:
+              parse_concurrency: int = 0, websub: bool = False) -> None:
     from bot.services.feed_fetch import FeedFetcher
 
     port_queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -290,7 +290,10 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             executor = new_parse_pool(parse_processes)
             service = NewsService(repo, fetcher, poster, settings, clock=clock, concurrency=concurrency,
                                   rng=random.Random(1), parse_executor=executor,
-                                  parse_concurrency=parse_concurrency or parse_slots(parse_processes))
+                                  parse_concurrency=parse_concurrency or parse_slots(parse_processes),
+                                  # --websub: as the bot runs with CODEBLUE_PUBLIC_URL set (no feed here has a hub)
+                                  session=session if websub else None,
+                                  public_url="https://codeblue.example" if websub else None)
             breakdown = Breakdown(service, poster)
             now = int(clock.now.timestamp())
             for n in range(feeds):
@@ -301,7 +304,8 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
             parsing = f"{parse_processes} parse processes" if parse_processes else "parse in threads"
             print(f"news poll benchmark: {feeds} feeds x {items} items, fetch concurrency {concurrency}, {parsing}, "
                   f"{rounds} round(s) of phases 2-3"
-                  + (f", {send_ms:g} ms per Discord send" if send_ms else ""))
+                  + (f", {send_ms:g} ms per Discord send" if send_ms else "")
+                  + (", WebSub on" if websub else ""))
             print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'loop cpu':>9}{'entries/s':>11}"
                   f"{'max stall ms':>14}{'(floor)':>8}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}"
                   f"{'traced MB':>10}{'ingest s':>9}{'deliver s':>10}{'sends s':>8}")
@@ -412,12 +416,14 @@ def main() -> None:
                         help="parses in flight at once (default: as the bot, parse_slots(processes))")
     parser.add_argument("--send-ms", type=float, default=0.0,
                         help="milliseconds each Discord send takes (default 0: the recorder answers at once)")
+    parser.add_argument("--websub", action="store_true",
+                        help="run with WebSub on, as the bot does when CODEBLUE_PUBLIC_URL is set")
     parser.add_argument("--parse-processes", type=int, default=PARSE_PROCESSES,
                         help="parsing processes, as the bot uses (default %(default)s); 0 parses in threads")
     args = parser.parse_args()
     asyncio.run(run(args.feeds, args.items, args.concurrency, args.trace_memory, args.parse_processes,
                     args.rounds, args.profile, args.send_ms,
-                    args.parse_concurrency))
+                    args.parse_concurrency, args.websub))
 
 
 if __name__ == "__main__":

@@ -321,6 +321,27 @@ class NewsFeaturesMixin:
             "SELECT 1 FROM news_subscriptions WHERE feed_id = ? AND paused = 0 LIMIT 1", (feed_id,))
         return row is not None
 
+    async def active_websub_feeds(self, feed_ids: Sequence[int]) -> set[int]:
+        """Which of these feeds have an active WebSub subscription (one read for a poll's unchanged feeds)."""
+        active: set[int] = set()
+        ids = sorted(set(feed_ids))
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            rows = await self.db.fetch_all(
+                "SELECT feed_id FROM news_websub WHERE state = 'active'"  # noqa: S608
+                f" AND feed_id IN ({', '.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            active.update(int(r[0]) for r in rows)
+        return active
+
+    async def postpone_polls(self, feed_ids: Sequence[int], next_poll_at: int) -> None:
+        """`postpone_poll` for many feeds, in one statement."""
+        if feed_ids:
+            await self.db.write(lambda tx: tx.executemany(
+                "UPDATE news_feeds SET next_poll_at = MAX(next_poll_at, ?) WHERE id = ?",
+                [(next_poll_at, feed_id) for feed_id in feed_ids]))
+
     async def postpone_poll(self, feed_id: int, next_poll_at: int) -> None:
         """A pushed feed is polled at the slower safety-net interval."""
         await self.db.execute("UPDATE news_feeds SET next_poll_at = MAX(next_poll_at, ?) WHERE id = ?",

@@ -50,6 +50,7 @@ class Result:
     error_code: str | None = None
     error_detail: str | None = None
     http_status: int | None = None
+    link_header: str | None = None
 
 
 class MemoryFetcher:

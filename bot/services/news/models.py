@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -114,11 +115,14 @@ class NewsPoster(Protocol):
 
 
 class PollObserver(Protocol):
-    """Told after each successful poll of a feed (`parsed` None for a 304), under the feed's lock; `seen_before`:
-    the keys of the fetch's entries the feed had shown before it (None: not known, as for a baseline)."""
+    """Told after each full poll of a feed (`fetched`, under the feed's lock; `seen_before`: the keys of the fetch's
+    entries the feed had shown before it, None when not known, as for a baseline), and of a poll's unchanged feeds
+    (304s, same bodies) together once they are recorded (`unchanged`)."""
 
-    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int,
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
                       seen_before: frozenset[str] | None = None) -> None: ...
+
+    async def unchanged(self, feeds: Sequence[FeedRecord], now: int) -> None: ...
 
 
 class Fetcher(Protocol):

@@ -95,7 +95,7 @@ class Poller:
         unchanged: list[UnchangedFeed] = []
         # Unchanged feeds are shown to the observer (WebSub's safety-net interval) once their batch is written, so
         # its own change of a feed's next poll is not undone by (nor undoes) the batched write.
-        observe_later: list[tuple[FeedRecord, FetchResult, int]] = []
+        observe_later: list[FeedRecord] = []
         try:
             await asyncio.gather(*(self._poll_feed(feed, read_at, summary, unchanged, observe_later,
                                                    only_if_due=only_if_due) for feed in feeds))
@@ -106,11 +106,14 @@ class Poller:
                 for record in unchanged:
                     if self._unrecorded.get(record.feed_id) is record:
                         del self._unrecorded[record.feed_id]
-        for feed, result, now in observe_later:
-            await self._observe(feed, None, result, now)
+        if observe_later and self.observer is not None:
+            try:
+                await self.observer.unchanged(observe_later, self.schedule.now())
+            except Exception:
+                log.exception("after-poll hook failed for %d unchanged feeds", len(observe_later))
 
     async def _poll_feed(self, feed: FeedRecord, read_at: int, summary: PollSummary, unchanged: list[UnchangedFeed],
-                         observe_later: list[tuple[FeedRecord, FetchResult, int]], *, only_if_due: bool) -> None:
+                         observe_later: list[FeedRecord], *, only_if_due: bool) -> None:
         try:
             async with self.locks(feed.id):
                 # Re-checked under the lock: a concurrent poll may have just fetched this feed. Looked up before the
@@ -134,7 +137,7 @@ class Poller:
                         self.metrics.feed_fetched("not_modified" if result.status == "not_modified" else "unchanged")
                         summary.not_modified += 1
                         await self._record_unchanged(feed, result, now, unchanged)
-                        observe_later.append((feed, result, now))
+                        observe_later.append(feed)
                         return
                     parsed: ParsedFeed | FeedProblem
                     try:
@@ -158,7 +161,7 @@ class Poller:
             log.exception("polling feed %s failed", feed.id)
             summary.failed += 1
 
-    async def _observe(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int,
+    async def _observe(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
                        seen_before: frozenset[str] | None = None) -> None:
         if self.observer is None:
             return

@@ -178,11 +178,13 @@ class _AfterPoll:
         self.websub = websub
         self.corrections = corrections
 
-    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int,
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int,
                       seen_before: frozenset[str] | None = None) -> None:
-        if parsed is not None:
-            await self.corrections.check(feed, parsed, seen_before)
+        await self.corrections.check(feed, parsed, seen_before)
         await self.websub.fetched(feed, parsed, result, now)
+
+    async def unchanged(self, feeds: Sequence[FeedRecord], now: int) -> None:
+        await self.websub.unchanged(feeds, now)
 
 
 def build_news_service(db: Database, session: aiohttp.ClientSession, poster: NewsPoster, settings: SettingsLookup,

@@ -23,6 +23,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import unescape
 
@@ -123,19 +124,28 @@ class WebSub:
         return int(self.schedule.interval.total_seconds()) * SAFETY_FACTOR
 
     # -- after a poll -------------------------------------------------------------------------------------------
-    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed | None, result: FetchResult, now: int) -> None:
+    async def fetched(self, feed: FeedRecord, parsed: ParsedFeed, result: FetchResult, now: int) -> None:
+        """A full fetch: subscribe to the hub it advertises (a new or changed one); a pushed feed keeps the
+        safety-net interval."""
         if not self.enabled:
             return
         record = await self.repo.get_websub(feed.id)
-        if parsed is not None:
-            hub, topic = discover(result.body, result.link_header)
-            topic = topic or feed.url
-            changed = record is None or record.state == "unsubscribing" or (record.hub, record.topic) != (hub, topic)
-            if hub and changed:
-                await self.subscribe(feed.id, topic, hub, now)
-                record = await self.repo.get_websub(feed.id)
+        hub, topic = discover(result.body, result.link_header)
+        topic = topic or feed.url
+        changed = record is None or record.state == "unsubscribing" or (record.hub, record.topic) != (hub, topic)
+        if hub and changed:
+            await self.subscribe(feed.id, topic, hub, now)
+            record = await self.repo.get_websub(feed.id)
         if record is not None and record.state == "active":
             await self.repo.postpone_poll(feed.id, now + self.safety_interval())
+
+    async def unchanged(self, feeds: Sequence[FeedRecord], now: int) -> None:
+        """A poll's unchanged feeds (304s, same bodies): the pushed ones keep the safety-net interval. One read and
+        one write for all of them, not one per feed (an all-304 cycle stays a few percent of a full poll)."""
+        if not self.enabled or not feeds:
+            return
+        active = await self.repo.active_websub_feeds([feed.id for feed in feeds])
+        await self.repo.postpone_polls(sorted(active), now + self.safety_interval())
 
     # -- requests to the hub ------------------------------------------------------------------------------------
     async def subscribe(self, feed_id: int, topic: str, hub: str, now: int, *,
