@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from db.database import Database, SyncTransaction, Transaction
-from db.news_features import UNCHANGED, NewsFeaturesMixin, Unchanged
+from db.news_features import _DELIVERY_COLUMNS, UNCHANGED, NewsFeaturesMixin, Unchanged, _delivery
+from db.news_features import DeliveryRecord as DeliveryRecord  # re-exported: delivery reads it from here
 
 # SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
 _IN_CHUNK = 500
@@ -113,44 +114,10 @@ class RecentStory:
     title_normalized: str  # '' for rows written before migration 0006
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
-    id: int
-    guild_id: int
-    subscription_id: int | None
-    feed_id: int | None
-    channel_id: int | None
-    entry_key: str
-    dedupe_key: str
-    link: str | None
-    title: str
-    payload: str
-    published_at: int | None
-    state: str
-    attempts: int
-    attempted_at: int | None
-    message_id: int | None
-    created_at: int
-    retries: int = 0
-    next_attempt_at: int | None = None
-
-    @property
-    def order_key(self) -> int:
-        """Stories go out oldest first: by publication time, else by when the intent was written (then id)."""
-        return self.published_at if self.published_at is not None else self.created_at
-
-    @property
-    def unresolved_attempts(self) -> int:
-        """Sends whose outcome was never recorded (the process died mid-send): these count toward giving up."""
-        return self.attempts - self.retries
-
-
 _FEED_COLUMNS = ("id, url, title, etag, last_modified, last_checked_at, last_success_at, last_new_item_at, "
                  "last_error, consecutive_failures, next_poll_at, created_at, body_hash")
 _FEED_COLUMN_COUNT = 13
 _SUB_COLUMNS = "id, guild_id, feed_id, channel_id, paused, created_by, created_at, failure_notice_sent"
-_DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
-                     "published_at, state, attempts, attempted_at, message_id, created_at, retries, next_attempt_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +149,6 @@ def _subscription(row: sqlite3.Row, offset: int = 0) -> SubscriptionRecord:
     values[4] = bool(values[4])
     values[7] = bool(values[7])
     return SubscriptionRecord(*values)
-
-
-def _delivery(row: sqlite3.Row) -> DeliveryRecord:
-    return DeliveryRecord(*(row[i] for i in range(18)))
 
 
 _INSERT_DELIVERY = (

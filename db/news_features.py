@@ -1,6 +1,8 @@
-"""SQL of the news features of migrations 0019 and 0020: per-feed ping and threads, alert threads to retry,
-corrections, `/news why` look-ups and WebSub subscriptions. Mixed into `db.news.NewsRepository` (kept apart so
-the poll and ingest queries there stay small); times are integer Unix epoch seconds (UTC).
+"""The record of a stored story (`DeliveryRecord`, one row of `news_deliveries`: delivery, corrections and
+`/news why` all read it) and the SQL of the news features of migrations 0019 and 0020: per-feed ping and threads,
+alert threads to retry, corrections, `/news why` look-ups and WebSub subscriptions. Mixed into
+`db.news.NewsRepository` (kept apart so the poll and ingest queries there stay small); times are integer Unix epoch
+seconds (UTC).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ class SubscriptionOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class StoryRecord:
-    """A story of a server as `/news why` and corrections read it."""
+class DeliveryRecord:
+    """A story of a server (a row of `news_deliveries`): what delivery posts, and what `/news why` and corrections
+    read. Re-exported by `db.news`."""
 
     id: int
     guild_id: int
@@ -43,26 +46,39 @@ class StoryRecord:
     link: str | None
     title: str
     payload: str
+    published_at: int | None
     state: str
+    attempts: int
+    attempted_at: int | None
     message_id: int | None
-    posted_channel_id: int | None
-    error: str | None
-    retries: int
-    next_attempt_at: int | None
     created_at: int
-    revision: int
-    edit_pending: bool
+    retries: int = 0
+    next_attempt_at: int | None = None
+    posted_channel_id: int | None = None  # the channel it was posted in (0019)
+    error: str | None = None
+    revision: int = 0  # corrections stored (0019)
+    edit_pending: bool = False  # a stored correction whose message is not edited yet (0019)
+
+    @property
+    def order_key(self) -> int:
+        """Stories go out oldest first: by publication time, else by when the intent was written (then id)."""
+        return self.published_at if self.published_at is not None else self.created_at
+
+    @property
+    def unresolved_attempts(self) -> int:
+        """Sends whose outcome was never recorded (the process died mid-send): these count toward giving up."""
+        return self.attempts - self.retries
 
 
-_STORY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload,"
-                  " state, message_id, posted_channel_id, error, retries, next_attempt_at, created_at, revision,"
-                  " edit_pending")
+_DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
+                     "published_at, state, attempts, attempted_at, message_id, created_at, retries, next_attempt_at, "
+                     "posted_channel_id, error, revision, edit_pending")
 
 
-def _story(row: sqlite3.Row) -> StoryRecord:
-    values = [row[i] for i in range(19)]
-    values[18] = bool(values[18])
-    return StoryRecord(*values)
+def _delivery(row: sqlite3.Row) -> DeliveryRecord:
+    values = [row[i] for i in range(22)]
+    values[21] = bool(values[21])  # edit_pending
+    return DeliveryRecord(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,18 +219,18 @@ class NewsFeaturesMixin:
                               (guild_id, channel_id))
 
     # -- corrections --------------------------------------------------------------------------------------------
-    async def sent_stories_of_entries(self, feed_id: int, entry_keys: Sequence[str]) -> list[StoryRecord]:
+    async def sent_stories_of_entries(self, feed_id: int, entry_keys: Sequence[str]) -> list[DeliveryRecord]:
         """Posted stories (every server) of these entries of the feed."""
-        found: list[StoryRecord] = []
+        found: list[DeliveryRecord] = []
         keys = sorted(set(entry_keys))
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start:start + _IN_CHUNK]
             rows = await self.db.fetch_all(
-                f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
+                f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
                 f" AND message_id IS NOT NULL AND entry_key IN ({', '.join('?' * len(chunk))})",
                 (feed_id, *chunk),
             )
-            found.extend(_story(r) for r in rows)
+            found.extend(_delivery(r) for r in rows)
         return found
 
     async def store_correction(self, delivery_id: int, title: str, payload: str, *, revision: int) -> bool:
@@ -226,13 +242,13 @@ class NewsFeaturesMixin:
         )
         return result.rowcount == 1
 
-    async def pending_edits(self, limit: int = 100) -> list[StoryRecord]:
+    async def pending_edits(self, limit: int = 100) -> list[DeliveryRecord]:
         rows = await self.db.fetch_all(
-            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE edit_pending = 1 AND state = 'sent'"  # noqa: S608
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE edit_pending = 1 AND state = 'sent'"  # noqa: S608
             " ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [_story(r) for r in rows]
+        return [_delivery(r) for r in rows]
 
     async def finish_edit(self, delivery_id: int, revision: int) -> None:
         await self.db.execute("UPDATE news_deliveries SET edit_pending = 0 WHERE id = ? AND revision = ?",
@@ -240,41 +256,41 @@ class NewsFeaturesMixin:
 
     # -- /news why ----------------------------------------------------------------------------------------------
     async def find_stories(self, guild_id: int, dedupe_key: str | None, title: str,
-                           limit: int = 5) -> list[StoryRecord]:
+                           limit: int = 5) -> list[DeliveryRecord]:
         """The server's stories with this dedupe key (normalized link), else whose title contains `title`
         (case-insensitive for ASCII), newest first."""
         if dedupe_key:
             rows = await self.db.fetch_all(
-                f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND (dedupe_key = ? OR link = ?)"  # noqa: S608
+                f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND (dedupe_key = ? OR link = ?)"  # noqa: S608
                 " ORDER BY id DESC LIMIT ?",
                 (guild_id, dedupe_key, dedupe_key.removeprefix("link:"), limit),
             )
             if rows:
-                return [_story(r) for r in rows]
+                return [_delivery(r) for r in rows]
         if not title.strip():
             return []
         rows = await self.db.fetch_all(
-            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND instr(lower(title), lower(?)) > 0"  # noqa: S608
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND instr(lower(title), lower(?)) > 0"  # noqa: S608
             " ORDER BY id DESC LIMIT ?",
             (guild_id, title.strip(), limit),
         )
-        return [_story(r) for r in rows]
+        return [_delivery(r) for r in rows]
 
-    async def stories_with_fingerprint(self, guild_id: int, fingerprint: str, limit: int = 5) -> list[StoryRecord]:
+    async def stories_with_fingerprint(self, guild_id: int, fingerprint: str, limit: int = 5) -> list[DeliveryRecord]:
         rows = await self.db.fetch_all(
-            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND title_fingerprint = ?"  # noqa: S608
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND title_fingerprint = ?"  # noqa: S608
             " ORDER BY id LIMIT ?",
             (guild_id, fingerprint, limit),
         )
-        return [_story(r) for r in rows]
+        return [_delivery(r) for r in rows]
 
-    async def recent_story_titles(self, guild_id: int, since: int, limit: int) -> list[StoryRecord]:
+    async def recent_story_titles(self, guild_id: int, since: int, limit: int) -> list[DeliveryRecord]:
         rows = await self.db.fetch_all(
-            f"SELECT {_STORY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
             " ORDER BY created_at DESC, id DESC LIMIT ?",
             (guild_id, since, limit),
         )
-        return [_story(r) for r in rows]
+        return [_delivery(r) for r in rows]
 
     # -- WebSub -------------------------------------------------------------------------------------------------
     async def get_websub(self, feed_id: int) -> WebSubRecord | None:

@@ -45,6 +45,16 @@ async def follow_threaded(fake, world, guild, name: str, *, server_wide: bool = 
     assert content.startswith(("Following", "구독")), content
 
 
+async def start_following_threaded(fake, world, guild, *, server_wide: bool = False):
+    """Start the bot, set the server up (news channel `news`, log channel `bot-log`) and follow the feed "outlet"
+    with alert threads; returns the bot. A server of the test's own is added before this (the bot sees it at
+    start)."""
+    bot = await world.runner.start()
+    await configure(bot, guild)
+    await follow_threaded(fake, world, guild, "outlet", server_wide=server_wide)
+    return bot
+
+
 def threads_of(fake, channel) -> list:
     return [c for c in fake.channels.values() if c.parent_id == channel.id and c.is_thread]
 
@@ -59,11 +69,9 @@ async def alert_thread_rows(world) -> list[tuple]:
 
 
 async def test_a_threaded_alert_gets_exactly_one_thread_named_after_the_story(fake, news):
-    bot = await news.runner.start()
     g = fake.default_guild
     channel = g.channel("news")
-    await configure(bot, g)
-    await follow_threaded(fake, news, g, "outlet")
+    bot = await start_following_threaded(fake, news, g)
     news.feeds.add("outlet", "Season 2 filming starts", "https://outlet.test/s2", START)
     await run_poll_job(bot, news.clock)
     [post] = news_posts(fake, channel)
@@ -81,10 +89,8 @@ async def test_a_threaded_alert_gets_exactly_one_thread_named_after_the_story(fa
 async def test_a_thread_that_failed_with_503_is_opened_by_the_next_poll_and_the_message_is_not_posted_again(
         fake, news, korean):
     g = korean_guild(fake) if korean else fake.default_guild
-    bot = await news.runner.start()
     channel = g.channel("news")
-    await configure(bot, g)
-    await follow_threaded(fake, news, g, "outlet", server_wide=korean)
+    bot = await start_following_threaded(fake, news, g, server_wide=korean)
     # An untitled story in a Korean server: its thread is named with the server's word for "News".
     news.feeds.add("outlet", "" if korean else "Season 2 teaser", "https://outlet.test/teaser", START)
     fake.fail(*THREAD_FROM_MESSAGE, status=503, message="Service Unavailable")
@@ -106,11 +112,9 @@ async def test_a_thread_that_failed_with_503_is_opened_by_the_next_poll_and_the_
 
 
 async def test_a_thread_failing_every_time_is_retried_with_backoff_then_given_up(fake, news):
-    bot = await news.runner.start()
     g = fake.default_guild
     channel = g.channel("news")
-    await configure(bot, g)
-    await follow_threaded(fake, news, g, "outlet")
+    bot = await start_following_threaded(fake, news, g)
     news.feeds.add("outlet", "During a long outage", "https://outlet.test/outage", START)
     fake.fail(*THREAD_FROM_MESSAGE, status=503, times=100)
     await run_poll_job(bot, news.clock)
@@ -142,10 +146,8 @@ def given_up_notice(guild, channel, posts: list, korean: bool) -> str:
 @pytest.mark.parametrize("korean", [False, True], ids=["english", "korean"])
 async def test_threads_given_up_are_told_to_the_admins_once_per_channel_with_links_to_the_alerts(fake, news, korean):
     g = korean_guild(fake) if korean else fake.default_guild
-    bot = await news.runner.start()
     channel, general, log_channel = g.channel("news"), g.channel("general"), g.channel("bot-log")
-    await configure(bot, g)
-    await follow_threaded(fake, news, g, "outlet")
+    bot = await start_following_threaded(fake, news, g)
     news.feeds.set("other", "Other", old_items("https://other.test/old"))
     await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("other"), channel=general,
                                   thread="on"))
@@ -173,11 +175,9 @@ async def test_threads_given_up_are_told_to_the_admins_once_per_channel_with_lin
 
 
 async def test_a_given_up_notice_that_cannot_be_posted_is_logged_and_the_poll_goes_on(fake, news, caplog):
-    bot = await news.runner.start()
     g = fake.default_guild
     channel, log_channel = g.channel("news"), g.channel("bot-log")
-    await configure(bot, g)
-    await follow_threaded(fake, news, g, "outlet")
+    bot = await start_following_threaded(fake, news, g)
     news.feeds.add("outlet", "Stuck", "https://outlet.test/stuck", START)
     fake.fail(*THREAD_FROM_MESSAGE, status=503, times=100)
     for _ in range(5):
@@ -196,10 +196,8 @@ async def test_a_given_up_notice_that_cannot_be_posted_is_logged_and_the_poll_go
 @pytest.mark.parametrize("korean", [False, True], ids=["english", "korean"])
 async def test_a_refused_thread_tells_the_admins_once_and_is_not_retried(fake, news, korean):
     g = korean_guild(fake) if korean else fake.default_guild
-    bot = await news.runner.start()
     channel, log_channel = g.channel("news"), g.channel("bot-log")
-    await configure(bot, g)
-    await follow_threaded(fake, news, g, "outlet")
+    bot = await start_following_threaded(fake, news, g)
     fake.set_overwrite(channel, g.role("Code Blue"), deny=Perm.CREATE_PUBLIC_THREADS)
     news.feeds.add("outlet", "First refused", "https://outlet.test/1", START)
     news.feeds.add("outlet", "Second refused", "https://outlet.test/2", START + timedelta(minutes=1))

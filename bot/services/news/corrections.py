@@ -16,15 +16,14 @@ from datetime import datetime
 
 from bot.domain.feed_entries import ParsedFeed
 from bot.services.news.models import NewsPost, NewsPoster, PostError, _entry_payload
-from db.news import FeedRecord, NewsRepository
-from db.news_features import StoryRecord
+from db.news import DeliveryRecord, FeedRecord, NewsRepository
 
 log = logging.getLogger(__name__)
 
 MAX_REVISIONS = 3
 
 
-def story_post(story: StoryRecord, channel_id: int, *, updated: bool = False) -> NewsPost:
+def story_post(story: DeliveryRecord, channel_id: int, *, updated: bool = False) -> NewsPost:
     """A stored story as the poster renders it (no ping: an edit never pings)."""
     data = json.loads(story.payload)
     published = datetime.fromisoformat(data["published"]) if data.get("published") else None

@@ -20,8 +20,7 @@ from bot.services.news.ingest import KeywordMatchers
 from bot.services.news.models import Fetcher
 from bot.services.news.parsing import FeedParser, FeedProblem
 from bot.services.news.schedule import PollSchedule
-from db.news import NewsRepository, SubscriptionWithFeed
-from db.news_features import StoryRecord
+from db.news import DeliveryRecord, NewsRepository, SubscriptionWithFeed
 
 LOOKBACK = timedelta(days=7)  # earlier alerts a duplicate is compared with
 FETCH_CONCURRENCY = 4
@@ -68,7 +67,7 @@ class Explainer:
             return await self._from_story(stories[0])
         return await self._from_feeds(guild_id, query, is_link)
 
-    async def _keyword_of(self, story: StoryRecord) -> str | None:
+    async def _keyword_of(self, story: DeliveryRecord) -> str | None:
         if story.subscription_id is None:
             return None
         data = json.loads(story.payload)
@@ -76,7 +75,7 @@ class Explainer:
         fields = (normalize_text(data.get("title") or story.title), normalize_text(data.get("summary") or ""))
         return keywords.match_normalized(fields).keyword
 
-    async def _from_story(self, story: StoryRecord) -> WhyReport:
+    async def _from_story(self, story: DeliveryRecord) -> WhyReport:
         base = WhyReport("", title=story.title, link=story.link, guild_id=story.guild_id)
         if story.state == "sent":
             keyword = await self._keyword_of(story)  # None: no keywords in force, every new item is posted
@@ -137,7 +136,7 @@ class Explainer:
                            reason=earlier.title)
         return replace(base, outcome="baseline")
 
-    async def _earlier_alert(self, guild_id: int, entry: FeedEntry) -> StoryRecord | None:
+    async def _earlier_alert(self, guild_id: int, entry: FeedEntry) -> DeliveryRecord | None:
         normalized = entry.title_normalized or dedupe_title(entry.title, entry.source)
         signature = title_signature(normalized)
         same = await self.repo.stories_with_fingerprint(guild_id, signature.fingerprint)
