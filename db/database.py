@@ -34,6 +34,7 @@ BUSY_TIMEOUT_MS = 2000  # a write waits this long for another process's lock: wi
 Params = Sequence[Any] | dict[str, Any]
 FaultListener = Callable[[str | None], None]
 T = TypeVar("T")
+IN_CHUNK = 500  # values per IN (...) list: well under SQLite's limit on the parameters of a statement
 
 # SQLite primary result codes (the low byte of an extended code) that mean "the database cannot be written now".
 _FAULT_KINDS = {13: "disk_full", 8: "read_only", 5: "locked", 6: "locked", 10: "io_error", 14: "io_error"}
@@ -249,6 +250,16 @@ class Database:
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self._reading(sql) as conn:
             return await Transaction(conn).fetch_all(sql, params)
+
+    async def fetch_all_in(self, sql: str, values: Iterable[Any], before: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """`fetch_all` of `sql` whose `{marks}` is the placeholder list of an IN over `values` (repeats dropped), in
+        reads of at most IN_CHUNK values; `before`: the parameters ahead of the list."""
+        unique = list(dict.fromkeys(values))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start:start + IN_CHUNK]
+            rows.extend(await self.fetch_all(sql.format(marks=", ".join("?" * len(chunk))), (*before, *chunk)))
+        return rows
 
     @asynccontextmanager
     async def _reading(self, sql: str) -> AsyncIterator[aiosqlite.Connection]:

@@ -173,11 +173,6 @@ def _delivery_params(d: NewDelivery, now: int) -> tuple[object, ...]:
             d.title_fingerprint, d.title_normalized, d.payload, d.published_at, now)
 
 
-def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 class NewsRepository(NewsFeaturesMixin):
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -317,15 +312,9 @@ class NewsRepository(NewsFeaturesMixin):
         return known, subscriptions
 
     async def known_entry_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
-        known: set[str] = set()
-        for chunk in _chunks(list(dict.fromkeys(keys))):
-            rows = await self.db.fetch_all(
-                f"SELECT entry_key FROM news_seen_entries WHERE feed_id = ? AND entry_key IN "  # noqa: S608
-                f"({', '.join('?' * len(chunk))})",
-                (feed_id, *chunk),
-            )
-            known.update(r[0] for r in rows)
-        return known
+        rows = await self.db.fetch_all_in(
+            "SELECT entry_key FROM news_seen_entries WHERE feed_id = ? AND entry_key IN ({marks})", keys, (feed_id,))
+        return {r[0] for r in rows}
 
     # -- subscriptions --------------------------------------------------------------------------------------------
     async def create_subscription(self, guild_id: int, feed_id: int, *, channel_id: int | None, created_by: int,
@@ -477,15 +466,10 @@ class NewsRepository(NewsFeaturesMixin):
 
     async def known_fingerprints(self, guild_id: int, since: int, fingerprints: Iterable[str]) -> set[str]:
         """Which of `fingerprints` a story of the server since `since` has (indexed; the whole window)."""
-        known: set[str] = set()
-        for chunk in _chunks(sorted({f for f in fingerprints if f})):
-            rows = await self.db.fetch_all(
-                "SELECT DISTINCT title_fingerprint FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
-                f" AND title_fingerprint IN ({', '.join('?' * len(chunk))})",
-                (guild_id, since, *chunk),
-            )
-            known.update(r[0] for r in rows)
-        return known
+        rows = await self.db.fetch_all_in(
+            "SELECT DISTINCT title_fingerprint FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"
+            " AND title_fingerprint IN ({marks})", sorted({f for f in fingerprints if f}), (guild_id, since))
+        return {r[0] for r in rows}
 
     async def add_delivery(self, delivery: NewDelivery, now: int) -> bool:
         """One intent outside a fetch (the "post the newest" option of feed add)."""

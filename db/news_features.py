@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from db.database import Database
 
-_IN_CHUNK = 500
-
 
 class Unchanged:
     """Marker for "leave this column as it is" in `update_subscription`."""
@@ -131,19 +129,9 @@ class NewsFeaturesMixin:
 
     # -- per-feed options ---------------------------------------------------------------------------------------
     async def subscription_options(self, subscription_ids: Sequence[int]) -> dict[int, SubscriptionOptions]:
-        options: dict[int, SubscriptionOptions] = {}
-        ids = sorted(set(subscription_ids))
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
-            rows = await self.db.fetch_all(
-                "SELECT id, ping_role_id, thread FROM news_subscriptions WHERE id IN "  # noqa: S608
-                f"({', '.join('?' * len(chunk))})",
-                tuple(chunk),
-            )
-            for row in rows:
-                thread = None if row[2] is None else bool(row[2])
-                options[int(row[0])] = SubscriptionOptions(row[1], thread)
-        return options
+        rows = await self.db.fetch_all_in(
+            "SELECT id, ping_role_id, thread FROM news_subscriptions WHERE id IN ({marks})", subscription_ids)
+        return {int(row[0]): SubscriptionOptions(row[1], None if row[2] is None else bool(row[2])) for row in rows}
 
     async def update_subscription(self, guild_id: int, subscription_id: int, *,
                                   channel_id: int | Unchanged | None = UNCHANGED,
@@ -221,17 +209,12 @@ class NewsFeaturesMixin:
     # -- corrections --------------------------------------------------------------------------------------------
     async def sent_stories_of_entries(self, feed_id: int, entry_keys: Sequence[str]) -> list[DeliveryRecord]:
         """Posted stories (every server) of these entries of the feed."""
-        found: list[DeliveryRecord] = []
-        keys = sorted(set(entry_keys))
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start:start + _IN_CHUNK]
-            rows = await self.db.fetch_all(
-                f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
-                f" AND message_id IS NOT NULL AND entry_key IN ({', '.join('?' * len(chunk))})",
-                (feed_id, *chunk),
-            )
-            found.extend(_delivery(r) for r in rows)
-        return found
+        rows = await self.db.fetch_all_in(
+            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
+            " AND message_id IS NOT NULL AND entry_key IN ({marks})",
+            sorted(set(entry_keys)), (feed_id,),
+        )
+        return [_delivery(r) for r in rows]
 
     async def store_correction(self, delivery_id: int, title: str, payload: str, *, revision: int) -> bool:
         """Store a changed story to edit its message; False when another correction got there first."""
@@ -339,17 +322,9 @@ class NewsFeaturesMixin:
 
     async def active_websub_feeds(self, feed_ids: Sequence[int]) -> set[int]:
         """Which of these feeds have an active WebSub subscription (one read for a poll's unchanged feeds)."""
-        active: set[int] = set()
-        ids = sorted(set(feed_ids))
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
-            rows = await self.db.fetch_all(
-                "SELECT feed_id FROM news_websub WHERE state = 'active'"  # noqa: S608
-                f" AND feed_id IN ({', '.join('?' * len(chunk))})",
-                tuple(chunk),
-            )
-            active.update(int(r[0]) for r in rows)
-        return active
+        rows = await self.db.fetch_all_in(
+            "SELECT feed_id FROM news_websub WHERE state = 'active' AND feed_id IN ({marks})", feed_ids)
+        return {int(r[0]) for r in rows}
 
     async def postpone_polls(self, feed_ids: Sequence[int], next_poll_at: int) -> None:
         """`postpone_poll` for many feeds, in one statement."""

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from bot.errors import DatabaseUnavailable
-from db.database import SyncTransaction
+from db.database import IN_CHUNK, SyncTransaction
 from db.news import NewsRepository
 
 REPOSITORY = NewsRepository
@@ -119,3 +119,14 @@ async def test_recording_a_polled_feed_is_one_trip(repo, trips):
     assert (queued, trips["n"]) == (0, before + 1)
     assert await repo.known_entry_keys(feed.id, ["k0", "k49", "other"]) == {"k0", "k49"}
     assert (await repo.get_feed(feed.id)).body_hash == "h"
+
+
+async def test_an_in_list_longer_than_a_chunk_is_read_in_chunks_without_repeats(migrated_db, trips):
+    await migrated_db.execute("CREATE TABLE t (g INTEGER, x INTEGER)")
+    await migrated_db.write(lambda tx: tx.executemany("INSERT INTO t (g, x) VALUES (?, ?)",
+                                                      [(g, x) for g in (1, 2) for x in range(IN_CHUNK + 10)]))
+    before = trips["n"]
+    wanted = [*range(IN_CHUNK + 5), 3, 3]  # two chunks; repeats asked for once
+    rows = await migrated_db.fetch_all_in("SELECT x FROM t WHERE g = ? AND x IN ({marks})", wanted, (2,))
+    assert sorted(r[0] for r in rows) == list(range(IN_CHUNK + 5))
+    assert trips["n"] == before + 2
