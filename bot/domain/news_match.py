@@ -45,7 +45,6 @@ REGEX_TEXT_LIMIT = 300  # regexes see the title and the first 300 characters of 
 REGEX_COST_BUDGET = 100_000  # one unbounded quantifier over REGEX_TEXT_LIMIT characters (~90k), ~1 ms
 
 _INVISIBLE_EXTRA = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
-_WHITESPACE_RUN = re.compile(r"\s+")
 
 _SPACELESS_RANGES = (
     (0x1100, 0x11FF),  # Hangul Jamo
@@ -69,11 +68,11 @@ def normalize_text(s: str) -> str:
     if s.isascii():
         # Fast path (most English headlines and summaries): ASCII has no format characters and is its own
         # NFKC form, so only case folding and whitespace remain.
-        return _WHITESPACE_RUN.sub(" ", s.lower()).strip()
+        return " ".join(s.lower().split())  # str.split's whitespace is exactly the regex \s (str.isspace)
     visible = "".join(ch for ch in s if ch not in _INVISIBLE_EXTRA and unicodedata.category(ch) != "Cf")
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold())
     folded = "".join(ch for ch in folded if ch not in _INVISIBLE_EXTRA)
-    return _WHITESPACE_RUN.sub(" ", folded).strip()
+    return " ".join(folded.split())
 
 
 class KeywordKind(enum.Enum):
@@ -335,6 +334,14 @@ class KeywordSet:
             if any(matcher.search(field) for field in fields):
                 return MatchResult(True, matcher.keyword.raw)
         return MatchResult(False)
+
+    def accepts(self, fields: Sequence[str]) -> bool:
+        """`match_normalized(fields).matched` without the explanation (which keyword): the ingest's hot path."""
+        for matcher in self.exclusions:
+            for field in fields:
+                if matcher.search(field):
+                    return False
+        return not self.includes or any(matcher.search(field) for matcher in self.includes for field in fields)
 
 
 def compile_keywords(keywords: Iterable[Keyword | str]) -> KeywordSet:

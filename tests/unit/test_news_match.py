@@ -175,6 +175,8 @@ def test_match_entry(keywords, title, summary, matched, keyword, excluded_by):
     assert result.excluded_by == excluded_by
     if keyword is not None or not matched:
         assert result.keyword == keyword
+    fields = (normalize_text(title), normalize_text(summary))
+    assert compile_keywords(keywords).accepts(fields) is matched  # the ingest's yes/no agrees
 
 
 def test_compiled_set_is_reusable_and_equivalent():

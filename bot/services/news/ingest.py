@@ -110,7 +110,7 @@ class Ingester:
                 if subscription.guild_id != exclude_guild:
                     keywords = await self.matchers.for_subscription(subscription.guild_id, subscription.id)
                     matching.append((subscription, [e for e, f in zip(new, fields, strict=True)
-                                                    if keywords.match_normalized(f).matched]))
+                                                    if keywords.accepts(f)]))
         async with self._lock:
             queued = await self._ingest(feed, parsed, result, now, keys, new, matching,
                                         digest if digest is not None else body_hash(result.body))
