@@ -6,11 +6,10 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from db.database import Database
+from db.database import IN_CHUNK, Database
 from db.models import CHANNEL_KINDS, ROLE_KINDS, GuildSettings
 
 # SQLite's default limit on host parameters per statement is 999 (older builds); stay well under it.
-_IN_CHUNK = 500
 _FIELDS = [f.name for f in dataclasses.fields(GuildSettings)]
 _SELECT_SETTINGS = f"SELECT {', '.join(_FIELDS)} FROM guild_settings WHERE guild_id = ?"  # noqa: S608
 # Columns an update may name; anything else is a programming error, never interpolated from input.
@@ -62,8 +61,8 @@ class GuildSettingsRepository:
     async def without_guide(self, guild_ids: Sequence[int]) -> set[int]:
         """Those of `guild_ids` whose set-up guide was never posted (servers without settings included)."""
         posted: set[int] = set()
-        for start in range(0, len(guild_ids), _IN_CHUNK):
-            chunk = list(guild_ids[start:start + _IN_CHUNK])
+        for start in range(0, len(guild_ids), IN_CHUNK):
+            chunk = list(guild_ids[start:start + IN_CHUNK])
             marks = ", ".join("?" * len(chunk))
             rows = await self.db.fetch_all(
                 f"SELECT guild_id FROM guild_settings WHERE guide_posted_at IS NOT NULL AND guild_id IN ({marks})",  # noqa: S608

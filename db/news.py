@@ -23,12 +23,9 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from db.database import Database, SyncTransaction, Transaction
-from db.news_features import _DELIVERY_COLUMNS, UNCHANGED, NewsFeaturesMixin, Unchanged, _delivery
+from db.database import IN_CHUNK, Database, SyncTransaction, Transaction
+from db.news_features import DELIVERY_COLUMNS, UNCHANGED, NewsFeaturesMixin, Unchanged, delivery_record
 from db.news_features import DeliveryRecord as DeliveryRecord  # re-exported: delivery reads it from here
-
-# SQLite allows 32766 bound parameters; stay far below for IN (...) lists.
-_IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +295,7 @@ class NewsRepository(NewsFeaturesMixin):
         """What ingesting a fetch reads, in one statement: which of `keys` the feed has shown before, and the
         feed's active subscriptions (by id)."""
         unique = list(dict.fromkeys(keys))
-        first, rest = unique[:_IN_CHUNK], unique[_IN_CHUNK:]
+        first, rest = unique[:IN_CHUNK], unique[IN_CHUNK:]
         rows = await self.db.fetch_all(
             f"SELECT 1, {_SUB_COLUMNS} FROM news_subscriptions WHERE feed_id = ? AND paused = 0"  # noqa: S608
             " UNION ALL SELECT 0, entry_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM news_seen_entries"
@@ -450,7 +447,7 @@ class NewsRepository(NewsFeaturesMixin):
                            limit: int) -> tuple[set[str], list[RecentStory]]:
         """What the cross-feed dedupe reads, in one statement: `known_fingerprints` and `recent_stories`."""
         wanted = sorted({f for f in fingerprints if f})
-        first, rest = wanted[:_IN_CHUNK], wanted[_IN_CHUNK:]
+        first, rest = wanted[:IN_CHUNK], wanted[IN_CHUNK:]
         rows = await self.db.fetch_all(
             "SELECT 0, title_fingerprint, NULL, NULL, NULL FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
             f" AND title_fingerprint IN ({', '.join('?' * len(first))})"
@@ -485,18 +482,18 @@ class NewsRepository(NewsFeaturesMixin):
         # range it starts from (no sort, no walk over earlier pages); the OR then skips the rows of that key already
         # had.
         rows = await self.db.fetch_all(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE state = 'pending'"  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE state = 'pending'"  # noqa: S608
             " AND COALESCE(published_at, created_at) >= ? AND (COALESCE(published_at, created_at) > ? OR id > ?)"
             " ORDER BY COALESCE(published_at, created_at), id LIMIT ?",
             (key, key, last_id, limit),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_record(r) for r in rows]
 
     async def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
         row = await self.db.fetch_one(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE id = ?", (delivery_id,)  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE id = ?", (delivery_id,)  # noqa: S608
         )
-        return None if row is None else _delivery(row)
+        return None if row is None else delivery_record(row)
 
     async def mark_attempt(self, delivery_id: int, now: int) -> bool:
         """Record that a send starts; False when the intent is no longer pending (its feed was paused or removed,
@@ -517,8 +514,8 @@ class NewsRepository(NewsFeaturesMixin):
         def write(tx: SyncTransaction) -> set[int]:  # one trip to the database thread
             self._record_sent(tx, sent)
             claimed: set[int] = set()
-            for start in range(0, len(deliveries), _IN_CHUNK):
-                chunk = deliveries[start:start + _IN_CHUNK]
+            for start in range(0, len(deliveries), IN_CHUNK):
+                chunk = deliveries[start:start + IN_CHUNK]
                 rows = tx.fetch_all(
                     "UPDATE news_deliveries SET attempted_at = ?, attempts = attempts + 1"  # noqa: S608
                     f" WHERE state = 'pending' AND id IN ({', '.join('?' * len(chunk))}) RETURNING id",
@@ -547,8 +544,8 @@ class NewsRepository(NewsFeaturesMixin):
 
         def write(tx: SyncTransaction) -> None:  # one trip to the database thread
             self._record_sent(tx, sent)
-            for start in range(0, len(unsent), _IN_CHUNK):
-                chunk = unsent[start:start + _IN_CHUNK]
+            for start in range(0, len(unsent), IN_CHUNK):
+                chunk = unsent[start:start + IN_CHUNK]
                 tx.execute(
                     "UPDATE news_deliveries SET attempted_at = NULL, attempts = attempts - 1"  # noqa: S608
                     f" WHERE state = 'pending' AND attempted_at IS NOT NULL AND id IN ({', '.join('?' * len(chunk))})",
@@ -606,8 +603,8 @@ class NewsRepository(NewsFeaturesMixin):
         revoked = self._revoke(lambda _guild, claimed_subscription: claimed_subscription == subscription_id)
         await tx.execute("DELETE FROM news_deliveries WHERE subscription_id = ? AND state = 'pending'"
                          " AND attempted_at IS NULL", (subscription_id,))
-        for start in range(0, len(revoked), _IN_CHUNK):
-            chunk = revoked[start:start + _IN_CHUNK]
+        for start in range(0, len(revoked), IN_CHUNK):
+            chunk = revoked[start:start + IN_CHUNK]
             await tx.execute(f"DELETE FROM news_deliveries WHERE state = 'pending' AND id IN "  # noqa: S608
                              f"({', '.join('?' * len(chunk))})", tuple(chunk))
 

@@ -68,12 +68,14 @@ class DeliveryRecord:
         return self.attempts - self.retries
 
 
-_DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
+# The columns of a DeliveryRecord, in its field order (one list for every read of a story), and its row mapper.
+DELIVERY_COLUMNS = ("id, guild_id, subscription_id, feed_id, channel_id, entry_key, dedupe_key, link, title, payload, "
                      "published_at, state, attempts, attempted_at, message_id, created_at, retries, next_attempt_at, "
                      "posted_channel_id, error, revision, edit_pending")
 
 
-def _delivery(row: sqlite3.Row) -> DeliveryRecord:
+def delivery_record(row: sqlite3.Row) -> DeliveryRecord:
+    """The DeliveryRecord of a row read with DELIVERY_COLUMNS."""
     values = [row[i] for i in range(22)]
     values[21] = bool(values[21])  # edit_pending
     return DeliveryRecord(*values)
@@ -210,11 +212,11 @@ class NewsFeaturesMixin:
     async def sent_stories_of_entries(self, feed_id: int, entry_keys: Sequence[str]) -> list[DeliveryRecord]:
         """Posted stories (every server) of these entries of the feed."""
         rows = await self.db.fetch_all_in(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE feed_id = ? AND state = 'sent'"  # noqa: S608
             " AND message_id IS NOT NULL AND entry_key IN ({marks})",
             sorted(set(entry_keys)), (feed_id,),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_record(r) for r in rows]
 
     async def store_correction(self, delivery_id: int, title: str, payload: str, *, revision: int) -> bool:
         """Store a changed story to edit its message; False when another correction got there first."""
@@ -227,11 +229,11 @@ class NewsFeaturesMixin:
 
     async def pending_edits(self, limit: int = 100) -> list[DeliveryRecord]:
         rows = await self.db.fetch_all(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE edit_pending = 1 AND state = 'sent'"  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE edit_pending = 1 AND state = 'sent'"  # noqa: S608
             " ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_record(r) for r in rows]
 
     async def finish_edit(self, delivery_id: int, revision: int) -> None:
         await self.db.execute("UPDATE news_deliveries SET edit_pending = 0 WHERE id = ? AND revision = ?",
@@ -244,36 +246,36 @@ class NewsFeaturesMixin:
         (case-insensitive for ASCII), newest first."""
         if dedupe_key:
             rows = await self.db.fetch_all(
-                f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND (dedupe_key = ? OR link = ?)"  # noqa: S608
+                f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND (dedupe_key = ? OR link = ?)"  # noqa: S608
                 " ORDER BY id DESC LIMIT ?",
                 (guild_id, dedupe_key, dedupe_key.removeprefix("link:"), limit),
             )
             if rows:
-                return [_delivery(r) for r in rows]
+                return [delivery_record(r) for r in rows]
         if not title.strip():
             return []
         rows = await self.db.fetch_all(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND instr(lower(title), lower(?)) > 0"  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND instr(lower(title), lower(?)) > 0"  # noqa: S608
             " ORDER BY id DESC LIMIT ?",
             (guild_id, title.strip(), limit),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_record(r) for r in rows]
 
     async def stories_with_fingerprint(self, guild_id: int, fingerprint: str, limit: int = 5) -> list[DeliveryRecord]:
         rows = await self.db.fetch_all(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND title_fingerprint = ?"  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND title_fingerprint = ?"  # noqa: S608
             " ORDER BY id LIMIT ?",
             (guild_id, fingerprint, limit),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_record(r) for r in rows]
 
     async def recent_story_titles(self, guild_id: int, since: int, limit: int) -> list[DeliveryRecord]:
         rows = await self.db.fetch_all(
-            f"SELECT {_DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM news_deliveries WHERE guild_id = ? AND created_at >= ?"  # noqa: S608
             " ORDER BY created_at DESC, id DESC LIMIT ?",
             (guild_id, since, limit),
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_record(r) for r in rows]
 
     # -- WebSub -------------------------------------------------------------------------------------------------
     async def get_websub(self, feed_id: int) -> WebSubRecord | None:
