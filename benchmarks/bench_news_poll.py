@@ -15,11 +15,11 @@ default call, returning only the entry count) run in the same worker processes t
 Prints wall time, the floor and their ratio, CPU time of this process (all its threads: event loop, database,
 process-pool I/O) and of the event loop's thread alone ("loop cpu"), entries per second, the longest event-loop
 stall (a ticker task measuring how late it wakes up; also during the floor, which shows what the machine's other
-load alone does to the loop) and peak memory; then the medians, the CPU time of this process and of the parse
-processes next to the floor's (on 2 cores a full poll is CPU-bound, so the wall time follows their sum; the CPU
-figures also move less with the machine's other load than wall times do), and the all-unchanged cycle as a share of
-a full poll. The feed server runs in a separate process so its work is not counted. `--profile`
-prints where this process spent its time in each phase (cProfile of the event loop's thread).
+load alone does to the loop), peak memory and the trips to the database threads ("db trips"); then the medians, the
+CPU time of this process and of the parse processes next to the floor's (on 2 cores a full poll is CPU-bound, so
+the wall time follows their sum; the CPU figures also move less with the machine's other load than wall times do),
+and the all-unchanged cycle as a share of a full poll. The feed server runs in a separate process so its work is not
+counted. `--profile` prints where this process spent its time in each phase (cProfile of the event loop's thread).
 Run: `python benchmarks/bench_news_poll.py [--feeds 500] [--items 50] [--rounds 3]`. Prints figures; not a test.
 """
 
@@ -166,6 +166,28 @@ class StallMeter:
         self._task.cancel()
 
 
+class Trips:
+    """Counts the trips to the database threads (each function handed to the writing or the reading connection's
+    thread: what `db/database.py` keeps few, about 60 µs of CPU each)."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        for conn in (db.connection, db._reader):
+            if conn is None:
+                continue
+            original = conn._execute
+
+            async def counted(fn, *args, _original=original, **kwargs):
+                self.count += 1
+                return await _original(fn, *args, **kwargs)
+
+            conn._execute = counted
+
+    def take(self) -> int:
+        count, self.count = self.count, 0
+        return count
+
+
 class Breakdown:
     """Wall time the tick spent in its serialized parts: ingesting (one feed at a time, under the ingest lock:
     dedupe and the ingest transaction) and delivering (after the polls: reading intents, attempt marks,
@@ -295,6 +317,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                                   session=session if websub else None,
                                   public_url="https://codeblue.example" if websub else None)
             breakdown = Breakdown(service, poster)
+            trips = Trips(db)
             now = int(clock.now.timestamp())
             for n in range(feeds):
                 feed = await repo.ensure_feed(f"http://127.0.0.1:{port}/feed/{n}", now=now, next_poll_at=now)
@@ -308,7 +331,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                   + (", WebSub on" if websub else ""))
             print(f"{'phase':<16}{'wall s':>8}{'floor s':>9}{'ratio':>7}{'cpu s':>8}{'loop cpu':>9}{'entries/s':>11}"
                   f"{'max stall ms':>14}{'(floor)':>8}{'posted':>8}{'304s':>6}{'failed':>8}{'RSS MB':>8}"
-                  f"{'traced MB':>10}{'ingest s':>9}{'deliver s':>10}{'sends s':>8}")
+                  f"{'traced MB':>10}{'ingest s':>9}{'deliver s':>10}{'sends s':>8}{'db trips':>9}")
             urls = [f"http://127.0.0.1:{port}/feed/{n}" for n in range(feeds)]
             floor_connector = aiohttp.TCPConnector(limit=concurrency * 2)
             floor_session = aiohttp.ClientSession(connector=floor_connector)
@@ -334,6 +357,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 if trace_memory:
                     tracemalloc.start()
                 profiler = cProfile.Profile() if profile else None
+                trips.take()  # counted from here: this phase's poll only
                 wall, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
                 workers = processes_cpu(executor)
                 with StallMeter() as meter:
@@ -353,6 +377,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                 entries = 0 if phase == "all unchanged" else feeds * items
                 rate = f"{entries / wall:,.0f}" if entries else "-"
                 ingest, deliver, sends = breakdown.take()
+                db_trips = trips.take()
                 results.setdefault(phase, []).append((wall, floor_wall, meter.worst, floor_meter.worst, deliver,
                                                       sends, cpu, loop_cpu, floor_cpu, workers, floor_workers))
                 print(f"{phase:<16}{wall:>8.2f}{floor_wall:>9.3f}{wall / floor_wall:>6.1f}x{cpu:>8.2f}{loop_cpu:>9.2f}"
@@ -360,7 +385,7 @@ async def run(feeds: int, items: int, concurrency: int, trace_memory: bool, pars
                       f"{meter.worst * 1000:>14.1f}{floor_meter.worst * 1000:>8.1f}"
                       f"{poster.posts - posted_before:>8}{summary.not_modified:>6}"
                       f"{summary.failed:>8}{rss:>8.0f}{peak / 2**20 if trace_memory else float('nan'):>10.1f}"
-                      f"{ingest:>9.2f}{deliver:>10.2f}{sends:>8.2f}")
+                      f"{ingest:>9.2f}{deliver:>10.2f}{sends:>8.2f}{db_trips:>9}")
             await floor_session.close()
             print()
             print(f"medians over {rounds} round(s):")
