@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from db.database import Database
+from db.migrate import migrate
 from tests.e2e.harness import TEST_TOKEN, BotRunner
 from tests.fakediscord.server import FakeDiscord
 
@@ -53,6 +55,16 @@ def assert_mentions_always_explicit(server: FakeDiscord) -> None:
         if (payload.get("allowed_mentions") or {}).get("parse", ["missing"]) != []
     ]
     assert loose == [], f"messages sent without safe allowed_mentions: {loose}"
+
+
+@pytest.fixture
+async def migrated_db(tmp_path) -> AsyncIterator[Database]:
+    """A freshly migrated SQLite file of this test (closed at its end)."""
+    db = Database(tmp_path / "codeblue.db")
+    await db.connect()
+    await migrate(db)
+    yield db
+    await db.close()
 
 
 @pytest.fixture

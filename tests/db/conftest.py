@@ -1,22 +1,11 @@
-"""What the repository tests share: each test gets its own freshly migrated SQLite file.
+"""What the repository tests share: each test gets its own freshly migrated SQLite file (`migrated_db`,
+tests/conftest.py).
 
 A test module names the repository it tests (`REPOSITORY = NewsRepository`) and its tests take `repo`, that
 repository over the migrated file (`repo.db` is the database itself).
 """
 
 import pytest
-
-from db.database import Database
-from db.migrate import migrate
-
-
-@pytest.fixture
-async def migrated_db(tmp_path):
-    db = Database(tmp_path / "codeblue.db")
-    await db.connect()
-    await migrate(db)
-    yield db
-    await db.close()
 
 
 @pytest.fixture

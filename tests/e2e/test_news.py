@@ -18,6 +18,7 @@ import pytest
 from bot.services.news import PollSummary
 from tests.e2e.harness import BotRunner
 from tests.e2e.news_steps import PAST_THE_INTERVAL, START, Clock, fetch_outcomes, run_poll_job
+from tests.e2e.settle import until
 from tests.feeds import fixtures
 from tests.feeds.builders import KOREAN_ITEMS, Item, korean_outlet, load_sample, rss2
 from tests.feeds.server import FeedServer, RebindingDns
@@ -652,21 +653,6 @@ async def test_feed_list_pages_50_feeds_with_long_korean_urls_and_errors_within_
     assert pages[0].startswith(f"{len(pages)}쪽 중 1쪽") and len(pages) >= 5
 
 
-async def eventually(condition, timeout: float = 5.0) -> None:
-    """Wait (briefly polling) until `condition()` (sync or async) holds: for gateway events the bot handles in
-    the background."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
 def rejoin(fake, guild) -> None:
     """The bot is added back to a server it left (same guild id; GUILD_CREATE as a join)."""
     fake.guilds[guild.id] = guild
@@ -688,12 +674,12 @@ async def test_a_server_the_bot_left_is_not_polled_its_queue_is_dropped_and_rejo
     fetches = news.feeds.requests["outlet"]
 
     fake.remove_guild(g)
-    await eventually(lambda: bot.get_guild(g.id) is None)
+    await until(lambda: bot.get_guild(g.id) is None)
 
     async def paused() -> bool:  # the on_guild_remove listener runs in the background
         return all(s.subscription.paused for s in await repo.subscriptions_of_guild(g.id))
 
-    await eventually(paused, timeout=2)
+    await until(paused, timeout=2)
     news.feeds.add("outlet", "Season 2 news nobody should get", "https://outlet.test/after", START + timedelta(hours=1))
     await news.next_cycle()
     await news.next_cycle()
@@ -702,7 +688,7 @@ async def test_a_server_the_bot_left_is_not_polled_its_queue_is_dropped_and_rejo
     assert [s.subscription.paused for s in await repo.subscriptions_of_guild(g.id)] == [True]
 
     rejoin(fake, g)
-    await eventually(lambda: bot.get_guild(g.id) is not None)
+    await until(lambda: bot.get_guild(g.id) is not None)
     await news.next_cycle()
     assert news.feeds.requests["outlet"] == fetches  # still paused until an admin resumes
     [listed] = await news.service.list_feeds(g.id)
@@ -724,7 +710,7 @@ async def test_a_deleted_news_channel_keeps_stories_waiting_tells_admins_once_an
     news.feeds.set("outlet", "Outlet", [])
     await answer(await fake.slash(g, g.member("admin"), "news feed add", url=news.feeds.url("outlet")))
     fake.delete_channel(old_channel)
-    await eventually(lambda: bot.get_channel(old_channel.id) is None)
+    await until(lambda: bot.get_channel(old_channel.id) is None)
     news.feeds.add("outlet", "Season 2 first stills", "https://outlet.test/stills", START)
     with caplog.at_level("WARNING", logger="bot.services.news"):
         await news.next_cycle()

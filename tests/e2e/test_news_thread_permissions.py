@@ -8,10 +8,9 @@ channels need no check (a post per story). End to end with the fake Discord's pe
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.e2e import test_news
 from tests.e2e.news_steps import START
+from tests.e2e.settle import until
 from tests.e2e.test_news import answer, configure, news_posts, old_items
 from tests.fakediscord.state import Perm
 from tests.feeds import fixtures
@@ -31,10 +30,7 @@ async def deny_bot(fake, bot, channel, deny: int) -> None:
         cached = bot.get_channel(channel.id)
         return cached is not None and cached.overwrites_for(cached.guild.me).pair()[1].value == int(deny)
 
-    async def wait() -> None:
-        while not seen():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(wait(), 5)
+    await until(seen)
 
 
 def refusal(channel, missing: str) -> str:
@@ -60,6 +56,12 @@ def korean_server_refusal(channel, missing: str) -> str:
             "(피드만이면 `/news feed edit`, 서버 전체면 `/news threads`).")
 
 
+async def refused(fake, guild, member, command: str, expected: str, **options) -> None:
+    """The command is refused with `expected`, ephemerally."""
+    content, ephemeral = await answer(await fake.slash(guild, member, command, **options))
+    assert ephemeral and content == expected
+
+
 async def subscription_id(world, guild, url: str) -> int:
     return next(i.subscription.id for i in await world.service.list_feeds(guild.id) if i.feed.url == url)
 
@@ -73,11 +75,10 @@ async def test_feed_add_thread_on_is_refused_without_thread_permissions_and_noth
     url = news.feeds.url("outlet")
 
     await deny_bot(fake, bot, channel, Perm.CREATE_PUBLIC_THREADS)
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, thread="on"))
-    assert ephemeral and content == refusal(channel, "Create Public Threads")
+    await refused(fake, g, admin, "news feed add", refusal(channel, "Create Public Threads"), url=url, thread="on")
     await deny_bot(fake, bot, channel, Perm.SEND_MESSAGES_IN_THREADS)
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, thread="on", locale="ko"))
-    assert ephemeral and content == korean_refusal(channel, "스레드에서 메시지 보내기")
+    await refused(fake, g, admin, "news feed add", korean_refusal(channel, "스레드에서 메시지 보내기"),
+                  url=url, thread="on", locale="ko")
     general = g.channel("general")
     await deny_bot(fake, bot, general, Perm.CREATE_PUBLIC_THREADS | Perm.SEND_MESSAGES_IN_THREADS)
     content, _ = await answer(await fake.slash(g, admin, "news feed add", url=url, thread="on", channel=general))
@@ -105,12 +106,10 @@ async def test_feed_edit_thread_on_and_moving_a_threaded_feed_are_refused_withou
     feed = await subscription_id(news, g, news.feeds.url("outlet"))
 
     await deny_bot(fake, bot, channel, Perm.CREATE_PUBLIC_THREADS)  # the news channel, where the feed posts
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="on",
-                                                       ping="none"))
-    assert ephemeral and content == refusal(channel, "Create Public Threads")
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="on",
-                                                       locale="ko"))
-    assert ephemeral and content == korean_refusal(channel, "공개 스레드 만들기")
+    await refused(fake, g, admin, "news feed edit", refusal(channel, "Create Public Threads"),
+                  feed=str(feed), thread="on", ping="none")
+    await refused(fake, g, admin, "news feed edit", korean_refusal(channel, "공개 스레드 만들기"),
+                  feed=str(feed), thread="on", locale="ko")
     options = (await news.service.subscription_options([feed]))[feed]
     assert (options.thread, options.ping_role_id) == (None, None)  # nothing of the refused edits was written
 
@@ -120,8 +119,8 @@ async def test_feed_edit_thread_on_and_moving_a_threaded_feed_are_refused_withou
     assert content.startswith(f"**Outlet** now posts in <#{general.id}>")
     target = fake.add_channel(g, "no-threads")
     await deny_bot(fake, bot, target, Perm.SEND_MESSAGES_IN_THREADS)
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), channel=target))
-    assert ephemeral and content == refusal(target, "Send Messages in Threads")
+    await refused(fake, g, admin, "news feed edit", refusal(target, "Send Messages in Threads"),
+                  feed=str(feed), channel=target)
     [item] = await news.service.list_feeds(g.id)
     assert item.subscription.channel_id == general.id
     # Moving it with thread:off is fine.
@@ -136,10 +135,9 @@ async def test_server_wide_threads_are_refused_where_alerts_could_not_get_them_a
     await configure(bot, g)
     admin, channel, general = g.member("admin"), g.channel("news"), g.channel("general")
     await deny_bot(fake, bot, channel, Perm.CREATE_PUBLIC_THREADS)
-    content, ephemeral = await answer(await fake.slash(g, admin, "news threads", thread="on"))
-    assert ephemeral and content == refusal(channel, "Create Public Threads")
-    content, ephemeral = await answer(await fake.slash(g, admin, "news threads", thread="on", locale="ko"))
-    assert ephemeral and content == korean_refusal(channel, "공개 스레드 만들기")
+    await refused(fake, g, admin, "news threads", refusal(channel, "Create Public Threads"), thread="on")
+    await refused(fake, g, admin, "news threads", korean_refusal(channel, "공개 스레드 만들기"),
+                  thread="on", locale="ko")
     assert (await bot.settings_service.get(g.id)).news_threads is False
 
     # The news channel allows threads again, but a feed following the server's setting posts in #general, which
@@ -185,19 +183,18 @@ async def test_feeds_following_server_wide_threads_are_refused_on_add_where_thre
     url = news.feeds.url("outlet")
 
     await deny_bot(fake, bot, general, Perm.CREATE_PUBLIC_THREADS)
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, channel=general))
-    assert ephemeral and content == server_refusal(general, "Create Public Threads")
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, channel=general,
-                                                       thread="server", locale="ko"))
-    assert ephemeral and content == korean_server_refusal(general, "공개 스레드 만들기")
+    await refused(fake, g, admin, "news feed add", server_refusal(general, "Create Public Threads"),
+                  url=url, channel=general)
+    await refused(fake, g, admin, "news feed add", korean_server_refusal(general, "공개 스레드 만들기"),
+                  url=url, channel=general, thread="server", locale="ko")
     # Into the news channel (no channel given), and a preset's feeds, which follow the server's setting too.
     await deny_bot(fake, bot, channel, Perm.SEND_MESSAGES_IN_THREADS)
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed add", url=url, thread="server"))
-    assert ephemeral and content == server_refusal(channel, "Send Messages in Threads")
-    content, ephemeral = await answer(await fake.slash(g, admin, "news preset", show="trauma-code"))
-    assert ephemeral and content == server_refusal(channel, "Send Messages in Threads")
-    content, ephemeral = await answer(await fake.slash(g, admin, "news preset", show="trauma-code", locale="ko"))
-    assert ephemeral and content == korean_server_refusal(channel, "스레드에서 메시지 보내기")
+    await refused(fake, g, admin, "news feed add", server_refusal(channel, "Send Messages in Threads"),
+                  url=url, thread="server")
+    await refused(fake, g, admin, "news preset", server_refusal(channel, "Send Messages in Threads"),
+                  show="trauma-code")
+    await refused(fake, g, admin, "news preset", korean_server_refusal(channel, "스레드에서 메시지 보내기"),
+                  show="trauma-code", locale="ko")
     assert await news.service.list_feeds(g.id) == [] and news.feeds.requests["outlet"] == 0  # nothing written
 
     # thread:off into the same channels is fine.
@@ -223,12 +220,10 @@ async def test_editing_or_moving_a_feed_on_server_wide_threads_is_refused_where_
     await deny_bot(fake, bot, general, Perm.CREATE_PUBLIC_THREADS)
 
     # Back to the server's setting where the feed posts: refused (en, ko); nothing written.
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="server",
-                                                       ping="none"))
-    assert ephemeral and content == server_refusal(general, "Create Public Threads")
-    content, ephemeral = await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="server",
-                                                       locale="ko"))
-    assert ephemeral and content == korean_server_refusal(general, "공개 스레드 만들기")
+    await refused(fake, g, admin, "news feed edit", server_refusal(general, "Create Public Threads"),
+                  feed=str(feed), thread="server", ping="none")
+    await refused(fake, g, admin, "news feed edit", korean_server_refusal(general, "공개 스레드 만들기"),
+                  feed=str(feed), thread="server", locale="ko")
     options = (await news.service.subscription_options([feed]))[feed]
     assert (options.thread, options.ping_role_id) == (False, None)
 
@@ -278,18 +273,16 @@ async def test_a_news_channel_without_thread_permissions_is_refused_while_its_fe
     await server_threads_on(fake, bot, g)
 
     # ... but with threads on server-wide it is refused (en, ko) and the news channel stays.
-    content, ephemeral = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target))
-    assert ephemeral and content == server_refusal(target, missing)
-    content, ephemeral = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target,
-                                                       locale="ko"))
-    assert ephemeral and content == korean_server_refusal(target, "공개 스레드 만들기, 스레드에서 메시지 보내기")
+    await refused(fake, g, admin, "config channel", server_refusal(target, missing), kind="news", channel=target)
+    both_missing = "공개 스레드 만들기, 스레드에서 메시지 보내기"
+    await refused(fake, g, admin, "config channel", korean_server_refusal(target, both_missing),
+                  kind="news", channel=target, locale="ko")
     assert (await bot.settings_service.get(g.id)).news_channel_id == channel.id
 
     # A feed on thread:on in the news channel is refused the same way, with threads off server-wide.
     await answer(await fake.slash(g, admin, "news threads", thread="off"))
     await answer(await fake.slash(g, admin, "news feed edit", feed=str(feed), thread="on"))
-    content, ephemeral = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target))
-    assert ephemeral and content == refusal(target, missing)
+    await refused(fake, g, admin, "config channel", refusal(target, missing), kind="news", channel=target)
     content, _ = await answer(await fake.slash(g, admin, "config channel", kind="news", channel=target, locale="ko"))
     assert content == korean_refusal(target, "공개 스레드 만들기, 스레드에서 메시지 보내기")
     assert (await bot.settings_service.get(g.id)).news_channel_id == channel.id

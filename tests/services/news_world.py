@@ -19,8 +19,6 @@ import pytest
 
 from bot.services.news import NewsPost, NewsService, PostError
 from bot.services.settings import SettingsService
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewsRepository
 
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -142,10 +140,8 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path):
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
+async def world(migrated_db):
+    db = migrated_db
     settings = SettingsService(db)
     for guild in (G1, G2):
         await settings.update(guild, news_channel_id=guild * 10, news_ping_role_id=guild * 100,
@@ -156,7 +152,6 @@ async def world(tmp_path):
     fetcher.set(FEED, "Outlet", [("Old story one", "http://outlet.test/1", START - timedelta(days=2)),
                                  ("Old story two", "http://outlet.test/2", START - timedelta(days=1))])
     yield World(service, repo, fetcher, poster, clock, settings)
-    await db.close()
 
 
 def item(title: str, n: int, minutes: int = 0):

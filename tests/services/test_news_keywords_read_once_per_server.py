@@ -9,8 +9,6 @@ import asyncio
 import pytest
 
 from bot.services.news.ingest import KeywordMatchers
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewsRepository
 
 NOW = 1_750_000_000
@@ -33,12 +31,8 @@ class CountingRepository(NewsRepository):
 
 
 @pytest.fixture
-async def repo(tmp_path):
-    db = Database(tmp_path / "keywords.db")
-    await db.connect()
-    await migrate(db)
-    yield CountingRepository(db)
-    await db.close()
+def repo(migrated_db):
+    return CountingRepository(migrated_db)
 
 
 async def _subscriptions(repo, count):

@@ -17,8 +17,6 @@ from bot.services.news import NewsService
 from bot.services.news import parsing as news_parsing
 from bot.services.news.parsing import FeedParser, FeedProblem
 from bot.services.settings import SettingsService
-from db.database import Database
-from db.migrate import migrate
 from db.news import NewsRepository
 from tests.feeds import fixtures
 from tests.feeds.builders import KOREAN_ITEMS, Item, generate_items, korean_outlet, load_sample, rss2
@@ -145,18 +143,15 @@ async def test_parsing_in_a_process_pool_gives_the_same_entries_and_errors():
 
 
 @pytest.fixture
-async def polling(tmp_path, session):
+async def polling(migrated_db, session):
     """A NewsService on a real database and the real fetcher; parsing in threads (counted)."""
-    db = Database(tmp_path / "news.db")
-    await db.connect()
-    await migrate(db)
+    db = migrated_db
     settings = SettingsService(db)
     await settings.update(GUILD, news_channel_id=10, log_channel_id=11)
     poster, clock = RecordingPoster(), Clock()
     service = NewsService(NewsRepository(db), make_fetcher(session), poster, settings, clock=clock,
                           allow_private=True, rng=random.Random(3))
     yield service, poster, clock
-    await db.close()
     assert poster.posts == [], "nothing is posted in these tests"
 
 

@@ -10,8 +10,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.services.settings import SettingsService
 from bot.services.watchparties import PartyRequest, ReminderNotDelivered, WatchPartyService
-from db.database import Database
-from db.migrate import migrate
 from db.watchparties import WatchPartyRepository
 
 GUILD, CHANNEL, HOST, FAN = 1, 100, 10, 20
@@ -85,10 +83,8 @@ def outages():
 
 
 @pytest.fixture
-async def env(tmp_path, outages):
-    db = Database(tmp_path / "wp.db")
-    await db.connect()
-    await migrate(db)
+async def env(migrated_db, outages):
+    db = migrated_db
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.start()
     settings = SettingsService(db)
