@@ -17,6 +17,7 @@ again afterwards: the bot recovers by itself when the fault clears, without a re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -346,8 +347,10 @@ class Database:
                 result, wrote = await asyncio.shield(trip)
             except asyncio.CancelledError:
                 await asyncio.wait({trip})  # the connection stays taken until the transaction has ended
-                if trip.exception() is not None:  # retrieved: a fault seen here is still reported
-                    self._failed(trip.exception())  # type: ignore[arg-type]
+                failure = None if trip.cancelled() else trip.exception()
+                if failure is not None:  # a fault is still reported (logged, listener told); the cancellation goes on
+                    with contextlib.suppress(DatabaseUnavailable):
+                        self._failed(failure)
                 raise
             except sqlite3.Error as exc:
                 self._failed(exc)

@@ -130,3 +130,24 @@ async def test_an_in_list_longer_than_a_chunk_is_read_in_chunks_without_repeats(
     rows = await migrated_db.fetch_all_in("SELECT x FROM t WHERE g = ? AND x IN ({marks})", wanted, (2,))
     assert sorted(r[0] for r in rows) == list(range(IN_CHUNK + 5))
     assert trips["n"] == before + 2
+
+
+async def test_a_cancelled_write_that_fails_reports_the_fault_and_stays_cancelled(migrated_db):
+    await migrated_db.execute("CREATE TABLE t (x INTEGER)")
+    started, release = threading.Event(), threading.Event()
+
+    def work(tx: SyncTransaction) -> None:
+        tx.execute("INSERT INTO t (x) VALUES (1)")
+        started.set()
+        release.wait(10)
+        raise sqlite3.OperationalError("database is locked")  # as a lock held past the busy timeout
+
+    writing = asyncio.create_task(migrated_db.write(work))
+    assert await asyncio.to_thread(started.wait, 10)
+    writing.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    assert migrated_db.fault == "locked"
+    assert (await migrated_db.fetch_one("SELECT count(*) FROM t"))[0] == 0  # rolled back

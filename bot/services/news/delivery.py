@@ -283,7 +283,7 @@ class Deliverer:
         if delivery.unresolved_attempts >= MAX_ATTEMPTS:
             await self.repo.mark_failed(delivery.id, "too_many_attempts")
             return "gave_up:too_many_attempts"
-        post = await self._post_for(delivery, channel_id, settings)
+        post = self._post_for(delivery, channel_id, settings)
         # A fresh story's attempt is committed with its batch's (ChannelSends); one in doubt is marked on its own.
         started = (await sends.start(delivery, now) if delivery.attempted_at is None
                    else await self.repo.mark_attempt(delivery.id, now))
@@ -305,7 +305,7 @@ class Deliverer:
                                     message_id: int) -> None:
         """A story found posted after a crash gets the discussion thread it should have, unless its message has one
         already (looked for first, never a second). Failures are recorded and retried (`alert_threads.py`)."""
-        post = await self._post_for(delivery, channel_id, settings)
+        post = self._post_for(delivery, channel_id, settings)
         if not post.thread:
             return
         try:
@@ -365,14 +365,10 @@ class Deliverer:
             found = await self.repo.subscription_options(sorted(wanted))
             self._options.update({s: found.get(s) for s in wanted})
 
-    async def _post_for(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> NewsPost:
-        """The post with the feed's own ping (None: the news role, 0: quiet) and thread setting."""
-        options = None
-        if delivery.subscription_id is not None:
-            if delivery.subscription_id not in self._options:
-                found = await self.repo.subscription_options([delivery.subscription_id])
-                self._options[delivery.subscription_id] = found.get(delivery.subscription_id)
-            options = self._options[delivery.subscription_id]
+    def _post_for(self, delivery: DeliveryRecord, channel_id: int, settings: GuildSettings) -> NewsPost:
+        """The post with the feed's own ping (None: the news role, 0: quiet) and thread setting (read for the batch
+        by `_read_options`)."""
+        options = self._options.get(delivery.subscription_id) if delivery.subscription_id is not None else None
         role_id = settings.news_ping_role_id
         thread = settings.news_threads
         if options is not None:
