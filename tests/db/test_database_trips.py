@@ -70,25 +70,40 @@ async def test_a_write_that_raises_keeps_nothing(migrated_db):
     await migrated_db.execute("INSERT INTO t (x) VALUES (1)")  # the connection is usable afterwards
 
 
-async def test_a_write_whose_caller_is_cancelled_still_ends_whole(migrated_db):
-    await migrated_db.execute("CREATE TABLE t (x INTEGER)")
-    started, release = threading.Event(), threading.Event()
+class CancelledMidWrite:
+    """A write that inserts 1, is cancelled while its transaction is open (the connection must stay taken), and
+    then, once `finish()` lets it go on, runs `last_step` in the same transaction."""
 
-    def work(tx: SyncTransaction) -> None:
+    def __init__(self, db, last_step) -> None:
+        self.db, self.last_step = db, last_step
+        self._started, self._release = threading.Event(), threading.Event()
+        self.task: asyncio.Task | None = None
+
+    def _work(self, tx: SyncTransaction) -> None:
         tx.execute("INSERT INTO t (x) VALUES (1)")
-        started.set()
-        release.wait(10)
-        tx.execute("INSERT INTO t (x) VALUES (2)")
+        self._started.set()
+        self._release.wait(10)
+        self.last_step(tx)
 
-    writing = asyncio.create_task(migrated_db.write(work))
-    assert await asyncio.to_thread(started.wait, 10)
-    writing.cancel()
-    await asyncio.sleep(0)  # the cancellation is delivered
-    assert not writing.done() and migrated_db._lock.locked()  # the connection stays taken until the write ends
+    async def start_and_cancel(self) -> None:
+        await self.db.execute("CREATE TABLE t (x INTEGER)")
+        self.task = asyncio.create_task(self.db.write(self._work))
+        assert await asyncio.to_thread(self._started.wait, 10)
+        self.task.cancel()
+        await asyncio.sleep(0)  # the cancellation is delivered
+        assert not self.task.done() and self.db._lock.locked()  # the connection stays taken until the write ends
+
+    async def finish(self) -> None:
+        self._release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+
+async def test_a_write_whose_caller_is_cancelled_still_ends_whole(migrated_db):
+    write = CancelledMidWrite(migrated_db, lambda tx: tx.execute("INSERT INTO t (x) VALUES (2)"))
+    await write.start_and_cancel()
     after = asyncio.create_task(migrated_db.execute("INSERT INTO t (x) VALUES (3)"))
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await writing
+    await write.finish()
     await after
     assert [r[0] for r in await migrated_db.fetch_all("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
 
@@ -132,22 +147,13 @@ async def test_an_in_list_longer_than_a_chunk_is_read_in_chunks_without_repeats(
     assert trips["n"] == before + 2
 
 
+def fail_as_locked(tx: SyncTransaction) -> None:
+    raise sqlite3.OperationalError("database is locked")  # as a lock held past the busy timeout
+
+
 async def test_a_cancelled_write_that_fails_reports_the_fault_and_stays_cancelled(migrated_db):
-    await migrated_db.execute("CREATE TABLE t (x INTEGER)")
-    started, release = threading.Event(), threading.Event()
-
-    def work(tx: SyncTransaction) -> None:
-        tx.execute("INSERT INTO t (x) VALUES (1)")
-        started.set()
-        release.wait(10)
-        raise sqlite3.OperationalError("database is locked")  # as a lock held past the busy timeout
-
-    writing = asyncio.create_task(migrated_db.write(work))
-    assert await asyncio.to_thread(started.wait, 10)
-    writing.cancel()
-    await asyncio.sleep(0)
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await writing
+    write = CancelledMidWrite(migrated_db, fail_as_locked)
+    await write.start_and_cancel()
+    await write.finish()
     assert migrated_db.fault == "locked"
     assert (await migrated_db.fetch_one("SELECT count(*) FROM t"))[0] == 0  # rolled back
